@@ -1,0 +1,62 @@
+//! Embeds the Python bridge (`python/src/snakepit_bridge`) in the library, so a pool of the
+//! bundled adapter runs from any directory with only `python3` on the machine.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let manifest = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
+    let bridge = manifest.join("../../python/src/snakepit_bridge");
+    let bridge = bridge.canonicalize().unwrap_or_else(|err| {
+        panic!(
+            "the Python bridge sources must be at {}: {err}",
+            bridge.display()
+        )
+    });
+    println!("cargo:rerun-if-changed={}", bridge.display());
+    let mut files = Vec::new();
+    collect(&bridge, &bridge, &mut files);
+    files.sort();
+    let mut source = String::from(
+        "/// The bridge's files: path relative to the package's parent, and contents.\npub(crate) static FILES: &[(&str, &[u8])] = &[\n",
+    );
+    for (relative, absolute) in &files {
+        println!("cargo:rerun-if-changed={}", absolute.display());
+        writeln!(
+            source,
+            "    (\"snakepit_bridge/{relative}\", include_bytes!({absolute:?})),"
+        )
+        .expect("writing to a String cannot fail");
+    }
+    source.push_str("];\n");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out.join("bridge_files.rs"), source).expect("OUT_DIR is writable");
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|err| panic!("cannot read {}: {err}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("directory entries are readable").path();
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if path.is_dir() {
+            println!("cargo:rerun-if-changed={}", path.display());
+            if name != "__pycache__" {
+                collect(root, &path, files);
+            }
+        } else if name.ends_with(".py") || name == "py.typed" {
+            let relative = path
+                .strip_prefix(root)
+                .expect("collected paths are under the root")
+                .to_string_lossy()
+                .replace('\\', "/");
+            files.push((relative, path));
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The Python adapter: runs `python -m snakepit_bridge --adapter module:Class`.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use super::{Adapter, WorkerCommand, WorkerProtocol, bridge_dir};
+use crate::error::{Error, Result};
+
+/// The bundled example adapter (`ping`, `echo`, `compute`, `info`).
+pub const SHOWCASE_ADAPTER: &str = "snakepit_bridge.examples.showcase:ShowcaseAdapter";
+
+/// Where workers import `snakepit_bridge` from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum BridgeSource {
+    /// The copy embedded in this library, put first on `PYTHONPATH`. Needs only `python3`.
+    #[default]
+    Embedded,
+    /// Whatever the interpreter imports, such as a `pip install`ed `snakepit-bridge`.
+    Installed,
+}
+
+/// Workers running a Python adapter class through the bridge.
+///
+/// ```no_run
+/// # async fn demo() -> snakepit::Result<()> {
+/// use snakepit::{Pool, PythonAdapter};
+///
+/// let adapter = PythonAdapter::new("my_package.adapters:MyAdapter").python_path("./src");
+/// let pool = Pool::builder(adapter).size(4).start().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PythonAdapter {
+    adapter: String,
+    python: Option<PathBuf>,
+    python_path: Vec<PathBuf>,
+    env: Vec<(OsString, OsString)>,
+    cwd: Option<PathBuf>,
+    bridge: BridgeSource,
+}
+
+impl PythonAdapter {
+    /// An adapter running the class `adapter`, written `package.module:Class`.
+    pub fn new(adapter: impl Into<String>) -> Self {
+        Self {
+            adapter: adapter.into(),
+            python: None,
+            python_path: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            bridge: BridgeSource::default(),
+        }
+    }
+
+    /// The bundled example adapter: `ping`, `echo`, `compute` and `info`.
+    pub fn showcase() -> Self {
+        Self::new(SHOWCASE_ADAPTER)
+    }
+
+    /// The interpreter to run. Default: `$SNAKEPIT_PYTHON`, else `python3` from `PATH`. It is
+    /// resolved once to the real executable (so version-manager shims cost nothing per spawn).
+    #[must_use]
+    pub fn python(mut self, interpreter: impl Into<PathBuf>) -> Self {
+        self.python = Some(interpreter.into());
+        self
+    }
+
+    /// Adds a directory to the workers' `PYTHONPATH` (where the adapter's module lives).
+    #[must_use]
+    pub fn python_path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.python_path.push(dir.into());
+        self
+    }
+
+    /// Sets an environment variable for the workers.
+    #[must_use]
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The workers' working directory.
+    #[must_use]
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Where workers import the bridge from. Default: [`BridgeSource::Embedded`].
+    #[must_use]
+    pub fn bridge(mut self, source: BridgeSource) -> Self {
+        self.bridge = source;
+        self
+    }
+
+    fn interpreter(&self) -> PathBuf {
+        self.python
+            .clone()
+            .or_else(|| std::env::var_os("SNAKEPIT_PYTHON").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("python3"))
+    }
+}
+
+impl Adapter for PythonAdapter {
+    fn name(&self) -> String {
+        self.adapter.clone()
+    }
+
+    fn worker_command(&self) -> Result<WorkerCommand> {
+        let Some((module, class)) = self.adapter.split_once(':') else {
+            return Err(Error::Config(format!(
+                "a Python adapter is written `package.module:Class`, not `{}`",
+                self.adapter
+            )));
+        };
+        if module.is_empty() || class.is_empty() {
+            return Err(Error::Config(format!(
+                "incomplete Python adapter `{}`",
+                self.adapter
+            )));
+        }
+        let program = resolve_interpreter(&self.interpreter())?;
+        let mut path = Vec::new();
+        if self.bridge == BridgeSource::Embedded {
+            path.push(bridge_dir()?);
+        }
+        path.extend(self.python_path.iter().cloned());
+        if let Some(existing) = std::env::var_os("PYTHONPATH") {
+            path.extend(std::env::split_paths(&existing));
+        }
+        let mut env = self.env.clone();
+        if !path.is_empty() {
+            let joined = std::env::join_paths(&path)
+                .map_err(|err| Error::Config(format!("unusable PYTHONPATH entry: {err}")))?;
+            env.push(("PYTHONPATH".into(), joined));
+        }
+        Ok(WorkerCommand {
+            program,
+            args: ["-m", "snakepit_bridge", "--adapter", &self.adapter]
+                .into_iter()
+                .map(OsString::from)
+                .collect(),
+            env,
+            cwd: self.cwd.clone(),
+            protocol: WorkerProtocol::Native,
+        })
+    }
+}
+
+/// Resolves an interpreter (a name on `PATH`, a shim, a venv's `python`) to the executable
+/// that actually runs, once per process.
+///
+/// # Errors
+///
+/// [`Error::Config`] when the interpreter cannot be run.
+pub(crate) fn resolve_interpreter(interpreter: &Path) -> Result<PathBuf> {
+    static RESOLVED: OnceLock<Mutex<HashMap<PathBuf, PathBuf>>> = OnceLock::new();
+    let cache = RESOLVED.get_or_init(Mutex::default);
+    if let Some(found) = cache
+        .lock()
+        .expect("resolver lock is never poisoned")
+        .get(interpreter)
+    {
+        return Ok(found.clone());
+    }
+    let printed =
+        crate::process::run_to_string(interpreter, &["-c", "import sys; print(sys.executable)"])
+            .map_err(|err| {
+                Error::Config(format!(
+                    "cannot run the Python interpreter `{}`: {err}",
+                    interpreter.display()
+                ))
+            })?;
+    let resolved = if printed.is_empty() {
+        interpreter.to_path_buf()
+    } else {
+        PathBuf::from(printed)
+    };
+    cache
+        .lock()
+        .expect("resolver lock is never poisoned")
+        .insert(interpreter.to_path_buf(), resolved.clone());
+    Ok(resolved)
+}

@@ -1,0 +1,115 @@
+//! [`Pool`], the cheap cloneable handle, and the state all its clones share.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use super::scheduler::Scheduler;
+use super::stats::{Counters, PoolStats};
+use crate::adapter::Adapter;
+use crate::config::PoolConfig;
+use crate::protocol::ToolSpec;
+use crate::worker::{Worker, WorkerEvent, WorkerId, WorkerSpec};
+
+/// A pool of worker processes.
+///
+/// Cloning is cheap; every clone drives the same workers.
+///
+/// ```no_run
+/// # async fn demo() -> snakepit::Result<()> {
+/// use snakepit::{Pool, PythonAdapter};
+/// use serde_json::json;
+///
+/// let pool = Pool::builder(PythonAdapter::showcase()).size(4).start().await?;
+/// let sum = pool.execute("compute", json!({"operation": "add", "a": 5, "b": 3})).await?;
+/// assert_eq!(sum, json!(8));
+/// pool.shutdown().await;
+/// # Ok(()) }
+/// ```
+///
+/// # Caveats
+///
+/// Dropping the last clone without [`Pool::shutdown`] kills every worker's process group at
+/// once (SIGKILL), without a grace period; calls still running fail.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    pub(super) shared: Arc<PoolShared>,
+}
+
+/// The state of a pool.
+#[derive(Debug)]
+pub(crate) struct PoolShared {
+    pub(super) adapter: Arc<dyn Adapter>,
+    pub(super) config: PoolConfig,
+    pub(super) spec: WorkerSpec,
+    pub(super) scheduler: Scheduler,
+    pub(super) counters: Counters,
+    /// Every live worker, busy or idle.
+    pub(super) workers: Mutex<HashMap<WorkerId, Worker>>,
+    pub(super) events: mpsc::UnboundedSender<WorkerEvent>,
+    pub(super) tools: Vec<ToolSpec>,
+}
+
+impl PoolShared {
+    pub(super) fn workers(&self) -> std::sync::MutexGuard<'_, HashMap<WorkerId, Worker>> {
+        self.workers
+            .lock()
+            .expect("worker table lock is never poisoned")
+    }
+}
+
+impl Pool {
+    /// A snapshot of the pool's state and counters.
+    pub fn stats(&self) -> PoolStats {
+        let shared = &self.shared;
+        let workers = shared
+            .workers()
+            .values()
+            .filter(|worker| worker.is_alive())
+            .count();
+        let (available, queued) = shared.scheduler.counts();
+        let counters = &shared.counters;
+        PoolStats {
+            workers,
+            available,
+            busy: workers.saturating_sub(available),
+            requests: Counters::read(&counters.requests),
+            queued,
+            errors: Counters::read(&counters.errors),
+            timeouts: Counters::read(&counters.timeouts),
+            queue_timeouts: Counters::read(&counters.queue_timeouts),
+            pool_saturated: Counters::read(&counters.pool_saturated),
+            restarts: Counters::read(&counters.restarts),
+        }
+    }
+
+    /// The process ids of the live workers. Each is also the id of the worker's process
+    /// group.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self
+            .shared
+            .workers()
+            .values()
+            .filter(|worker| worker.is_alive())
+            .map(Worker::pid)
+            .collect();
+        pids.sort_unstable();
+        pids
+    }
+
+    /// The tools the workers offer, as the first worker announced them.
+    pub fn tools(&self) -> &[ToolSpec] {
+        &self.shared.tools
+    }
+
+    /// The pool's settings.
+    pub fn config(&self) -> &PoolConfig {
+        &self.shared.config
+    }
+
+    /// The adapter's name.
+    pub fn adapter_name(&self) -> String {
+        self.shared.adapter.name()
+    }
+}

@@ -1,0 +1,160 @@
+//! Starting a pool, replacing workers that exit, shutting down, and the kill on drop.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::handle::{Pool, PoolShared};
+use super::scheduler::Scheduler;
+use super::stats::Counters;
+use crate::adapter::Adapter;
+use crate::config::PoolConfig;
+use crate::error::Result;
+use crate::worker::{Worker, WorkerEvent, WorkerSpec, start};
+
+/// The first pause before retrying a replacement that failed to start.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+/// The longest pause between retries.
+const MAX_RETRY: Duration = Duration::from_secs(10);
+
+/// Starts every worker concurrently and builds the pool once all are ready.
+pub(super) async fn start_pool(
+    adapter: Arc<dyn Adapter>,
+    config: PoolConfig,
+    spec: WorkerSpec,
+) -> Result<Pool> {
+    let span = tracing::info_span!("pool.start", adapter = %adapter.name(), size = config.size);
+    async move {
+        let (events, event_receiver) = mpsc::unbounded_channel();
+        let starts = (0..config.size).map(|_| start(&spec, events.clone()));
+        let mut started = Vec::with_capacity(config.size);
+        let mut failure = None;
+        for outcome in futures_util::future::join_all(starts).await {
+            match outcome {
+                Ok(worker) => started.push(worker),
+                Err(err) => {
+                    tracing::error!(error = %err, "worker failed to start");
+                    failure.get_or_insert(err);
+                }
+            }
+        }
+        if let Some(err) = failure {
+            for worker in &started {
+                worker.kill();
+            }
+            return Err(err);
+        }
+        let tools = started
+            .first()
+            .map(|worker| worker.tools().to_vec())
+            .unwrap_or_default();
+        let shared = Arc::new(PoolShared {
+            adapter,
+            scheduler: Scheduler::new(config.max_queue),
+            config,
+            spec,
+            counters: Counters::default(),
+            workers: Mutex::new(HashMap::new()),
+            events,
+            tools,
+        });
+        for worker in started {
+            shared.workers().insert(worker.id(), worker.clone());
+            shared.scheduler.release(worker);
+        }
+        tokio::spawn(manage(Arc::downgrade(&shared), event_receiver).in_current_span());
+        tracing::info!("pool ready");
+        Ok(Pool { shared })
+    }
+    .instrument(span)
+    .await
+}
+
+/// Replaces workers that exit, for as long as the pool exists and is open.
+async fn manage(pool: Weak<PoolShared>, mut events: mpsc::UnboundedReceiver<WorkerEvent>) {
+    while let Some(WorkerEvent::Exited { worker }) = events.recv().await {
+        let Some(shared) = pool.upgrade() else { break };
+        shared.workers().remove(&worker);
+        if !shared.scheduler.is_closed() {
+            tokio::spawn(replace(Weak::clone(&pool)).in_current_span());
+        }
+    }
+}
+
+/// Starts one replacement worker, retrying with exponential backoff until it is ready or the
+/// pool is gone or closed.
+async fn replace(pool: Weak<PoolShared>) {
+    let mut pause = FIRST_RETRY;
+    loop {
+        let Some(shared) = pool.upgrade() else { return };
+        if shared.scheduler.is_closed() {
+            return;
+        }
+        match start(&shared.spec, shared.events.clone()).await {
+            Ok(worker) => {
+                Counters::bump(&shared.counters.restarts);
+                shared.workers().insert(worker.id(), worker.clone());
+                if shared.scheduler.is_closed() {
+                    worker.kill();
+                } else {
+                    tracing::info!(worker = %worker.id(), "replacement worker ready");
+                    shared.scheduler.release(worker);
+                }
+                return;
+            }
+            Err(err) => tracing::warn!(error = %err, ?pause, "replacement worker failed to start"),
+        }
+        drop(shared);
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_RETRY);
+    }
+}
+
+impl Pool {
+    /// Shuts the pool down: new calls and queued calls fail with
+    /// [`Error::Shutdown`](crate::Error::Shutdown), running calls get up to the pool's
+    /// `drain_timeout` to finish (then fail with `Shutdown`), and every worker is stopped:
+    /// SIGTERM to its process group, `stop_grace`, then SIGKILL. Resolves when every worker
+    /// process is gone. Calling it again does nothing more.
+    pub async fn shutdown(&self) {
+        let shared = &self.shared;
+        shared.scheduler.close();
+        let deadline = Instant::now() + shared.config.drain_timeout;
+        loop {
+            let released = shared.scheduler.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            let stats = self.stats();
+            if stats.busy == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, released).await.is_err() {
+                tracing::warn!(
+                    busy = stats.busy,
+                    "calls still running at shutdown; stopping their workers"
+                );
+                break;
+            }
+        }
+        let workers: Vec<Worker> = shared.workers().values().cloned().collect();
+        let grace = shared.config.stop_grace;
+        futures_util::future::join_all(workers.iter().map(|worker| worker.stop(grace))).await;
+        tracing::info!(workers = workers.len(), "pool shut down");
+    }
+}
+
+impl Drop for PoolShared {
+    fn drop(&mut self) {
+        let workers = self
+            .workers
+            .get_mut()
+            .expect("worker table lock is never poisoned");
+        for worker in workers.values() {
+            worker.kill_sync();
+        }
+    }
+}

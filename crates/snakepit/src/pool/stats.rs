@@ -1,0 +1,50 @@
+//! Pool counters and the snapshot [`Pool::stats`](crate::Pool::stats) returns.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A snapshot of a pool's state and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Live workers.
+    pub workers: usize,
+    /// Workers idle and ready for a call.
+    pub available: usize,
+    /// Workers running a call (or finishing a cancelled one).
+    pub busy: usize,
+    /// Calls made, including those that failed.
+    pub requests: u64,
+    /// Calls waiting for a worker right now.
+    pub queued: usize,
+    /// Calls that failed, for any reason.
+    pub errors: u64,
+    /// Calls that ran past their deadline.
+    pub timeouts: u64,
+    /// Calls that waited past the queue timeout.
+    pub queue_timeouts: u64,
+    /// Calls refused because the queue was full.
+    pub pool_saturated: u64,
+    /// Replacement workers started after a worker exited.
+    pub restarts: u64,
+}
+
+/// The counters behind [`PoolStats`].
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub(super) requests: AtomicU64,
+    pub(super) errors: AtomicU64,
+    pub(super) timeouts: AtomicU64,
+    pub(super) queue_timeouts: AtomicU64,
+    pub(super) pool_saturated: AtomicU64,
+    pub(super) restarts: AtomicU64,
+}
+
+impl Counters {
+    pub(super) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn read(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}

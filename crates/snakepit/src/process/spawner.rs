@@ -1,0 +1,230 @@
+//! The spawner: one long-lived thread that forks every worker.
+//!
+//! On Linux the parent-death signal fires when the *thread* that forked the child exits, not
+//! the process. Spawning from tokio's worker or blocking threads, which come and go, would
+//! kill workers at random; spawning from this one thread, which lives as long as the
+//! process, ties each worker's life to the host's.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::sync::mpsc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::process::Child;
+use tokio::sync::oneshot;
+
+use super::output::OutputTail;
+use super::unix::{LINK_FD, prepare_child};
+use crate::error::{Error, Result};
+use crate::worker::WorkerId;
+
+/// How the worker's link is wired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LinkMode {
+    /// A socketpair; the child's end is inherited as descriptor 3 (`SNAKEPIT_FD`).
+    Socketpair,
+    /// The child's stdin and stdout.
+    Stdio,
+}
+
+/// Everything needed to start one worker process.
+#[derive(Debug, Clone)]
+pub(crate) struct SpawnRequest {
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env: Vec<(OsString, OsString)>,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) link: LinkMode,
+    pub(crate) worker: WorkerId,
+}
+
+/// The reading half of a link.
+pub(crate) type LinkReader = Box<dyn AsyncRead + Send + Unpin>;
+/// The writing half of a link.
+pub(crate) type LinkWriter = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// A started worker process with its link and its captured output.
+pub(crate) struct SpawnedProcess {
+    pub(crate) child: Child,
+    pub(crate) pid: u32,
+    pub(crate) reader: LinkReader,
+    pub(crate) writer: LinkWriter,
+    pub(crate) output: OutputTail,
+}
+
+impl std::fmt::Debug for SpawnedProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpawnedProcess")
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+fn spawner() -> &'static mpsc::Sender<Job> {
+    static SPAWNER: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
+    SPAWNER.get_or_init(|| {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("snakepit-spawner".to_owned())
+            .spawn(move || {
+                for job in receiver {
+                    job();
+                }
+            })
+            .expect("the spawner thread must start: without it no worker can");
+        sender
+    })
+}
+
+/// Spawns a worker process in its own process group, on the spawner thread.
+///
+/// # Errors
+///
+/// [`Error::Spawn`] when the program cannot be started, [`Error::Io`] when the link cannot
+/// be made.
+pub(crate) async fn spawn(request: SpawnRequest) -> Result<SpawnedProcess> {
+    let (host_end, child_end) = match request.link {
+        LinkMode::Socketpair => {
+            let (host, child) = StdUnixStream::pair().map_err(|source| Error::Io {
+                context: "could not create the worker's socketpair".to_owned(),
+                source,
+            })?;
+            (Some(host), Some(child))
+        }
+        LinkMode::Stdio => (None, None),
+    };
+    let runtime = tokio::runtime::Handle::current();
+    let (reply, spawned) = oneshot::channel();
+    let program = request.program.clone();
+    let job_request = request.clone();
+    let job: Job = Box::new(move || {
+        // The child end must stay open until the fork is done, so it moves into the job.
+        let _runtime = runtime.enter();
+        let outcome = spawn_here(&job_request, child_end.as_ref());
+        drop(child_end);
+        // The receiver is gone only when the caller stopped waiting; the child's kill-on-drop
+        // then reaps it.
+        let _unwanted = reply.send(outcome);
+    });
+    spawner().send(job).map_err(|_| Error::Io {
+        context: "the spawner thread is gone".to_owned(),
+        source: io::Error::from(io::ErrorKind::BrokenPipe),
+    })?;
+    let mut child = spawned
+        .await
+        .map_err(|_| Error::Io {
+            context: "the spawner thread dropped a request".to_owned(),
+            source: io::Error::from(io::ErrorKind::BrokenPipe),
+        })?
+        .map_err(|source| Error::Spawn { program, source })?;
+    let pid = child.id().ok_or_else(|| Error::Io {
+        context: "the worker exited before its pid was read".to_owned(),
+        source: io::Error::from(io::ErrorKind::NotFound),
+    })?;
+    let output = OutputTail::capture(request.worker, child.stdout.take(), child.stderr.take());
+    let (reader, writer): (LinkReader, LinkWriter) = match host_end {
+        Some(host) => {
+            host.set_nonblocking(true).map_err(|source| Error::Io {
+                context: "could not make the link non-blocking".to_owned(),
+                source,
+            })?;
+            let stream = tokio::net::UnixStream::from_std(host).map_err(|source| Error::Io {
+                context: "could not register the link with the runtime".to_owned(),
+                source,
+            })?;
+            let (read_half, write_half) = stream.into_split();
+            (Box::new(read_half), Box::new(write_half))
+        }
+        None => {
+            let stdout = child.stdout.take();
+            let stdin = child.stdin.take();
+            match (stdout, stdin) {
+                (Some(stdout), Some(stdin)) => (Box::new(stdout), Box::new(stdin)),
+                _ => {
+                    return Err(Error::Io {
+                        context: "the worker's stdio link was not piped".to_owned(),
+                        source: io::Error::from(io::ErrorKind::BrokenPipe),
+                    });
+                }
+            }
+        }
+    };
+    Ok(SpawnedProcess {
+        child,
+        pid,
+        reader,
+        writer,
+        output,
+    })
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "this is the one place that creates worker processes"
+)]
+fn spawn_here(request: &SpawnRequest, child_end: Option<&StdUnixStream>) -> io::Result<Child> {
+    let mut command = tokio::process::Command::new(&request.program);
+    command
+        .args(&request.args)
+        .envs(request.env.iter().map(|(key, value)| (key, value)))
+        .env("SNAKEPIT_WORKER_ID", request.worker.to_string())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(cwd) = &request.cwd {
+        command.current_dir(cwd);
+    }
+    match request.link {
+        LinkMode::Socketpair => {
+            command
+                .env("SNAKEPIT_FD", LINK_FD.to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped());
+        }
+        LinkMode::Stdio => {
+            command.stdin(Stdio::piped()).stdout(Stdio::piped());
+        }
+    }
+    prepare_child(
+        &mut command,
+        child_end.map(AsRawFd::as_raw_fd),
+        std::process::id(),
+    );
+    command.spawn()
+}
+
+/// Runs a short helper program to completion and returns its trimmed stdout (used to resolve
+/// an interpreter to its real path). Blocks; call it from a blocking thread.
+///
+/// # Errors
+///
+/// [`Error::Spawn`] when it cannot start, [`Error::Config`] when it fails.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a short-lived probe process, run to completion and reaped here"
+)]
+pub(crate) fn run_to_string(program: &std::path::Path, args: &[&str]) -> Result<String> {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| Error::Spawn {
+            program: program.to_path_buf(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(Error::Config(format!(
+            "`{}` failed: {}",
+            program.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}

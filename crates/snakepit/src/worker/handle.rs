@@ -1,0 +1,290 @@
+//! The cheap cloneable handle to one worker, and the state it shares with its supervisor.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::WorkerId;
+use super::link::LinkWriter;
+use crate::error::{Error, ExitInfo, Result};
+use crate::process::{OutputTail, signal_group};
+use crate::protocol::{Kind, Message, ToolSpec};
+
+/// Where a pending call's reply goes.
+pub(super) type ReplySender = oneshot::Sender<Result<Message>>;
+
+/// What the pool hears from a worker's supervisor.
+#[derive(Debug)]
+pub(crate) enum WorkerEvent {
+    /// The worker's process is gone and its pending calls have been failed.
+    Exited {
+        /// The worker that exited.
+        worker: WorkerId,
+    },
+}
+
+/// What a handle asks of the supervisor.
+#[derive(Debug)]
+pub(super) enum Control {
+    /// Stop gracefully: TERM to the group, wait `grace`, then KILL.
+    Stop { grace: Duration },
+    /// Kill the group now.
+    Kill,
+}
+
+/// Why a worker's link is closed, kept so that calls made after the fact get the same answer
+/// as the calls that were pending.
+#[derive(Debug, Clone)]
+pub(super) enum Closed {
+    /// The process ended.
+    Exited { exit: ExitInfo, stderr_tail: String },
+    /// The worker broke the protocol and was killed.
+    Protocol(String),
+    /// The pool stopped the worker.
+    Shutdown,
+}
+
+impl Closed {
+    pub(super) fn to_error(&self, worker: WorkerId) -> Error {
+        match self {
+            Self::Exited { exit, stderr_tail } => Error::WorkerExited {
+                worker,
+                exit: *exit,
+                stderr_tail: stderr_tail.clone(),
+            },
+            Self::Protocol(detail) => Error::WorkerProtocol {
+                worker,
+                detail: detail.clone(),
+            },
+            Self::Shutdown => Error::Shutdown,
+        }
+    }
+}
+
+/// The state a worker's handles share with its supervisor.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) id: WorkerId,
+    pub(super) pid: u32,
+    pub(super) classic: bool,
+    pub(super) alive: AtomicBool,
+    pub(super) writer: tokio::sync::Mutex<LinkWriter>,
+    /// Calls waiting for a reply; `None` once the worker is closed.
+    pub(super) pending: Mutex<Option<HashMap<u64, ReplySender>>>,
+    pub(super) next_call: AtomicU64,
+    pub(super) tools: Vec<ToolSpec>,
+    pub(super) output: OutputTail,
+    pub(super) closed: OnceLock<Closed>,
+    pub(super) exited: watch::Sender<bool>,
+}
+
+impl Shared {
+    /// Marks the worker as not to be used and kills its process group.
+    pub(super) fn kill_now(&self) {
+        self.alive.store(false, Ordering::Release);
+        if let Err(err) = signal_group(self.pid, Signal::SIGKILL) {
+            tracing::warn!(worker = %self.id, error = %err, "could not kill the worker's process group");
+        }
+    }
+}
+
+/// A call sent to a worker, waiting for its reply.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    /// The call's id on the link.
+    pub(crate) id: u64,
+    /// Resolves with the reply, or the error that ended the worker.
+    pub(crate) reply: oneshot::Receiver<Result<Message>>,
+}
+
+/// A cheap cloneable handle to one worker.
+///
+/// # Caveats
+///
+/// When the last handle is dropped, the supervisor kills the worker's process group.
+#[derive(Debug, Clone)]
+pub(crate) struct Worker {
+    handle: Arc<Handle>,
+}
+
+#[derive(Debug)]
+struct Handle {
+    shared: Arc<Shared>,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+impl Worker {
+    pub(super) fn new(shared: Arc<Shared>, control: mpsc::UnboundedSender<Control>) -> Self {
+        Self {
+            handle: Arc::new(Handle { shared, control }),
+        }
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
+    }
+
+    /// The worker's id.
+    pub(crate) fn id(&self) -> WorkerId {
+        self.shared().id
+    }
+
+    /// The worker's process id, which is also its process group id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.shared().pid
+    }
+
+    /// The tools the worker announced in its hello.
+    pub(crate) fn tools(&self) -> &[ToolSpec] {
+        &self.shared().tools
+    }
+
+    /// Whether the worker can take calls: not exited, not being killed or stopped.
+    pub(crate) fn is_alive(&self) -> bool {
+        self.shared().alive.load(Ordering::Acquire)
+    }
+
+    /// Whether the worker speaks the classic v0.0.1 protocol.
+    pub(crate) fn is_classic(&self) -> bool {
+        self.shared().classic
+    }
+
+    /// Sends a call and returns the in-flight call to wait on.
+    ///
+    /// # Errors
+    ///
+    /// The worker's exit error when it is already closed; [`Error::FrameTooLarge`] when the
+    /// call does not fit in a frame (the worker is unaffected). A failed write is not an
+    /// error here: the worker is killed and the reply resolves with its exit error.
+    pub(crate) async fn start_call(
+        &self,
+        command: &str,
+        args: Value,
+        session_id: Option<&str>,
+        timeout: Duration,
+    ) -> Result<InFlight> {
+        let shared = self.shared();
+        let id = shared.next_call.fetch_add(1, Ordering::Relaxed);
+        let mut message = if shared.classic {
+            Message::classic_call(id, command, args)
+        } else {
+            let mut message = Message::call(id, command, args);
+            message.timeout_ms = u64::try_from(timeout.as_millis()).ok();
+            message.session_id = session_id.map(str::to_owned);
+            message
+        };
+        let reply = self.register(id)?;
+        match self.send(&message).await {
+            Ok(()) | Err(Error::Io { .. }) => Ok(InFlight { id, reply }),
+            Err(err) => {
+                self.forget(id);
+                message.args = None;
+                tracing::debug!(worker = %shared.id, ?message, error = %err, "call not sent");
+                Err(err)
+            }
+        }
+    }
+
+    /// Asks the worker to stop call `id`. A classic worker cannot be asked, so it is killed.
+    pub(crate) async fn cancel(&self, id: u64) {
+        if self.is_classic() {
+            self.kill();
+            return;
+        }
+        if let Err(err) = self.send(&Message::for_call(Kind::Cancel, id)).await {
+            tracing::debug!(worker = %self.id(), error = %err, "could not send cancel; killing");
+            self.kill();
+        }
+    }
+
+    /// Kills the worker's process group now. Pending calls fail with its exit error.
+    pub(crate) fn kill(&self) {
+        self.shared().kill_now();
+        // The supervisor may already be gone, in which case there is nothing left to tell.
+        let _gone = self.handle.control.send(Control::Kill);
+    }
+
+    /// Kills the worker's process group now without waiting; used where no runtime may run.
+    pub(crate) fn kill_sync(&self) {
+        self.shared().kill_now();
+    }
+
+    /// Stops the worker: TERM to its process group, `grace`, then KILL. Resolves once the
+    /// process is gone.
+    pub(crate) async fn stop(&self, grace: Duration) {
+        self.shared().alive.store(false, Ordering::Release);
+        let mut exited = self.shared().exited.subscribe();
+        if self.handle.control.send(Control::Stop { grace }).is_err() {
+            return;
+        }
+        if exited.wait_for(|exited| *exited).await.is_err() {
+            tracing::debug!(worker = %self.id(), "supervisor ended before reporting the exit");
+        }
+    }
+
+    /// Drops the pending entry of call `id`.
+    pub(crate) fn forget(&self, id: u64) {
+        let mut pending = self
+            .shared()
+            .pending
+            .lock()
+            .expect("pending lock is never poisoned");
+        if let Some(pending) = pending.as_mut() {
+            pending.remove(&id);
+        }
+    }
+
+    fn register(&self, id: u64) -> Result<oneshot::Receiver<Result<Message>>> {
+        let shared = self.shared();
+        let (sender, receiver) = oneshot::channel();
+        let mut pending = shared
+            .pending
+            .lock()
+            .expect("pending lock is never poisoned");
+        match pending.as_mut() {
+            Some(pending) => {
+                pending.insert(id, sender);
+                Ok(receiver)
+            }
+            None => Err(self.closed_error()),
+        }
+    }
+
+    /// The error calls get once the worker is closed.
+    pub(crate) fn closed_error(&self) -> Error {
+        let shared = self.shared();
+        shared
+            .closed
+            .get()
+            .map_or(Error::Shutdown, |closed| closed.to_error(shared.id))
+    }
+
+    async fn send(&self, message: &Message) -> Result<()> {
+        let shared = self.shared();
+        let mut writer = shared.writer.lock().await;
+        // A write dropped halfway leaves half a frame on the link: the worker must go.
+        let mut guard = KillOnDrop(Some(shared));
+        let outcome = writer.send(message).await;
+        guard.0 = None;
+        if let Err(Error::Io { .. }) = &outcome {
+            self.kill();
+        }
+        outcome
+    }
+}
+
+struct KillOnDrop<'a>(Option<&'a Shared>);
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.take() {
+            tracing::warn!(worker = %shared.id, "a write to the worker was abandoned halfway; killing it");
+            shared.kill_now();
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Starting a worker: spawn the process, wait for its hello, answer with a welcome, and hand
+//! the process to its supervisor.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use nix::sys::signal::Signal;
+use tokio::sync::{mpsc, watch};
+use tokio_util::codec::FramedRead;
+use tracing::Instrument;
+
+use super::WorkerId;
+use super::handle::{Shared, Worker, WorkerEvent};
+use super::link::LinkWriter;
+use super::supervisor::Supervisor;
+use crate::error::{Error, ExitInfo, Result};
+use crate::process::{LinkMode, SpawnRequest, SpawnedProcess, signal_group, spawn};
+use crate::protocol::{Encoding, Kind, Message, PROTOCOL_VERSION, decode, frame_codec};
+
+/// How long the output readers get to catch the last lines of a worker that failed to start.
+const OUTPUT_SETTLE: Duration = Duration::from_millis(300);
+
+/// What it takes to start a worker of a pool.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkerSpec {
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env: Vec<(OsString, OsString)>,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) classic: bool,
+    pub(crate) startup_timeout: Duration,
+    pub(crate) max_frame: usize,
+}
+
+/// Starts one worker and waits until it is ready.
+///
+/// # Errors
+///
+/// [`Error::Spawn`] when the program cannot run, [`Error::StartFailed`] (with the worker's
+/// stderr tail) when it exits, stays silent past the startup timeout, or does not greet.
+pub(crate) async fn start(
+    spec: &WorkerSpec,
+    events: mpsc::UnboundedSender<WorkerEvent>,
+) -> Result<Worker> {
+    let worker = WorkerId::next();
+    let span = tracing::info_span!("worker.start", %worker);
+    async move {
+        let mut process = spawn(SpawnRequest {
+            program: spec.program.clone(),
+            args: spec.args.clone(),
+            env: spec.env.clone(),
+            cwd: spec.cwd.clone(),
+            link: if spec.classic {
+                LinkMode::Stdio
+            } else {
+                LinkMode::Socketpair
+            },
+            worker,
+        })
+        .await?;
+        let mut reader = FramedRead::new(
+            std::mem::replace(&mut process.reader, Box::new(tokio::io::empty())),
+            frame_codec(spec.max_frame),
+        );
+        let mut writer = LinkWriter::new(
+            std::mem::replace(&mut process.writer, Box::new(tokio::io::sink())),
+            Encoding::Json,
+            spec.max_frame,
+        );
+        let tools = if spec.classic {
+            Vec::new()
+        } else {
+            let greeted = greet(spec, worker, &mut reader, &mut writer, &mut process).await;
+            match greeted {
+                Ok(tools) => tools,
+                Err(reason) => return Err(abandon(worker, reason, process).await),
+            }
+        };
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            id: worker,
+            pid: process.pid,
+            classic: spec.classic,
+            alive: AtomicBool::new(true),
+            writer: tokio::sync::Mutex::new(writer),
+            pending: Mutex::new(Some(HashMap::new())),
+            next_call: AtomicU64::new(1),
+            tools,
+            output: process.output,
+            closed: OnceLock::new(),
+            exited: watch::Sender::new(false),
+        });
+        tracing::info!(%worker, pid = process.pid, "worker ready");
+        let supervisor = Supervisor {
+            shared: Arc::clone(&shared),
+            child: process.child,
+            reader,
+            control: control_rx,
+            events,
+        };
+        tokio::spawn(
+            supervisor
+                .run()
+                .instrument(tracing::info_span!("worker", %worker)),
+        );
+        Ok(Worker::new(shared, control))
+    }
+    .instrument(span)
+    .await
+}
+
+/// Waits for the hello, answers with the welcome, and returns the worker's tools. An error
+/// is the reason the worker did not start.
+async fn greet(
+    spec: &WorkerSpec,
+    worker: WorkerId,
+    reader: &mut FramedRead<crate::process::LinkReader, tokio_util::codec::LengthDelimitedCodec>,
+    writer: &mut LinkWriter,
+    process: &mut SpawnedProcess,
+) -> Result<Vec<crate::protocol::ToolSpec>, String> {
+    let hello = tokio::select! {
+        frame = reader.next() => match frame {
+            Some(Ok(payload)) => decode(&payload).map_err(|err| format!("its first frame is not a message: {err}"))?,
+            Some(Err(err)) => return Err(format!("its first frame is invalid: {err}")),
+            None => {
+                let status = tokio::time::timeout(Duration::from_secs(2), process.child.wait()).await;
+                return Err(match status {
+                    Ok(Ok(status)) => format!("it exited ({}) before it was ready", ExitInfo::from_status(status)),
+                    _ => "it closed its link before it was ready".to_owned(),
+                });
+            }
+        },
+        status = process.child.wait() => {
+            return Err(match status {
+                Ok(status) => format!("it exited ({}) before it was ready", ExitInfo::from_status(status)),
+                Err(err) => format!("it could not be waited on: {err}"),
+            });
+        }
+        () = tokio::time::sleep(spec.startup_timeout) => {
+            return Err(format!("it was not ready within {:?}", spec.startup_timeout));
+        }
+    };
+    if hello.kind() != Kind::Hello {
+        return Err(format!(
+            "its first message is a {:?}, not a hello",
+            hello.kind()
+        ));
+    }
+    if hello.protocol != Some(PROTOCOL_VERSION) {
+        return Err(format!(
+            "it speaks protocol {:?}; this host speaks {PROTOCOL_VERSION}",
+            hello.protocol
+        ));
+    }
+    let encoding = if hello
+        .encodings
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|name| name == Encoding::MsgPack.as_str())
+    {
+        Encoding::MsgPack
+    } else {
+        Encoding::Json
+    };
+    let welcome = Message {
+        protocol: Some(PROTOCOL_VERSION),
+        encoding: Some(encoding.as_str().to_owned()),
+        worker_id: Some(worker.to_string()),
+        max_frame: u64::try_from(spec.max_frame).ok(),
+        ..Message::new(Kind::Welcome)
+    };
+    writer
+        .send(&welcome)
+        .await
+        .map_err(|err| format!("the welcome could not be sent: {err}"))?;
+    writer.encoding = encoding;
+    tracing::debug!(%worker, adapter = ?hello.adapter, runtime = ?hello.runtime, %encoding, "handshake done");
+    Ok(hello.tools.unwrap_or_default())
+}
+
+/// Kills a worker that did not start and builds the error that says why.
+async fn abandon(worker: WorkerId, reason: String, mut process: SpawnedProcess) -> Error {
+    if let Err(err) = signal_group(process.pid, Signal::SIGKILL) {
+        tracing::warn!(%worker, error = %err, "could not kill a worker that failed to start");
+    }
+    if let Err(err) = process.child.wait().await {
+        tracing::debug!(%worker, error = %err, "could not reap a worker that failed to start");
+    }
+    process.output.settle(OUTPUT_SETTLE).await;
+    Error::StartFailed {
+        worker,
+        reason,
+        stderr_tail: process.output.tail(),
+    }
+}

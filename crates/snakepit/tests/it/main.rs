@@ -1,0 +1,24 @@
+//! Integration tests of the pool against real worker processes.
+//!
+//! One binary; each module covers one behaviour:
+//! - `start`: concurrent start, start failures.
+//! - `calls`: results, typed calls, Python errors, concurrency.
+//! - `queue`: saturation and queue timeouts.
+//! - `deadline`: call timeouts, cancel, kill and replacement of stuck workers.
+//! - `crash`: workers that die or break the protocol mid-call.
+//! - `classic`: v0.0.1 workers (Ruby and Python) through the generic adapter.
+//! - `shutdown`: shutdown and drop leave no process behind.
+//! - `bridge`: the embedded and the installed bridge.
+//! - `examples`: the shared protocol example frames.
+
+mod support;
+
+mod bridge;
+mod calls;
+mod classic;
+mod crash;
+mod deadline;
+mod examples;
+mod queue;
+mod shutdown;
+mod start;

@@ -1,0 +1,114 @@
+//! Fixtures: interpreters, adapters and pools for the tests, and polling helpers.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use snakepit::{Pool, PoolBuilder, PythonAdapter};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The Python interpreter the tests use: `$SNAKEPIT_PYTHON`, else `python3`. A missing
+/// interpreter fails the test: Python is what this crate runs.
+pub fn python() -> PathBuf {
+    let python =
+        std::env::var_os("SNAKEPIT_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    let found = std::process::Command::new(&python)
+        .arg("--version")
+        .output();
+    assert!(
+        found.is_ok_and(|output| output.status.success()),
+        "these tests need a Python interpreter: `{}` does not run (set SNAKEPIT_PYTHON)",
+        python.display()
+    );
+    python
+}
+
+/// The directory of the test-only Python adapter.
+pub fn python_support_dir() -> PathBuf {
+    repo_root().join("python/tests/support")
+}
+
+/// The test adapter with its faults (sleep, crash, garbage, ...).
+pub fn fault_adapter() -> PythonAdapter {
+    PythonAdapter::new("fault_adapter:FaultAdapter")
+        .python(python())
+        .python_path(python_support_dir())
+}
+
+/// The bundled showcase adapter.
+pub fn showcase_adapter() -> PythonAdapter {
+    PythonAdapter::showcase().python(python())
+}
+
+/// A builder with test-friendly timeouts.
+pub fn builder(adapter: PythonAdapter, size: usize) -> PoolBuilder {
+    Pool::builder(adapter)
+        .size(size)
+        .startup_timeout(Duration::from_secs(30))
+        .queue_timeout(Duration::from_secs(30))
+        .call_timeout(Duration::from_secs(30))
+        .cancel_grace(Duration::from_millis(500))
+        .stop_grace(Duration::from_millis(500))
+}
+
+/// A started pool of the fault adapter.
+pub async fn fault_pool(size: usize) -> Pool {
+    builder(fault_adapter(), size).start().await.unwrap()
+}
+
+/// Polls `condition` every 10 ms until it holds or `limit` passes; returns whether it held.
+pub async fn eventually<F, Fut>(limit: Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Whether a process exists and has not exited (a zombie has exited).
+pub fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// Waits until every pid is gone; panics naming the survivors otherwise.
+pub async fn assert_all_gone(pids: &[u32], limit: Duration) {
+    let gone = eventually(limit, || async { pids.iter().all(|pid| !is_alive(*pid)) }).await;
+    let alive: Vec<u32> = pids.iter().copied().filter(|pid| is_alive(*pid)).collect();
+    assert!(gone, "processes still alive: {alive:?}");
+}
+
+/// Waits until the pool is back to `size` live workers, none busy.
+pub async fn assert_full_size(pool: &Pool, size: usize) {
+    let full = eventually(Duration::from_secs(30), || async {
+        let stats = pool.stats();
+        stats.workers == size && stats.available == size
+    })
+    .await;
+    assert!(
+        full,
+        "pool did not return to {size} workers: {:?}",
+        pool.stats()
+    );
+}

@@ -1,0 +1,30 @@
+"""snakepit_bridge: the Python side of snakepit, a Rust process pool for Python workers.
+
+Write an adapter, a class whose methods marked with :func:`tool` the host can call::
+
+    from snakepit_bridge import BaseAdapter, tool
+
+    class MyAdapter(BaseAdapter):
+        @tool
+        def process_data(self, params):
+            \"\"\"Process data and return the result.\"\"\"
+            return {"result": params["input"] * 2}
+
+and run it as a worker with ``python -m snakepit_bridge --adapter my_module:MyAdapter``.
+The wire contract is ``docs/PROTOCOL.md`` in the snakepit repository.
+"""
+
+from .adapter import BaseAdapter, InvalidArguments, tool
+from .context import CallContext, Cancelled, Stream
+
+__all__ = [
+    "BaseAdapter",
+    "CallContext",
+    "Cancelled",
+    "InvalidArguments",
+    "Stream",
+    "__version__",
+    "tool",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,358 @@
+"""Adapters and tools: how user code declares what a worker can do.
+
+This module owns :class:`BaseAdapter`, the :func:`tool` decorator, tool discovery, the tool
+spec sent in ``hello`` (see PROTOCOL.md) and argument binding. Binding is decided once per
+tool when the worker starts, so a call costs one dictionary lookup and one function call:
+
+* a parameter named ``ctx`` receives the :class:`~snakepit_bridge.context.CallContext`;
+* a parameter named ``stream`` receives the :class:`~snakepit_bridge.context.Stream`;
+* if the remaining parameters are exactly one named ``params``, it receives the whole
+  argument map;
+* otherwise the arguments are bound as keyword arguments, and a missing required argument or
+  an unexpected one (unless the tool takes ``**kwargs``) raises :class:`InvalidArguments`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import Any, Callable, TypeVar, overload
+
+from .context import CallContext, Stream
+
+__all__ = [
+    "BaseAdapter",
+    "InvalidArguments",
+    "Tool",
+    "discover_tools",
+    "tool",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_TOOL_MARKER = "__snakepit_tool__"
+_RESERVED = ("ctx", "stream")
+
+
+class InvalidArguments(Exception):
+    """The arguments of a call do not fit the tool's signature."""
+
+
+class BaseAdapter:
+    """The base class of snakepit adapters.
+
+    Subclasses mark methods with :func:`tool`. The runtime creates one instance per worker
+    and calls :meth:`initialize` once, before it tells the host it is ready.
+    """
+
+    def initialize(self) -> Any:
+        """Prepare the adapter (load models, open connections); may be ``async def``."""
+        return None
+
+
+class _ToolOptions:
+    __slots__ = ("name", "description", "supports_streaming")
+
+    def __init__(self, name: str | None, description: str | None, supports_streaming: bool) -> None:
+        self.name = name
+        self.description = description
+        self.supports_streaming = supports_streaming
+
+
+@overload
+def tool(func: F) -> F: ...
+
+
+@overload
+def tool(
+    func: None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    supports_streaming: bool = False,
+) -> Callable[[F], F]: ...
+
+
+def tool(
+    func: F | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    supports_streaming: bool = False,
+) -> F | Callable[[F], F]:
+    """Mark an adapter method as a tool the host can call.
+
+    Use it bare (``@tool``) or with options (``@tool(name="x", supports_streaming=True)``).
+    The tool's description defaults to the first paragraph of the docstring.
+    """
+
+    def mark(function: F) -> F:
+        setattr(function, _TOOL_MARKER, _ToolOptions(name, description, supports_streaming))
+        return function
+
+    if func is not None:
+        return mark(func)
+    return mark
+
+
+# Docstrings.
+
+_SECTION_NAMES = ("args:", "arguments:", "parameters:", "params:")
+_ARG_LINE = re.compile(r"^\*{0,2}(?P<name>\w+)\s*(?:\((?P<type>[^)]*)\))?\s*:\s*(?P<text>.*)$")
+
+
+def _first_paragraph(doc: str) -> str | None:
+    lines: list[str] = []
+    for line in doc.strip().splitlines():
+        if not line.strip():
+            break
+        lines.append(line.strip())
+    return " ".join(lines) or None
+
+
+def _parse_args_section(doc: str) -> dict[str, tuple[str | None, str]]:
+    """Parse a Google-style ``Args:`` section into ``{name: (type, description)}``."""
+    entries: dict[str, tuple[str | None, str]] = {}
+    lines = doc.splitlines()
+    index = 0
+    while index < len(lines) and lines[index].strip().lower() not in _SECTION_NAMES:
+        index += 1
+    if index == len(lines):
+        return entries
+    section_indent = len(lines[index]) - len(lines[index].lstrip())
+    entry_indent: int | None = None
+    current: str | None = None
+    for line in lines[index + 1 :]:
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent <= section_indent:
+            break
+        if entry_indent is None:
+            entry_indent = indent
+        match = _ARG_LINE.match(line.strip())
+        if indent == entry_indent and match:
+            current = match.group("name")
+            entries[current] = (match.group("type"), match.group("text").strip())
+        elif current is not None:
+            type_name, text = entries[current]
+            entries[current] = (type_name, f"{text} {line.strip()}".strip())
+    return entries
+
+
+# Specs.
+
+
+def _type_name(annotation: Any) -> str | None:
+    if annotation is inspect.Parameter.empty:
+        return None
+    if isinstance(annotation, str):
+        return annotation
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def _plain_default(value: Any) -> Any:
+    """Return ``value`` when both encodings can carry it, else its ``repr``."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain_default(item) for item in value]
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return {key: _plain_default(item) for key, item in value.items()}
+    return repr(value)
+
+
+class Tool:
+    """One tool of an adapter instance, with its spec and a precomputed invoker."""
+
+    __slots__ = (
+        "name",
+        "function",
+        "spec",
+        "is_async",
+        "wants_ctx",
+        "wants_stream",
+        "invoke",
+    )
+
+    def __init__(self, name: str, function: Callable[..., Any], options: _ToolOptions) -> None:
+        self.name = name
+        self.function = function
+        self.is_async = inspect.iscoroutinefunction(function)
+        signature = inspect.signature(function)
+        parameters = list(signature.parameters.values())
+        names = [parameter.name for parameter in parameters]
+        self.wants_ctx = "ctx" in names
+        self.wants_stream = "stream" in names
+        plain = [
+            parameter
+            for parameter in parameters
+            if parameter.name not in _RESERVED
+            and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        ]
+        doc = inspect.getdoc(function) or ""
+        documented = _parse_args_section(doc)
+        params_mode = len(plain) == 1 and plain[0].name == "params"
+        self.spec: dict[str, Any] = {
+            "name": name,
+            "description": options.description or _first_paragraph(doc),
+            "parameters": self._parameter_specs(plain, documented, params_mode),
+            "streaming": bool(options.supports_streaming or self.wants_stream),
+        }
+        #: ``invoke(args, ctx, stream)`` calls the function (or creates its coroutine).
+        self.invoke: Callable[[dict[str, Any], CallContext | None, Stream | None], Any]
+        self.invoke = self._make_invoker(parameters, plain, params_mode)
+
+    @staticmethod
+    def _parameter_specs(
+        plain: list[inspect.Parameter],
+        documented: dict[str, tuple[str | None, str]],
+        params_mode: bool,
+    ) -> list[dict[str, Any]]:
+        if params_mode:
+            # A `params` tool takes a free-form map; the keys its docstring documents are the
+            # best description of what it expects, and none of them is enforced.
+            return [
+                {
+                    "name": key,
+                    "type": type_name or None,
+                    "required": False,
+                    "default": None,
+                    "description": text or None,
+                }
+                for key, (type_name, text) in documented.items()
+                if key not in ("params", *_RESERVED)
+            ]
+        specs = []
+        for parameter in plain:
+            doc_type, doc_text = documented.get(parameter.name, (None, ""))
+            has_default = parameter.default is not inspect.Parameter.empty
+            specs.append(
+                {
+                    "name": parameter.name,
+                    "type": _type_name(parameter.annotation) or doc_type or None,
+                    "required": not has_default,
+                    "default": _plain_default(parameter.default) if has_default else None,
+                    "description": doc_text or None,
+                }
+            )
+        return specs
+
+    def _make_invoker(
+        self,
+        parameters: list[inspect.Parameter],
+        plain: list[inspect.Parameter],
+        params_mode: bool,
+    ) -> Callable[[dict[str, Any], CallContext | None, Stream | None], Any]:
+        function = self.function
+        name = self.name
+        wants_ctx = self.wants_ctx
+        wants_stream = self.wants_stream
+        for parameter in parameters:
+            if parameter.kind is parameter.POSITIONAL_ONLY:
+                raise TypeError(
+                    f"tool {name!r}: positional-only parameter {parameter.name!r} is not supported"
+                )
+
+        if params_mode:
+            if not wants_ctx and not wants_stream:
+                return lambda args, ctx, stream: function(args)
+
+            def invoke_params(
+                args: dict[str, Any], ctx: CallContext | None, stream: Stream | None
+            ) -> Any:
+                extra: dict[str, Any] = {}
+                if wants_ctx:
+                    extra["ctx"] = ctx
+                if wants_stream:
+                    extra["stream"] = stream
+                return function(args, **extra)
+
+            return invoke_params
+
+        accepted = frozenset(parameter.name for parameter in plain)
+        required = tuple(
+            parameter.name for parameter in plain if parameter.default is inspect.Parameter.empty
+        )
+        takes_extra = any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters)
+        accepted_text = ", ".join(parameter.name for parameter in plain) or "none"
+
+        def check(args: dict[str, Any]) -> None:
+            for key in required:
+                if key not in args:
+                    raise InvalidArguments(
+                        f"tool {name!r} is missing required argument {key!r} "
+                        f"(accepted: {accepted_text})"
+                    )
+            for key in args:
+                if key in _RESERVED:
+                    raise InvalidArguments(
+                        f"tool {name!r} got argument {key!r}, a name reserved for the runtime"
+                    )
+                if not takes_extra and key not in accepted:
+                    raise InvalidArguments(
+                        f"tool {name!r} got unexpected argument {key!r} (accepted: {accepted_text})"
+                    )
+
+        if not plain and not takes_extra and not wants_ctx and not wants_stream:
+            # The fast path for argument-less tools such as `ping`.
+            def invoke_bare(
+                args: dict[str, Any], ctx: CallContext | None, stream: Stream | None
+            ) -> Any:
+                if args:
+                    check(args)
+                return function()
+
+            return invoke_bare
+
+        def invoke_keywords(
+            args: dict[str, Any], ctx: CallContext | None, stream: Stream | None
+        ) -> Any:
+            check(args)
+            if wants_ctx or wants_stream:
+                args = dict(args)
+                if wants_ctx:
+                    args["ctx"] = ctx
+                if wants_stream:
+                    args["stream"] = stream
+            return function(**args)
+
+        return invoke_keywords
+
+    def __call__(
+        self,
+        args: dict[str, Any] | None = None,
+        ctx: CallContext | None = None,
+        stream: Stream | None = None,
+    ) -> Any:
+        """Call the tool directly (for tests): binds ``args`` exactly as the runtime does."""
+        if ctx is None and self.wants_ctx:
+            ctx = CallContext(command=self.name)
+        if stream is None and self.wants_stream:
+            stream = Stream(0, None, enabled=False)
+        return self.invoke(args or {}, ctx, stream)
+
+
+def discover_tools(adapter: Any) -> dict[str, Tool]:
+    """Find every :func:`tool`-marked method of ``adapter``, keyed by tool name.
+
+    Raises ``ValueError`` when two methods claim the same tool name.
+    """
+    tools: dict[str, Tool] = {}
+    seen: set[str] = set()
+    for klass in type(adapter).__mro__:
+        for attribute, value in vars(klass).items():
+            if attribute in seen:
+                continue
+            seen.add(attribute)
+            function = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+            options = getattr(function, _TOOL_MARKER, None)
+            if not isinstance(options, _ToolOptions):
+                continue
+            name = options.name or attribute
+            if name in tools:
+                raise ValueError(f"two methods of {type(adapter).__name__} define tool {name!r}")
+            tools[name] = Tool(name, getattr(adapter, attribute), options)
+    return dict(sorted(tools.items()))

@@ -1,0 +1,76 @@
+"""The showcase adapter: a small, well-documented set of tools for demos and smoke tests.
+
+Its tool descriptions in ``hello`` come from the docstrings below, so they are written for
+whoever reads the host's tool list.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+from .. import __version__
+from ..adapter import BaseAdapter, tool
+from ..context import CallContext
+from ..protocol import HAS_MSGPACK, available_encodings
+
+_OPERATIONS = ("add", "subtract", "multiply", "divide")
+
+
+class ShowcaseAdapter(BaseAdapter):
+    """Demonstrates the bridge: a health check, an echo, arithmetic and worker facts."""
+
+    @tool
+    def ping(self) -> dict[str, str]:
+        """Check that the worker answers; returns a fixed status."""
+        return {"status": "ok", "message": "pong"}
+
+    @tool
+    def echo(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Return the arguments unchanged.
+
+        Args:
+            params: Any map of arguments; it comes back as it went in.
+        """
+        return params
+
+    @tool
+    def compute(self, operation: str, a: float, b: float) -> float:
+        """Apply an arithmetic operation to two numbers.
+
+        Args:
+            operation: One of "add", "subtract", "multiply" or "divide".
+            a: The left operand.
+            b: The right operand.
+
+        Raises:
+            ZeroDivisionError: When dividing by zero.
+            ValueError: When the operation is not one of the four above.
+        """
+        if operation == "add":
+            return a + b
+        if operation == "subtract":
+            return a - b
+        if operation == "multiply":
+            return a * b
+        if operation == "divide":
+            if b == 0:
+                raise ZeroDivisionError("division by zero")
+            return a / b
+        raise ValueError(
+            f"unknown operation {operation!r}; valid operations are: {', '.join(_OPERATIONS)}"
+        )
+
+    @tool
+    def info(self, ctx: CallContext) -> dict[str, Any]:
+        """Describe this worker: adapter, process id, Python version and encodings."""
+        return {
+            "adapter": f"{type(self).__module__}:{type(self).__qualname__}",
+            "bridge_version": __version__,
+            "pid": os.getpid(),
+            "python_version": platform.python_version(),
+            "worker_id": ctx.worker_id,
+            "encodings": available_encodings(),
+            "msgpack": HAS_MSGPACK,
+        }

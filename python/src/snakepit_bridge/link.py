@@ -1,0 +1,213 @@
+"""The worker's link to its host: one full-duplex byte stream carrying frames.
+
+This module owns the descriptors of the link and everything that touches them:
+
+* opening the link, either the socket named by ``SNAKEPIT_FD`` (the native transport) or a
+  copy of stdin/stdout (the stdio transport, after which fd 1 points at stderr so that
+  ``print()`` can never corrupt a frame);
+* writing whole frames with one ``write`` in the common case;
+* reading frames through a buffered :class:`~snakepit_bridge.protocol.FrameReader`;
+* watching the link while a call runs: a ``cancel`` for the running call sets a flag, a
+  ``ping`` is answered at once, and every other message is queued for the main loop, so no
+  frame is ever lost.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+from collections import deque
+from typing import Any
+
+from .protocol import (
+    DEFAULT_MAX_FRAME,
+    FrameReader,
+    ProtocolError,
+    decode,
+    encode,
+    message_kind,
+)
+
+__all__ = ["Link", "LinkClosed"]
+
+
+class LinkClosed(Exception):
+    """The host closed the link (end-of-file or a broken pipe)."""
+
+
+class Link:
+    """A framed, buffered connection to the host over one or two file descriptors."""
+
+    def __init__(
+        self,
+        read_fd: int,
+        write_fd: int | None = None,
+        max_frame: int = DEFAULT_MAX_FRAME,
+    ) -> None:
+        self.read_fd = read_fd
+        self.write_fd = read_fd if write_fd is None else write_fd
+        for fd in {self.read_fd, self.write_fd}:
+            os.set_blocking(fd, True)
+            # Programs the tools start must not inherit the link: they would keep it open
+            # after this worker dies, and the host would never see end-of-file.
+            os.set_inheritable(fd, False)
+        self.reader = FrameReader(self._read, max_frame)
+        #: The encoding used for everything this side sends after the handshake.
+        self.encoding = "json"
+        #: Messages read while a call was running, waiting for the main loop.
+        self.pending: deque[dict[str, Any]] = deque()
+        #: The id of the call that is running now, or ``None`` between calls (the runtime
+        #: sets it, together with :attr:`cancel_requested`, around every call).
+        self.current_call: int | None = None
+        #: Whether the host asked to cancel :attr:`current_call`.
+        self.cancel_requested = False
+        #: Whether the host is gone (end-of-file, a broken pipe or a protocol error).
+        self.closed = False
+        #: The protocol error that closed the link, re-raised by the main loop.
+        self.failure: ProtocolError | None = None
+        self._poller: Any = None
+        if hasattr(select, "poll"):
+            self._poller = select.poll()
+            self._poller.register(self.read_fd, select.POLLIN)
+
+    @classmethod
+    def from_environment(cls) -> Link:
+        """Open the link the host prepared: ``SNAKEPIT_FD``, else stdin/stdout."""
+        from .protocol import max_frame_from_env
+
+        max_frame = max_frame_from_env()
+        raw_fd = os.environ.get("SNAKEPIT_FD")
+        if raw_fd:
+            return cls(int(raw_fd), max_frame=max_frame)
+        # Stdio transport: keep private copies of fds 0 and 1 for the link, then point fd 1
+        # at stderr and fd 0 at /dev/null, so that neither print() nor input() can touch it.
+        sys.stdout.flush()
+        read_fd = os.dup(0)
+        write_fd = os.dup(1)
+        os.dup2(2, 1)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        return cls(read_fd, write_fd, max_frame=max_frame)
+
+    def _read(self, size: int) -> bytes:
+        try:
+            return os.read(self.read_fd, size)
+        except ConnectionResetError:
+            return b""
+
+    # Writing.
+
+    def write_raw(self, data: bytes) -> None:
+        """Write bytes to the link, looping over short writes.
+
+        Raises :class:`LinkClosed` when the host has gone away.
+        """
+        fd = self.write_fd
+        try:
+            written = os.write(fd, data)
+            if written < len(data):
+                view = memoryview(data)
+                while written < len(data):
+                    written += os.write(fd, view[written:])
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            self.closed = True
+            raise LinkClosed(str(exc)) from None
+
+    def send(self, message: dict[str, Any], encoding: str | None = None) -> None:
+        """Encode, frame and write one message in the negotiated (or given) encoding."""
+        payload = encode(message, encoding or self.encoding)
+        self.write_raw(len(payload).to_bytes(4, "big") + payload)
+
+    # Reading between calls.
+
+    def next_message(self) -> dict[str, Any] | None:
+        """Return the next message for the main loop, blocking; ``None`` once the host is gone.
+
+        Raises :class:`ProtocolError` when the host sent a bad frame.
+        """
+        if self.pending:
+            return self.pending.popleft()
+        if self.failure is not None:
+            raise self.failure
+        if self.closed:
+            return None
+        reader = self.reader
+        while True:
+            payload = reader.next_buffered()
+            if payload is not None:
+                return decode(payload)
+            if not reader.fill():
+                self.closed = True
+                return None
+
+    # Watching the link while a call runs.
+
+    def _absorb(self) -> None:
+        """Handle every complete frame already buffered, without reading."""
+        reader = self.reader
+        while True:
+            payload = reader.next_buffered()
+            if payload is None:
+                return
+            message = decode(payload)
+            kind = message_kind(message)
+            if kind == "cancel" and message.get("id") == self.current_call:
+                self.cancel_requested = True
+            elif kind == "ping":
+                self.send({"kind": "pong", "id": message.get("id")})
+            else:
+                self.pending.append(message)
+
+    def poll(self, timeout: float = 0.0) -> bool:
+        """Wait up to ``timeout`` seconds for host messages while a call runs.
+
+        Returns ``True`` when the running call should stop: the host cancelled it or is gone.
+        A protocol error is recorded in :attr:`failure` for the main loop and also stops
+        the call.
+        """
+        if self.cancel_requested or self.closed:
+            return True
+        try:
+            self._absorb()
+            if self.cancel_requested:
+                return True
+            if self._wait_readable(timeout):
+                if self.reader.fill():
+                    self._absorb()
+                else:
+                    self.closed = True
+        except ProtocolError as exc:
+            self.failure = exc
+            self.closed = True
+        except LinkClosed:
+            self.closed = True
+        return self.cancel_requested or self.closed
+
+    def on_readable(self) -> bool:
+        """Read once because the descriptor is readable (an event-loop callback).
+
+        Returns ``True`` when the running call should stop, like :meth:`poll`.
+        """
+        if self.closed:
+            return True
+        try:
+            if self.reader.fill():
+                self._absorb()
+            else:
+                self.closed = True
+        except ProtocolError as exc:
+            self.failure = exc
+            self.closed = True
+        except LinkClosed:
+            self.closed = True
+        return self.cancel_requested or self.closed
+
+    def _wait_readable(self, timeout: float) -> bool:
+        if self._poller is not None:
+            # poll() takes milliseconds; round up so a short wait never becomes a busy loop.
+            millis = max(0, int(timeout * 1000.0 + 0.999)) if timeout > 0 else 0
+            return bool(self._poller.poll(millis))
+        ready, _, _ = select.select([self.read_fd], [], [], max(0.0, timeout))
+        return bool(ready)
