@@ -3,6 +3,7 @@
 pub mod adapter;
 mod config;
 mod error;
+pub mod floor;
 mod pool;
 mod process;
 pub mod protocol;

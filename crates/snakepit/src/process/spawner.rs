@@ -128,7 +128,12 @@ pub(crate) async fn spawn(request: SpawnRequest) -> Result<SpawnedProcess> {
         context: "the worker exited before its pid was read".to_owned(),
         source: io::Error::from(io::ErrorKind::NotFound),
     })?;
-    let output = OutputTail::capture(request.worker, child.stdout.take(), child.stderr.take());
+    // With a stdio link, stdout carries the frames and only stderr is log output.
+    let log_stdout = match request.link {
+        LinkMode::Socketpair => child.stdout.take(),
+        LinkMode::Stdio => None,
+    };
+    let output = OutputTail::capture(request.worker, log_stdout, child.stderr.take());
     let (reader, writer): (LinkReader, LinkWriter) = match host_end {
         Some(host) => {
             host.set_nonblocking(true).map_err(|source| Error::Io {

@@ -68,6 +68,7 @@ class ShowcaseAdapter(BaseAdapter):
         return {
             "adapter": f"{type(self).__module__}:{type(self).__qualname__}",
             "bridge_version": __version__,
+            "bridge_path": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
             "pid": os.getpid(),
             "python_version": platform.python_version(),
             "worker_id": ctx.worker_id,

@@ -1,0 +1,87 @@
+//! The command-line interface: every subcommand and flag, as clap derive types.
+//!
+//! Only parsing lives here; what each subcommand does lives in [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run, call and benchmark a pool of long-lived Python workers.
+#[derive(Debug, Parser)]
+#[command(name = "snakepit", version, about)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Start a pool of the bundled adapter, run a batch of calls, show the stats and shut down.
+    Demo(DemoArgs),
+    /// Run one command on a worker and print its result.
+    Call(CallArgs),
+    /// Measure the pool's latency and throughput against the bare framed echo (the floor).
+    Bench(BenchArgs),
+}
+
+/// Arguments of `snakepit demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// How many workers the pool runs.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) workers: u16,
+}
+
+/// Arguments of `snakepit call`.
+#[derive(Debug, Args)]
+pub(crate) struct CallArgs {
+    /// The command (tool) to run, such as `ping`.
+    pub(crate) command: String,
+    /// The arguments, as a JSON object.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub(crate) args: String,
+    /// A Python adapter class, written `package.module:Class`. Default: the bundled showcase.
+    #[arg(long, value_name = "MODULE:CLASS", conflicts_with = "worker_cmd")]
+    pub(crate) adapter: Option<String>,
+    /// Run any executable as the worker instead of a Python adapter, such as
+    /// `'ruby bridge.rb'` (split like a shell would).
+    #[arg(long, value_name = "'PROGRAM ARGS'")]
+    pub(crate) worker_cmd: Option<String>,
+    /// The `--worker-cmd` program speaks the classic v0.0.1 protocol over stdin/stdout.
+    #[arg(long, requires = "worker_cmd")]
+    pub(crate) classic: bool,
+    /// The Python interpreter. Default: `$SNAKEPIT_PYTHON`, else `python3`.
+    #[arg(long, value_name = "PATH", conflicts_with = "worker_cmd")]
+    pub(crate) python: Option<PathBuf>,
+    /// A directory to add to the workers' `PYTHONPATH` (repeatable).
+    #[arg(long, value_name = "DIR", conflicts_with = "worker_cmd")]
+    pub(crate) python_path: Vec<PathBuf>,
+    /// How many workers to start.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) pool_size: u16,
+    /// The call's deadline in seconds. Default: the pool's call timeout.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) timeout: Option<f64>,
+    /// Print the result as compact JSON on one line.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `snakepit bench`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// Calls per measurement.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) iterations: u32,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Pin this process, and so every worker it starts, to one CPU.
+    #[arg(long, value_name = "CPU")]
+    pub(crate) pin: Option<usize>,
+    /// The Python interpreter. Default: `$SNAKEPIT_PYTHON`, else `python3`.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) python: Option<PathBuf>,
+}

@@ -1,0 +1,6 @@
+//! The subcommands, one module each; `main` dispatches to their `run` functions on the tokio
+//! runtime it builds.
+
+pub(crate) mod bench;
+pub(crate) mod call;
+pub(crate) mod demo;
