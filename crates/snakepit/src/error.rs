@@ -111,6 +111,9 @@ pub enum Error {
         /// Why the adapter rejected it.
         reason: String,
     },
+    /// A session-store operation failed: unknown session, limit reached, invalid variable.
+    #[error(transparent)]
+    Session(#[from] crate::session::SessionError),
     /// A pool or adapter setting is not valid.
     #[error("invalid configuration: {0}")]
     Config(String),

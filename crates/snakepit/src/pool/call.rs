@@ -216,16 +216,16 @@ fn to_result(shared: &PoolShared, command: &str, message: Message) -> Result<Val
                 reason,
             });
     }
-    Err(Error::Worker(worker_error(command, message.error)))
+    Err(Error::Worker(worker_error(command, message.error.as_ref())))
 }
 
-fn worker_error(command: &str, error: Option<Value>) -> WorkerError {
+fn worker_error(command: &str, error: Option<&Value>) -> WorkerError {
     let text = |value: Option<&Value>| match value {
         Some(Value::String(text)) => Some(text.clone()),
         Some(Value::Null) | None => None,
         Some(other) => Some(other.to_string()),
     };
-    let (kind, message, traceback) = match &error {
+    let (kind, message, traceback) = match error {
         Some(Value::Object(fields)) => (
             text(fields.get("type")).unwrap_or_else(|| "Error".to_owned()),
             text(fields.get("message")).unwrap_or_default(),
@@ -308,7 +308,7 @@ mod tests {
         let error = worker_error(
             "compute",
             Some(
-                json!({"type": "ZeroDivisionError", "message": "division by zero", "traceback": "tb"}),
+                &json!({"type": "ZeroDivisionError", "message": "division by zero", "traceback": "tb"}),
             ),
         );
         assert_eq!(error.kind, "ZeroDivisionError");
@@ -319,7 +319,7 @@ mod tests {
 
     #[test]
     fn a_classic_error_string_becomes_a_worker_error() {
-        let error = worker_error("x", Some(json!("Unknown command: x")));
+        let error = worker_error("x", Some(&json!("Unknown command: x")));
         assert_eq!(error.kind, "Error");
         assert_eq!(error.message, "Unknown command: x");
         assert_eq!(error.traceback, None);

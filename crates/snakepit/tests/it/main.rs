@@ -11,6 +11,12 @@
 //! - `bridge`: the embedded and the installed bridge.
 //! - `examples`: the shared protocol example frames.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::disallowed_methods,
+    reason = "tests unwrap freely, and probe for interpreters with plain commands"
+)]
+
 mod support;
 
 mod bridge;

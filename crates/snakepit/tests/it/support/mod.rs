@@ -7,7 +7,7 @@ use std::time::Duration;
 use snakepit::{Pool, PoolBuilder, PythonAdapter};
 
 /// The repository root.
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
@@ -16,7 +16,7 @@ pub fn repo_root() -> PathBuf {
 
 /// The Python interpreter the tests use: `$SNAKEPIT_PYTHON`, else `python3`. A missing
 /// interpreter fails the test: Python is what this crate runs.
-pub fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let python =
         std::env::var_os("SNAKEPIT_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
     let found = std::process::Command::new(&python)
@@ -31,24 +31,24 @@ pub fn python() -> PathBuf {
 }
 
 /// The directory of the test-only Python adapter.
-pub fn python_support_dir() -> PathBuf {
+pub(crate) fn python_support_dir() -> PathBuf {
     repo_root().join("python/tests/support")
 }
 
 /// The test adapter with its faults (sleep, crash, garbage, ...).
-pub fn fault_adapter() -> PythonAdapter {
+pub(crate) fn fault_adapter() -> PythonAdapter {
     PythonAdapter::new("fault_adapter:FaultAdapter")
         .python(python())
         .python_path(python_support_dir())
 }
 
 /// The bundled showcase adapter.
-pub fn showcase_adapter() -> PythonAdapter {
+pub(crate) fn showcase_adapter() -> PythonAdapter {
     PythonAdapter::showcase().python(python())
 }
 
 /// A builder with test-friendly timeouts.
-pub fn builder(adapter: PythonAdapter, size: usize) -> PoolBuilder {
+pub(crate) fn builder(adapter: PythonAdapter, size: usize) -> PoolBuilder {
     Pool::builder(adapter)
         .size(size)
         .startup_timeout(Duration::from_secs(30))
@@ -59,12 +59,12 @@ pub fn builder(adapter: PythonAdapter, size: usize) -> PoolBuilder {
 }
 
 /// A started pool of the fault adapter.
-pub async fn fault_pool(size: usize) -> Pool {
+pub(crate) async fn fault_pool(size: usize) -> Pool {
     builder(fault_adapter(), size).start().await.unwrap()
 }
 
 /// Polls `condition` every 10 ms until it holds or `limit` passes; returns whether it held.
-pub async fn eventually<F, Fut>(limit: Duration, mut condition: F) -> bool
+pub(crate) async fn eventually<F, Fut>(limit: Duration, mut condition: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -82,7 +82,7 @@ where
 }
 
 /// Whether a process exists and has not exited (a zombie has exited).
-pub fn is_alive(pid: u32) -> bool {
+pub(crate) fn is_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat
             .rsplit_once(')')
@@ -93,14 +93,14 @@ pub fn is_alive(pid: u32) -> bool {
 }
 
 /// Waits until every pid is gone; panics naming the survivors otherwise.
-pub async fn assert_all_gone(pids: &[u32], limit: Duration) {
+pub(crate) async fn assert_all_gone(pids: &[u32], limit: Duration) {
     let gone = eventually(limit, || async { pids.iter().all(|pid| !is_alive(*pid)) }).await;
     let alive: Vec<u32> = pids.iter().copied().filter(|pid| is_alive(*pid)).collect();
     assert!(gone, "processes still alive: {alive:?}");
 }
 
 /// Waits until the pool is back to `size` live workers, none busy.
-pub async fn assert_full_size(pool: &Pool, size: usize) {
+pub(crate) async fn assert_full_size(pool: &Pool, size: usize) {
     let full = eventually(Duration::from_secs(30), || async {
         let stats = pool.stats();
         stats.workers == size && stats.available == size

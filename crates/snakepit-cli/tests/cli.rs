@@ -1,0 +1,173 @@
+//! End-to-end tests of the `snakepit` binary with a real Python interpreter.
+//!
+//! The interpreter is `$SNAKEPIT_PYTHON`, else `python3`; a test fails (it does not skip)
+//! when that interpreter cannot run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A classic v0.0.1 worker: 4-byte big-endian length + JSON `{id, command, args}` on stdin,
+/// `{id, success, result}` on stdout.
+const CLASSIC_WORKER: &str = r#"
+import json
+import struct
+import sys
+
+source = sys.stdin.buffer
+sink = sys.stdout.buffer
+while True:
+    header = source.read(4)
+    if len(header) < 4:
+        break
+    (size,) = struct.unpack(">I", header)
+    request = json.loads(source.read(size))
+    if request["command"] == "ping":
+        reply = {"id": request["id"], "success": True, "result": {"status": "ok", "worker": "classic"}}
+    else:
+        reply = {"id": request["id"], "success": False, "error": "Unknown command: " + request["command"]}
+    payload = json.dumps(reply).encode()
+    sink.write(struct.pack(">I", len(payload)) + payload)
+    sink.flush()
+"#;
+
+/// The interpreter the tests use, checked to run.
+fn python() -> PathBuf {
+    let python =
+        std::env::var_os("SNAKEPIT_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    let output = command(&python)
+        .args(["-c", "import sys; print(sys.version)"])
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run Python `{}`: {err}", python.display()));
+    assert!(
+        output.status.success(),
+        "Python `{}` failed: {}",
+        python.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    python
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the tests run the real binary and interpreter, not pool workers"
+)]
+fn command(program: &Path) -> Command {
+    Command::new(program)
+}
+
+/// Runs `snakepit` with `args` and the chosen interpreter.
+fn snakepit(args: &[&str]) -> Output {
+    let python = python();
+    command(Path::new(env!("CARGO_BIN_EXE_snakepit")))
+        .args(args)
+        .env("SNAKEPIT_PYTHON", &python)
+        .output()
+        .expect("the snakepit binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        stdout(output),
+        stderr(output)
+    );
+}
+
+#[test]
+fn demo_runs_and_prints_stats() {
+    let output = snakepit(&["demo", "--workers", "2"]);
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(text.contains("stats:"), "{text}");
+    assert!(text.contains("requests"), "{text}");
+    assert!(text.contains("ZeroDivisionError"), "{text}");
+    assert!(text.contains("worker processes are gone"), "{text}");
+}
+
+#[test]
+fn call_ping_prints_json() {
+    let output = snakepit(&["call", "ping", "--json"]);
+    assert_success(&output);
+    let result: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(result["status"], "ok");
+}
+
+#[test]
+fn call_compute_reports_a_python_exception() {
+    let output = snakepit(&[
+        "call",
+        "compute",
+        "--args",
+        r#"{"operation":"divide","a":1,"b":0}"#,
+    ]);
+    assert!(!output.status.success(), "{}", stdout(&output));
+    let text = stderr(&output);
+    assert!(text.contains("ZeroDivisionError"), "{text}");
+    assert!(text.contains("division by zero"), "{text}");
+    assert!(text.contains("Traceback"), "{text}");
+}
+
+#[test]
+fn call_runs_a_classic_worker_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("classic_worker.py");
+    std::fs::write(&script, CLASSIC_WORKER).unwrap();
+    let python = python();
+    let worker_cmd = shlex::try_join([
+        python.to_str().expect("a UTF-8 interpreter path"),
+        script.to_str().expect("a UTF-8 temp path"),
+    ])
+    .unwrap();
+    let output = snakepit(&[
+        "call",
+        "--worker-cmd",
+        &worker_cmd,
+        "--classic",
+        "ping",
+        "--json",
+    ]);
+    assert_success(&output);
+    let result: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(result["status"], "ok");
+    assert_eq!(result["worker"], "classic");
+}
+
+#[test]
+fn bench_prints_the_json_report() {
+    let output = snakepit(&["bench", "--iterations", "200", "--json"]);
+    assert_success(&output);
+    let report: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    let encoding = report["encoding"].as_str().unwrap();
+    assert!(encoding == "msgpack" || encoding == "json", "{report}");
+    assert!(report["pinned"].is_null(), "{report}");
+    let rows = report["ping"].as_array().unwrap();
+    let workers: Vec<u64> = rows
+        .iter()
+        .map(|row| row["workers"].as_u64().unwrap())
+        .collect();
+    assert_eq!(workers, [1, 2]);
+    for row in rows {
+        for setup in ["floor", "pool"] {
+            for key in ["p50_us", "p99_us", "calls_per_s"] {
+                let value = row[setup][key].as_f64().unwrap();
+                assert!(value > 0.0, "{setup}.{key} = {value} in {row}");
+            }
+        }
+        for key in ["p50", "throughput"] {
+            let value = row["ratio"][key].as_f64().unwrap();
+            assert!(value > 0.0, "ratio.{key} = {value} in {row}");
+        }
+    }
+}

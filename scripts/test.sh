@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test of snakepit: Rust (fmt, clippy, nextest, doc tests) and Python (ruff,
+# pytest). Installs what it needs first: Ruby (for the classic-worker test) from apt, and a
+# Python venv in .venv with msgpack, pytest, ruff and the bridge package itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v ruby >/dev/null 2>&1; then
+    echo "==> installing ruby"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ruby >/dev/null
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "==> installing cargo-nextest"
+    cargo install --locked cargo-nextest
+fi
+
+echo "==> python environment (.venv)"
+if [ ! -x .venv/bin/python ]; then
+    "${PYTHON:-python3}" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check "msgpack>=1.0" "pytest>=7" "ruff>=0.4"
+.venv/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
+rm -rf python/build python/src/*.egg-info
+export SNAKEPIT_PYTHON="$PWD/.venv/bin/python"
+
+echo "==> rust: fmt, clippy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> rust: tests"
+cargo nextest run --workspace --locked --profile ci
+cargo test --workspace --doc --locked
+
+echo "==> python: ruff, pytest"
+(
+    cd python
+    ../.venv/bin/ruff check .
+    ../.venv/bin/ruff format --check .
+    ../.venv/bin/python -m pytest -q
+)
