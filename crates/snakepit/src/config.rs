@@ -1,5 +1,6 @@
 //! Pool settings: plain data with documented defaults.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::protocol::DEFAULT_MAX_FRAME;
@@ -32,6 +33,13 @@ pub struct PoolConfig {
     pub stop_grace: Duration,
     /// The largest frame either side may send, in bytes. Default: 64 MiB.
     pub max_frame: usize,
+    /// Whether the pool records its workers in the run registry and sweeps the orphans of
+    /// dead runs at start. Default: on.
+    pub registry: bool,
+    /// The registry's directory. Default: [`default_state_dir`](crate::registry::default_state_dir).
+    pub state_dir: Option<PathBuf>,
+    /// The pool's name in the registry and in `snakepit status`. Default: the adapter's name.
+    pub instance_name: Option<String>,
 }
 
 impl Default for PoolConfig {
@@ -46,6 +54,9 @@ impl Default for PoolConfig {
             drain_timeout: Duration::from_secs(5),
             stop_grace: Duration::from_secs(2),
             max_frame: DEFAULT_MAX_FRAME,
+            registry: true,
+            state_dir: None,
+            instance_name: None,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod floor;
 mod pool;
 mod process;
 pub mod protocol;
+pub mod registry;
 pub mod session;
 mod worker;
 

@@ -1,6 +1,7 @@
 //! [`PoolBuilder`]: settings in, a started [`Pool`] out.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use super::lifecycle::start_pool;
 use crate::adapter::{Adapter, WorkerProtocol};
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
+use crate::registry::{Run, default_state_dir, sweep};
 use crate::worker::WorkerSpec;
 
 /// Builds a [`Pool`]. Every setting has a default; see [`PoolConfig`].
@@ -90,6 +92,24 @@ impl PoolBuilder {
         self
     }
 
+    /// Whether to record workers in the run registry and sweep dead runs at start.
+    pub fn registry(mut self, enabled: bool) -> Self {
+        self.config.registry = enabled;
+        self
+    }
+
+    /// The run registry's directory.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.state_dir = Some(dir.into());
+        self
+    }
+
+    /// The pool's name in the run registry.
+    pub fn instance_name(mut self, name: impl Into<String>) -> Self {
+        self.config.instance_name = Some(name.into());
+        self
+    }
+
     /// Starts every worker concurrently and returns the pool once all are ready.
     ///
     /// # Errors
@@ -108,6 +128,11 @@ impl PoolBuilder {
                     "the adapter panicked while preparing its command: {err}"
                 ))
             })??;
+        let run = if self.config.registry {
+            open_run(&self.config, &self.adapter.name()).await
+        } else {
+            None
+        };
         let mut env = command.env;
         env.push((
             OsString::from("SNAKEPIT_MAX_FRAME"),
@@ -121,7 +146,34 @@ impl PoolBuilder {
             classic: command.protocol == WorkerProtocol::Classic,
             startup_timeout: self.config.startup_timeout,
             max_frame: self.config.max_frame,
+            run,
         };
         start_pool(self.adapter, self.config, spec).await
+    }
+}
+
+/// Sweeps the orphans of dead runs and registers this one. A registry that cannot be used is
+/// logged, not fatal: the workers still die with the host through the parent-death signal
+/// and the reaper.
+async fn open_run(config: &PoolConfig, adapter_name: &str) -> Option<Arc<Run>> {
+    let dir = config.state_dir.clone().unwrap_or_else(default_state_dir);
+    let instance = config.instance_name.clone().unwrap_or_else(|| adapter_name.to_owned());
+    let opened = tokio::task::spawn_blocking(move || {
+        if let Err(err) = sweep(&dir, false) {
+            tracing::warn!(dir = %dir.display(), error = %err, "could not sweep the run registry");
+        }
+        Run::create(&dir, &instance).map_err(|err| (dir, err))
+    })
+    .await;
+    match opened {
+        Ok(Ok(run)) => Some(Arc::new(run)),
+        Ok(Err((dir, err))) => {
+            tracing::warn!(dir = %dir.display(), error = %err, "could not register the run; continuing without the registry");
+            None
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "registering the run panicked; continuing without the registry");
+            None
+        }
     }
 }

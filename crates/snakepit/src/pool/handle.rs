@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::scheduler::Scheduler;
 use super::stats::{Counters, PoolStats};
@@ -49,6 +51,10 @@ pub(crate) struct PoolShared {
     pub(super) workers: Mutex<HashMap<WorkerId, Worker>>,
     pub(super) events: mpsc::UnboundedSender<WorkerEvent>,
     pub(super) tools: Vec<ToolSpec>,
+    /// Replacement starts in progress; shutdown waits for them.
+    pub(super) replacements: TaskTracker,
+    /// Cancelled when shutdown begins; replacements stop retrying.
+    pub(super) closing: CancellationToken,
 }
 
 impl PoolShared {

@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -61,6 +63,8 @@ pub(super) async fn start_pool(
             workers: Mutex::new(HashMap::new()),
             events,
             tools,
+            replacements: TaskTracker::new(),
+            closing: CancellationToken::new(),
         });
         for worker in started {
             shared.workers().insert(worker.id(), worker.clone());
@@ -80,7 +84,7 @@ async fn manage(pool: Weak<PoolShared>, mut events: mpsc::UnboundedReceiver<Work
         let Some(shared) = pool.upgrade() else { break };
         shared.workers().remove(&worker);
         if !shared.scheduler.is_closed() {
-            tokio::spawn(replace(Weak::clone(&pool)).in_current_span());
+            shared.replacements.spawn(replace(Weak::clone(&pool)).in_current_span());
         }
     }
 }
@@ -108,8 +112,12 @@ async fn replace(pool: Weak<PoolShared>) {
             }
             Err(err) => tracing::warn!(error = %err, ?pause, "replacement worker failed to start"),
         }
+        let closing = shared.closing.clone();
         drop(shared);
-        tokio::time::sleep(pause).await;
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = closing.cancelled() => return,
+        }
         pause = (pause * 2).min(MAX_RETRY);
     }
 }
@@ -123,6 +131,7 @@ impl Pool {
     pub async fn shutdown(&self) {
         let shared = &self.shared;
         shared.scheduler.close();
+        shared.closing.cancel();
         let deadline = Instant::now() + shared.config.drain_timeout;
         loop {
             let released = shared.scheduler.released.notified();
@@ -140,6 +149,9 @@ impl Pool {
                 break;
             }
         }
+        // A replacement that was starting is killed as soon as it is ready; wait for that.
+        shared.replacements.close();
+        shared.replacements.wait().await;
         let workers: Vec<Worker> = shared.workers().values().cloned().collect();
         let grace = shared.config.stop_grace;
         futures_util::future::join_all(workers.iter().map(|worker| worker.stop(grace))).await;

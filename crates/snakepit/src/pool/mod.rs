@@ -10,6 +10,7 @@ mod call;
 mod handle;
 mod lifecycle;
 mod scheduler;
+mod script;
 mod stats;
 
 pub use builder::PoolBuilder;

@@ -3,14 +3,20 @@
 //!
 //! This is the only module that creates processes (`clippy.toml` forbids `Command::new`
 //! elsewhere). Every spawn runs on one long-lived thread, so the parent-death signal set in
-//! the child follows a thread that lives as long as the host.
+//! the child follows a thread that lives as long as the host. A reaper process, forked once
+//! from that thread, kills every registered worker group when the host dies, so processes
+//! that tools started die too. `procfs` reads process identity (pid + start time) for the
+//! run registry.
 
 mod output;
+mod procfs;
+mod reaper;
 mod spawner;
 mod unix;
 
 pub(crate) use output::OutputTail;
+pub(crate) use procfs::{group_members, is_running, is_same_process, stat};
 pub(crate) use spawner::{
-    LinkMode, LinkReader, LinkWriter, SpawnRequest, SpawnedProcess, run_to_string, spawn,
+    LinkMode, LinkReader, LinkWriter, SpawnRequest, SpawnedProcess, reaper, run_to_string, spawn,
 };
 pub(crate) use unix::signal_group;

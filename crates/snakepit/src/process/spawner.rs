@@ -19,6 +19,7 @@ use tokio::process::Child;
 use tokio::sync::oneshot;
 
 use super::output::OutputTail;
+use super::reaper::Reaper;
 use super::unix::{LINK_FD, prepare_child};
 use crate::error::{Error, Result};
 use crate::worker::WorkerId;
@@ -67,6 +68,13 @@ impl std::fmt::Debug for SpawnedProcess {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+static REAPER: OnceLock<Option<Reaper>> = OnceLock::new();
+
+/// The reaper, once the spawner thread has forked it; `None` if that failed.
+pub(crate) fn reaper() -> Option<&'static Reaper> {
+    REAPER.get().and_then(Option::as_ref)
+}
+
 fn spawner() -> &'static mpsc::Sender<Job> {
     static SPAWNER: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
     SPAWNER.get_or_init(|| {
@@ -74,6 +82,14 @@ fn spawner() -> &'static mpsc::Sender<Job> {
         std::thread::Builder::new()
             .name("snakepit-spawner".to_owned())
             .spawn(move || {
+                // The reaper is forked before any worker, so it inherits no link.
+                REAPER.get_or_init(|| match Reaper::start() {
+                    Ok(reaper) => Some(reaper),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "no reaper: processes started by workers may outlive a crashed host");
+                        None
+                    }
+                });
                 for job in receiver {
                     job();
                 }
@@ -128,6 +144,9 @@ pub(crate) async fn spawn(request: SpawnRequest) -> Result<SpawnedProcess> {
         context: "the worker exited before its pid was read".to_owned(),
         source: io::Error::from(io::ErrorKind::NotFound),
     })?;
+    if let Some(reaper) = reaper() {
+        reaper.register(pid);
+    }
     // With a stdio link, stdout carries the frames and only stderr is log output.
     let log_stdout = match request.link {
         LinkMode::Socketpair => child.stdout.take(),

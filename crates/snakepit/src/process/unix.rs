@@ -74,27 +74,9 @@ pub(crate) fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
     }
 }
 
-/// Whether a process with this pid exists and has not exited (a zombie counts as exited).
-#[cfg(test)]
-pub(crate) fn is_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn this_process_is_alive_and_a_bogus_pid_is_not() {
-        assert!(is_alive(std::process::id()));
-        assert!(!is_alive(u32::MAX - 1));
-    }
 
     #[test]
     fn signalling_pid_one_or_zero_is_refused() {

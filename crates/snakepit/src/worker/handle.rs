@@ -81,6 +81,7 @@ pub(super) struct Shared {
     pub(super) output: OutputTail,
     pub(super) closed: OnceLock<Closed>,
     pub(super) exited: watch::Sender<bool>,
+    pub(super) run: Option<Arc<crate::registry::Run>>,
 }
 
 impl Shared {

@@ -19,6 +19,8 @@ use super::handle::{Shared, Worker, WorkerEvent};
 use super::link::LinkWriter;
 use super::supervisor::Supervisor;
 use crate::error::{Error, ExitInfo, Result};
+use crate::process::reaper;
+use crate::registry::Run;
 use crate::process::{LinkMode, SpawnRequest, SpawnedProcess, signal_group, spawn};
 use crate::protocol::{Encoding, Kind, Message, PROTOCOL_VERSION, decode, frame_codec};
 
@@ -35,6 +37,8 @@ pub(crate) struct WorkerSpec {
     pub(crate) classic: bool,
     pub(crate) startup_timeout: Duration,
     pub(crate) max_frame: usize,
+    /// The run registry entry the worker is recorded in.
+    pub(crate) run: Option<Arc<Run>>,
 }
 
 /// Starts one worker and waits until it is ready.
@@ -50,7 +54,10 @@ pub(crate) async fn start(
     let worker = WorkerId::next();
     let span = tracing::info_span!("worker.start", %worker);
     async move {
-        let mut process = spawn(SpawnRequest {
+        if let Some(run) = &spec.run {
+            run.worker_spawning(worker);
+        }
+        let spawned = spawn(SpawnRequest {
             program: spec.program.clone(),
             args: spec.args.clone(),
             env: spec.env.clone(),
@@ -62,7 +69,19 @@ pub(crate) async fn start(
             },
             worker,
         })
-        .await?;
+        .await;
+        let mut process = match spawned {
+            Ok(process) => process,
+            Err(err) => {
+                if let Some(run) = &spec.run {
+                    run.worker_gone(worker);
+                }
+                return Err(err);
+            }
+        };
+        if let Some(run) = &spec.run {
+            run.worker_spawned(worker, process.pid);
+        }
         let mut reader = FramedRead::new(
             std::mem::replace(&mut process.reader, Box::new(tokio::io::empty())),
             frame_codec(spec.max_frame),
@@ -78,7 +97,7 @@ pub(crate) async fn start(
             let greeted = greet(spec, worker, &mut reader, &mut writer, &mut process).await;
             match greeted {
                 Ok(tools) => tools,
-                Err(reason) => return Err(abandon(worker, reason, process).await),
+                Err(reason) => return Err(abandon(worker, reason, process, spec.run.as_deref()).await),
             }
         };
         let (control, control_rx) = mpsc::unbounded_channel();
@@ -94,6 +113,7 @@ pub(crate) async fn start(
             output: process.output,
             closed: OnceLock::new(),
             exited: watch::Sender::new(false),
+            run: spec.run.clone(),
         });
         tracing::info!(%worker, pid = process.pid, "worker ready");
         let supervisor = Supervisor {
@@ -185,17 +205,32 @@ async fn greet(
 }
 
 /// Kills a worker that did not start and builds the error that says why.
-async fn abandon(worker: WorkerId, reason: String, mut process: SpawnedProcess) -> Error {
+async fn abandon(worker: WorkerId, reason: String, mut process: SpawnedProcess, run: Option<&Run>) -> Error {
     if let Err(err) = signal_group(process.pid, Signal::SIGKILL) {
         tracing::warn!(%worker, error = %err, "could not kill a worker that failed to start");
     }
     if let Err(err) = process.child.wait().await {
         tracing::debug!(%worker, error = %err, "could not reap a worker that failed to start");
     }
+    // The leader is gone; whatever it started in its group goes with it.
+    if let Err(err) = signal_group(process.pid, Signal::SIGKILL) {
+        tracing::debug!(%worker, error = %err, "could not kill the group of a worker that failed to start");
+    }
+    released(run, worker, process.pid);
     process.output.settle(OUTPUT_SETTLE).await;
     Error::StartFailed {
         worker,
         reason,
         stderr_tail: process.output.tail(),
+    }
+}
+
+/// Forgets a worker whose process group is gone: in the run registry and in the reaper.
+pub(super) fn released(run: Option<&Run>, worker: WorkerId, pid: u32) {
+    if let Some(run) = run {
+        run.worker_gone(worker);
+    }
+    if let Some(reaper) = reaper() {
+        reaper.unregister(pid);
     }
 }

@@ -50,6 +50,7 @@ impl Supervisor {
         self.shared.alive.store(false, Ordering::Release);
         let closed = self.finish(end).await;
         let worker = self.shared.id;
+        super::start::released(self.shared.run.as_deref(), worker, self.shared.pid);
         match &closed {
             Closed::Shutdown => tracing::debug!(%worker, "worker stopped"),
             Closed::Exited { exit, .. } => tracing::info!(%worker, %exit, "worker exited"),

@@ -1,0 +1,16 @@
+//! The persistent run registry: which worker processes each pool started, kept on disk so
+//! that the orphans of a crashed host can be found and killed later.
+//!
+//! Each run (one pool) has a lock file, locked with `flock` for the life of the host (the
+//! kernel releases it when the host dies, however it dies), and a JSON record of its workers:
+//! worker id, pid, process group and start time. A worker is recorded before it is spawned
+//! and confirmed with its pid and start time after. At pool start, and with
+//! `snakepit cleanup`, runs whose lock is free are swept: their leftover process groups are
+//! killed, but only processes whose pid *and* start time match the record.
+
+mod run;
+mod sweep;
+
+pub use run::{RunRecord, WorkerRecord, default_state_dir};
+pub(crate) use run::Run;
+pub use sweep::{RunStatus, SweptRun, list_runs, sweep};
