@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import builtins
 import os
+import signal
+import subprocess
 import sys
 import time
 from typing import Any
@@ -22,6 +24,7 @@ class FaultAdapter(BaseAdapter):
 
     def __init__(self) -> None:
         self.initialize_count = 0
+        self.children: list[subprocess.Popen[bytes]] = []
 
     def initialize(self) -> None:
         """Count the calls so a test can prove the runtime initialises exactly once."""
@@ -147,3 +150,29 @@ class FaultAdapter(BaseAdapter):
         for index in range(n):
             stream.send({"n": index})
         return {"total": n}
+
+    @tool
+    def spawn_child(
+        self, seconds: float = 1000.0, pid_file: str | None = None, block_seconds: float = 0.0
+    ) -> int:
+        """Start a grandchild process (`sleep`) that outlives the call; return its pid.
+
+        Args:
+            seconds: How long the grandchild sleeps.
+            pid_file: Where to write the grandchild's pid before blocking, if anywhere.
+            block_seconds: How long to block after starting it (plain sleep, ignores cancel).
+        """
+        child = subprocess.Popen(["sleep", str(seconds)])
+        self.children.append(child)
+        if pid_file:
+            with open(pid_file + ".tmp", "w") as handle:
+                handle.write(str(child.pid))
+            os.rename(pid_file + ".tmp", pid_file)
+        time.sleep(block_seconds)
+        return child.pid
+
+    @tool
+    def ignore_term(self) -> bool:
+        """Ignore SIGTERM from now on, so only SIGKILL can stop this worker."""
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        return True

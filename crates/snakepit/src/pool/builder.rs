@@ -157,7 +157,10 @@ impl PoolBuilder {
 /// and the reaper.
 async fn open_run(config: &PoolConfig, adapter_name: &str) -> Option<Arc<Run>> {
     let dir = config.state_dir.clone().unwrap_or_else(default_state_dir);
-    let instance = config.instance_name.clone().unwrap_or_else(|| adapter_name.to_owned());
+    let instance = config
+        .instance_name
+        .clone()
+        .unwrap_or_else(|| adapter_name.to_owned());
     let opened = tokio::task::spawn_blocking(move || {
         if let Err(err) = sweep(&dir, false) {
             tracing::warn!(dir = %dir.display(), error = %err, "could not sweep the run registry");

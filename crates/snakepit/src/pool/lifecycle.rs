@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::handle::{Pool, PoolShared};
@@ -84,7 +84,9 @@ async fn manage(pool: Weak<PoolShared>, mut events: mpsc::UnboundedReceiver<Work
         let Some(shared) = pool.upgrade() else { break };
         shared.workers().remove(&worker);
         if !shared.scheduler.is_closed() {
-            shared.replacements.spawn(replace(Weak::clone(&pool)).in_current_span());
+            shared
+                .replacements
+                .spawn(replace(Weak::clone(&pool)).in_current_span());
         }
     }
 }

@@ -34,7 +34,8 @@ impl Reaper {
     ///
     /// The system error when the pipe or the fork fails.
     pub(crate) fn start() -> io::Result<Self> {
-        let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+        let (read_end, write_end) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
         fork_reaper(read_end)?;
         Ok(Self {
             pipe: Mutex::new(File::from(write_end)),
@@ -55,7 +56,10 @@ impl Reaper {
         let mut record = [0u8; 8];
         record[..4].copy_from_slice(&op.to_le_bytes());
         record[4..].copy_from_slice(&pgid.to_le_bytes());
-        let mut pipe = self.pipe.lock().expect("reaper pipe lock is never poisoned");
+        let mut pipe = self
+            .pipe
+            .lock()
+            .expect("reaper pipe lock is never poisoned");
         // Eight bytes are below PIPE_BUF, so the write is atomic.
         if let Err(err) = pipe.write_all(&record) {
             tracing::warn!(error = %err, pgid, "the reaper is gone; worker groups rely on the parent-death signal");
@@ -105,7 +109,11 @@ unsafe fn reaper_main(read_fd: libc::c_int) -> ! {
         let mut buffer = [0u8; 512];
         let mut filled = 0usize;
         loop {
-            let read = libc::read(PIPE_FD, buffer.as_mut_ptr().add(filled).cast(), buffer.len() - filled);
+            let read = libc::read(
+                PIPE_FD,
+                buffer.as_mut_ptr().add(filled).cast(),
+                buffer.len() - filled,
+            );
             if read < 0 && *libc::__errno_location() == libc::EINTR {
                 continue;
             }
@@ -116,8 +124,18 @@ unsafe fn reaper_main(read_fd: libc::c_int) -> ! {
             let whole = filled - filled % 8;
             let mut at = 0;
             while at < whole {
-                let op = u32::from_le_bytes([buffer[at], buffer[at + 1], buffer[at + 2], buffer[at + 3]]);
-                let pgid = u32::from_le_bytes([buffer[at + 4], buffer[at + 5], buffer[at + 6], buffer[at + 7]]);
+                let op = u32::from_le_bytes([
+                    buffer[at],
+                    buffer[at + 1],
+                    buffer[at + 2],
+                    buffer[at + 3],
+                ]);
+                let pgid = u32::from_le_bytes([
+                    buffer[at + 4],
+                    buffer[at + 5],
+                    buffer[at + 6],
+                    buffer[at + 7],
+                ]);
                 apply(&mut groups, op, pgid);
                 at += 8;
             }
@@ -146,11 +164,19 @@ fn apply(groups: &mut [u32; SLOTS], op: u32, pgid: u32) {
     }
 }
 
-#[expect(unsafe_code, reason = "closes inherited descriptors in the forked reaper")]
+#[expect(
+    unsafe_code,
+    reason = "closes inherited descriptors in the forked reaper"
+)]
 unsafe fn close_from(first: libc::c_int) {
     // SAFETY: close_range and close are async-signal-safe system calls.
     unsafe {
-        let done = libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, 0u32);
+        let done = libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            0u32,
+        );
         if done != 0 {
             for fd in first..65536 {
                 libc::close(fd);
@@ -169,6 +195,9 @@ mod tests {
         apply(&mut groups, ADD, 42);
         apply(&mut groups, ADD, 43);
         apply(&mut groups, REMOVE, 42);
-        assert_eq!(groups.iter().filter(|slot| **slot != 0).collect::<Vec<_>>(), vec![&43]);
+        assert_eq!(
+            groups.iter().filter(|slot| **slot != 0).collect::<Vec<_>>(),
+            vec![&43]
+        );
     }
 }

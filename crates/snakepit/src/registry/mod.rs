@@ -11,6 +11,6 @@
 mod run;
 mod sweep;
 
-pub use run::{RunRecord, WorkerRecord, default_state_dir};
 pub(crate) use run::Run;
+pub use run::{RunRecord, WorkerRecord, default_state_dir};
 pub use sweep::{RunStatus, SweptRun, list_runs, sweep};

@@ -22,7 +22,9 @@ pub fn default_state_dir() -> PathBuf {
     }
     std::env::var_os("XDG_STATE_HOME")
         .map(|dir| PathBuf::from(dir).join("snakepit"))
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state/snakepit")))
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state/snakepit"))
+        })
         .unwrap_or_else(|| std::env::temp_dir().join("snakepit-state"))
 }
 
@@ -77,17 +79,25 @@ impl Run {
         static SEQUENCE: AtomicU64 = AtomicU64::new(0);
         fs::create_dir_all(dir)?;
         let host_pid = std::process::id();
-        let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
+        let started_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
         let run_id = format!(
             "{host_pid}-{}-{}",
-            SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos()),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_nanos()),
             SEQUENCE.fetch_add(1, Ordering::Relaxed)
         );
         // The lock file is locked before it gets its real name, so a sweeper never sees an
         // unlocked lock file of a live run.
         let staging = dir.join(format!(".{run_id}.lock.new"));
-        let file = OpenOptions::new().write(true).create_new(true).open(&staging)?;
-        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| io::Error::from(errno))?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&staging)?;
+        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock)
+            .map_err(|(_, errno)| io::Error::from(errno))?;
         let lock_path = dir.join(format!("{run_id}.lock"));
         fs::rename(&staging, &lock_path)?;
         let run = Self {
@@ -103,7 +113,11 @@ impl Run {
             }),
             _lock: lock,
         };
-        run.save(&run.record.lock().expect("run record lock is never poisoned"));
+        run.save(
+            &run.record
+                .lock()
+                .expect("run record lock is never poisoned"),
+        );
         Ok(run)
     }
 
@@ -143,7 +157,10 @@ impl Run {
     }
 
     fn change(&self, edit: impl FnOnce(&mut RunRecord)) {
-        let mut record = self.record.lock().expect("run record lock is never poisoned");
+        let mut record = self
+            .record
+            .lock()
+            .expect("run record lock is never poisoned");
         edit(&mut record);
         self.save(&record);
     }

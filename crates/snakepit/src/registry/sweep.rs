@@ -52,8 +52,14 @@ fn run_files(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     let mut runs = Vec::new();
     for entry in entries {
         let path = entry?.path();
-        let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
-        if let Some(run_id) = name.strip_suffix(".lock").filter(|_| !name.starts_with('.')) {
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or_default();
+        if let Some(run_id) = name
+            .strip_suffix(".lock")
+            .filter(|_| !name.starts_with('.'))
+        {
             runs.push((run_id.to_owned(), path.clone()));
         }
     }
@@ -118,7 +124,9 @@ pub fn list_runs(dir: &Path) -> io::Result<Vec<RunStatus>> {
 pub fn sweep(dir: &Path, dry_run: bool) -> io::Result<Vec<SweptRun>> {
     let mut swept = Vec::new();
     for (run_id, lock_path) in run_files(dir)? {
-        let Some(lock) = lock_if_dead(&lock_path)? else { continue };
+        let Some(lock) = lock_if_dead(&lock_path)? else {
+            continue;
+        };
         let record = read_record(dir, &run_id);
         let mut report = SweptRun {
             run_id: run_id.clone(),
@@ -128,8 +136,16 @@ pub fn sweep(dir: &Path, dry_run: bool) -> io::Result<Vec<SweptRun>> {
             left_alone: Vec::new(),
         };
         for worker in record.iter().flat_map(|record| record.workers.values()) {
-            let (Some(pid), Some(start_ticks)) = (worker.pid, worker.start_ticks) else { continue };
-            reap_worker(pid, worker.pgid.unwrap_or(pid), start_ticks, dry_run, &mut report);
+            let (Some(pid), Some(start_ticks)) = (worker.pid, worker.start_ticks) else {
+                continue;
+            };
+            reap_worker(
+                pid,
+                worker.pgid.unwrap_or(pid),
+                start_ticks,
+                dry_run,
+                &mut report,
+            );
         }
         if !dry_run {
             for path in [dir.join(format!("{run_id}.json")), lock_path] {
@@ -150,7 +166,9 @@ pub fn sweep(dir: &Path, dry_run: bool) -> io::Result<Vec<SweptRun>> {
 fn reap_worker(pid: u32, pgid: u32, start_ticks: u64, dry_run: bool, report: &mut SweptRun) {
     match stat(pid) {
         Some(leader) if leader.start_ticks == start_ticks && is_running(pid) => {
-            report.killed.extend(group_members(pgid).into_iter().map(|(member, _)| member));
+            report
+                .killed
+                .extend(group_members(pgid).into_iter().map(|(member, _)| member));
             if !dry_run {
                 if let Err(err) = signal_group(pgid, Signal::SIGKILL) {
                     tracing::warn!(pgid, error = %err, "could not kill a leftover worker group");
@@ -165,7 +183,9 @@ fn reap_worker(pid: u32, pgid: u32, start_ticks: u64, dry_run: bool, report: &mu
                     continue;
                 }
                 report.killed.push(member);
-                let Ok(raw) = i32::try_from(member) else { continue };
+                let Ok(raw) = i32::try_from(member) else {
+                    continue;
+                };
                 if !dry_run {
                     if let Err(err) = kill(Pid::from_raw(raw), Signal::SIGKILL) {
                         tracing::debug!(member, error = %err, "could not kill a leftover process");

@@ -4,7 +4,9 @@ use std::borrow::Borrow;
 use std::fmt;
 
 /// A session's id: any string the caller chooses, such as `user_123` or a conversation id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct SessionId(String);
 

@@ -1,5 +1,65 @@
 //! Sessions: per-user or per-conversation state kept on the host, with a TTL.
+//!
+//! A [`SessionStore`] holds sessions by [`SessionId`]. Each session has free-form metadata,
+//! programs (JSON values by id, with global programs every session can see) and typed,
+//! validated [variables](Variable). A session expires when it has not been accessed for its
+//! TTL; expired sessions are invisible at once and a background task removes them.
+//!
+//! The pool binds each session to the worker that ran its last call (session affinity) and
+//! listens for removals, so it can tell that worker to forget the session.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use serde_json::json;
+//! use snakepit::session::{Constraints, SessionStore, SessionStoreConfig, VariableType};
+//!
+//! # fn main() -> Result<(), snakepit::session::SessionError> {
+//! let store = SessionStore::new(SessionStoreConfig::default());
+//! store.create("user_123", Some(Duration::from_secs(7200)))?;
+//! store.store_program("user_123", "prog_1", json!({"model": "gpt-4", "temperature": 0.8}))?;
+//! store.register_variable(
+//!     "user_123",
+//!     "temperature",
+//!     VariableType::Float,
+//!     json!(0.7),
+//!     Constraints { min: Some(0.0), max: Some(1.0), ..Constraints::default() },
+//! )?;
+//! let temperature = store.update_variable("user_123", "temperature", json!(0.9))?;
+//! assert_eq!(temperature.version, 1);
+//! assert!(store.update_variable("user_123", "temperature", json!(1.5)).is_err());
+//! store.update("user_123", |session| {
+//!     session.metadata.insert("turns".into(), json!(1));
+//! })?;
+//! store.delete("user_123")?;
+//! assert!(!store.exists("user_123"));
+//! # Ok(())
+//! # }
+//! ```
 
+mod bench;
+mod config;
 mod error;
+mod id;
+mod program;
+mod removal;
+mod state;
+mod store;
+mod validate;
+mod variable;
 
+pub use bench::bench_store_ops;
+pub use config::{SessionStoreConfig, SessionStoreStats};
 pub use error::SessionError;
+pub use id::SessionId;
+#[cfg_attr(
+    not(test),
+    expect(
+        unused_imports,
+        reason = "the pool's session affinity is being wired up in parallel"
+    )
+)]
+pub(crate) use removal::{RemovalReason, RemovedSession};
+pub use state::{Session, SessionInfo};
+pub use store::SessionStore;
+pub use variable::{Constraints, Variable, VariableType};

@@ -43,9 +43,9 @@ impl SessionStore {
     ) -> Result<Value, SessionError> {
         let session = session.as_ref();
         let program_id = program_id.as_ref();
-        let own = self.inner.with_session(session, |state| {
-            state.programs.get(program_id).cloned()
-        })?;
+        let own = self
+            .inner
+            .with_session(session, |state| state.programs.get(program_id).cloned())?;
         own.or_else(|| self.get_global_program(program_id))
             .ok_or_else(|| SessionError::ProgramNotFound {
                 session: session.to_owned(),
@@ -67,9 +67,9 @@ impl SessionStore {
     ) -> Result<(), SessionError> {
         let session = session.as_ref();
         let program_id = program_id.as_ref();
-        let removed = self.inner.with_session(session, |state| {
-            state.programs.remove(program_id).is_some()
-        })?;
+        let removed = self
+            .inner
+            .with_session(session, |state| state.programs.remove(program_id).is_some())?;
         if removed {
             Ok(())
         } else {
@@ -123,7 +123,9 @@ mod tests {
         store.create("a", None).unwrap();
         store.create("b", None).unwrap();
 
-        store.store_program("a", "qa", json!({"signature": "question -> answer"})).unwrap();
+        store
+            .store_program("a", "qa", json!({"signature": "question -> answer"}))
+            .unwrap();
         store.store_global_program("shared", json!({"model": "gpt"}));
         store.store_global_program("qa", json!({"global": true}));
 
@@ -131,14 +133,23 @@ mod tests {
             store.get_program("a", "qa").unwrap(),
             json!({"signature": "question -> answer"})
         );
-        assert_eq!(store.get_program("b", "qa").unwrap(), json!({"global": true}));
-        assert_eq!(store.get_program("b", "shared").unwrap(), json!({"model": "gpt"}));
+        assert_eq!(
+            store.get_program("b", "qa").unwrap(),
+            json!({"global": true})
+        );
+        assert_eq!(
+            store.get_program("b", "shared").unwrap(),
+            json!({"model": "gpt"})
+        );
         assert_eq!(store.list_programs("a").unwrap(), vec!["qa".to_owned()]);
         assert!(store.list_programs("b").unwrap().is_empty());
         assert_eq!(store.stats().global_programs, 2);
 
         store.delete_program("a", "qa").unwrap();
-        assert_eq!(store.get_program("a", "qa").unwrap(), json!({"global": true}));
+        assert_eq!(
+            store.get_program("a", "qa").unwrap(),
+            json!({"global": true})
+        );
         assert_eq!(
             store.delete_program("a", "qa"),
             Err(SessionError::ProgramNotFound {
@@ -147,7 +158,10 @@ mod tests {
             })
         );
 
-        assert_eq!(store.delete_global_program("qa"), Some(json!({"global": true})));
+        assert_eq!(
+            store.delete_global_program("qa"),
+            Some(json!({"global": true}))
+        );
         assert_eq!(store.get_global_program("qa"), None);
         assert!(matches!(
             store.get_program("b", "qa"),

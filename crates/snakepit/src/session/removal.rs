@@ -55,6 +55,11 @@ impl Subscribers {
         }
     }
 
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::UnboundedSender<RemovedSession>>> {
         // Nothing runs user code under this lock, so a poisoned lock still holds a valid list.
         self.senders.lock().unwrap_or_else(PoisonError::into_inner)

@@ -270,7 +270,17 @@ impl SessionStore {
     pub fn cleanup_expired(&self) -> Vec<SessionId> {
         self.inner.cleanup_expired()
     }
+}
 
+/// Owner binding and removal notifications, for the pool's session affinity.
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the pool's session affinity is being wired up in parallel"
+    )
+)]
+impl SessionStore {
     /// The worker the session is bound to; `None` when it is unbound, unknown or expired.
     /// Does not refresh the last access.
     pub(crate) fn owner(&self, id: impl AsRef<str>) -> Option<WorkerId> {
@@ -427,9 +437,7 @@ impl Inner {
     /// the insert is retried.
     fn insert(&self, id: &SessionId, ttl: Duration, owner: Option<WorkerId>) -> Inserted {
         match self.try_insert(id, ttl, owner) {
-            Inserted::Full if !self.cleanup_expired().is_empty() => {
-                self.try_insert(id, ttl, owner)
-            }
+            Inserted::Full if !self.cleanup_expired().is_empty() => self.try_insert(id, ttl, owner),
             outcome => outcome,
         }
     }
@@ -556,6 +564,11 @@ impl Inner {
         }
     }
 
+    #[cfg(test)]
+    fn subscribers_len(&self) -> usize {
+        self.subscribers.len()
+    }
+
     fn global_programs_len(&self) -> usize {
         read(&self.global_programs).len()
     }
@@ -603,4 +616,341 @@ pub(super) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+    use tokio::time::advance;
+
+    use super::*;
+    use crate::session::{RemovalReason, RemovedSession};
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    fn store() -> SessionStore {
+        SessionStore::new(SessionStoreConfig::default())
+    }
+
+    fn store_with_max(max_sessions: usize) -> SessionStore {
+        SessionStore::new(SessionStoreConfig {
+            max_sessions,
+            ..SessionStoreConfig::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn create_get_update_list_delete() {
+        let store = store();
+        let info = store.create("a", None).unwrap();
+        assert_eq!(info.id().as_str(), "a");
+        assert_eq!(info.ttl(), Duration::from_secs(3600));
+        assert_eq!(info.owner(), None);
+        assert_eq!(
+            store.create("a", None),
+            Err(SessionError::AlreadyExists("a".into()))
+        );
+        assert!(store.exists("a"));
+        assert!(!store.exists("b"));
+        assert_eq!(store.get("a").unwrap().id(), &SessionId::from("a"));
+        assert_eq!(store.get("b"), Err(SessionError::NotFound("b".into())));
+
+        let turns = store
+            .update("a", |session| {
+                assert_eq!(session.id().as_str(), "a");
+                assert_eq!(session.ttl(), Duration::from_secs(3600));
+                assert!(session.last_access() >= session.created_at());
+                session.metadata.insert("turns".into(), json!(1));
+                session.metadata.len()
+            })
+            .unwrap();
+        assert_eq!(turns, 1);
+        let stored = store
+            .update("a", |session| session.metadata.get("turns").cloned())
+            .unwrap();
+        assert_eq!(stored, Some(json!(1)));
+        assert_eq!(
+            store.update("b", |_| ()),
+            Err(SessionError::NotFound("b".into()))
+        );
+
+        let created = store.get_or_create("b").unwrap();
+        assert_eq!(
+            store.get_or_create("b").unwrap().created_at(),
+            created.created_at()
+        );
+        let mut ids = store.list();
+        ids.sort();
+        assert_eq!(ids, [SessionId::from("a"), SessionId::from("b")]);
+
+        store.delete("a").unwrap();
+        assert_eq!(store.delete("a"), Err(SessionError::NotFound("a".into())));
+        assert!(!store.exists("a"));
+        let stats = store.stats();
+        assert_eq!(
+            (stats.sessions, stats.created, stats.deleted, stats.expired),
+            (1, 2, 1, 0)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn access_refreshes_the_ttl() {
+        let store = store();
+        let created = store.create("a", Some(10 * SECOND)).unwrap();
+        let start = created.created_at();
+        assert_eq!(created.expires_at(), Some(start + 10 * SECOND));
+
+        advance(5 * SECOND).await;
+        let info = store.get("a").unwrap();
+        assert_eq!(info.last_access(), start + 5 * SECOND);
+        assert_eq!(info.expires_at(), Some(start + 15 * SECOND));
+
+        advance(6 * SECOND).await;
+        assert!(store.exists("a"));
+        store.get("a").unwrap();
+
+        advance(11 * SECOND).await;
+        assert!(!store.exists("a"));
+        assert_eq!(store.list(), Vec::<SessionId>::new());
+        assert_eq!(store.get("a"), Err(SessionError::NotFound("a".into())));
+        assert_eq!(
+            store.update("a", |_| ()),
+            Err(SessionError::NotFound("a".into()))
+        );
+        // The lookup removed it as expired.
+        let stats = store.stats();
+        assert_eq!((stats.sessions, stats.expired), (0, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cleanup_removes_and_counts_expired_sessions() {
+        let store = store();
+        for id in ["x", "y", "z"] {
+            store.create(id, Some(10 * SECOND)).unwrap();
+        }
+        store.create("long", None).unwrap();
+        advance(11 * SECOND).await;
+        assert_eq!(store.stats().sessions, 4);
+
+        let mut removed = store.cleanup_expired();
+        removed.sort();
+        assert_eq!(removed, ["x", "y", "z"].map(SessionId::from));
+        assert!(store.cleanup_expired().is_empty());
+        let stats = store.stats();
+        assert_eq!(
+            (stats.sessions, stats.created, stats.deleted, stats.expired),
+            (1, 4, 0, 3)
+        );
+        assert!(store.exists("long"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_background_sweep_removes_expired_sessions() {
+        let store = SessionStore::new(SessionStoreConfig {
+            sweep_interval: SECOND,
+            ..SessionStoreConfig::default()
+        });
+        store.create("a", Some(2 * SECOND)).unwrap();
+        let deadline = Instant::now() + 60 * SECOND;
+        while store.stats().expired == 0 {
+            assert!(Instant::now() < deadline, "the sweep did not run");
+            tokio::time::sleep(SECOND / 10).await;
+        }
+        assert_eq!(store.stats().sessions, 0);
+    }
+
+    #[tokio::test]
+    async fn the_sweep_task_ends_with_the_store() {
+        let store = store();
+        let sweeper = store.inner.sweeper.get().unwrap().clone();
+        let inner = Arc::downgrade(&store.inner);
+        drop(store);
+        assert!(inner.upgrade().is_none());
+        let deadline = Instant::now() + 10 * SECOND;
+        while !sweeper.is_finished() {
+            assert!(Instant::now() < deadline, "the sweep task is still running");
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[test]
+    fn works_without_a_runtime() {
+        let store = store();
+        assert!(store.inner.sweeper.get().is_none());
+        store.create("a", None).unwrap();
+        assert!(store.exists("a"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_expired_id_can_be_created_again() {
+        let store = store();
+        store.create("a", Some(SECOND)).unwrap();
+        advance(2 * SECOND).await;
+        store.create("a", Some(SECOND)).unwrap();
+        let stats = store.stats();
+        assert_eq!((stats.sessions, stats.created, stats.expired), (1, 2, 1));
+    }
+
+    #[tokio::test]
+    async fn owners_and_removal_notifications() {
+        let store = store();
+        let mut removals = store.subscribe_removals();
+        drop(store.subscribe_removals());
+        let worker = crate::worker::WorkerId::next();
+
+        // Binding creates the session.
+        store.bind_owner("a", Some(worker)).unwrap();
+        assert_eq!(store.owner("a"), Some(worker));
+        assert_eq!(store.get("a").unwrap().owner(), Some(worker));
+        assert_eq!(store.owner("missing"), None);
+
+        store.delete("a").unwrap();
+        assert_eq!(
+            removals.try_recv().unwrap(),
+            RemovedSession {
+                id: "a".into(),
+                owner: Some(worker),
+                reason: RemovalReason::Deleted
+            }
+        );
+
+        store.create("b", None).unwrap();
+        store.bind_owner("b", Some(worker)).unwrap();
+        store.bind_owner("b", None).unwrap();
+        assert_eq!(store.owner("b"), None);
+        store.delete("b").unwrap();
+        assert_eq!(removals.try_recv().unwrap().owner, None);
+        assert!(removals.try_recv().is_err());
+        // The dropped subscriber is gone.
+        assert_eq!(store.inner.subscribers_len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expiry_notifies_with_the_owner() {
+        let store = store();
+        let mut removals = store.subscribe_removals();
+        let worker = crate::worker::WorkerId::next();
+        store.create("a", Some(SECOND)).unwrap();
+        store.bind_owner("a", Some(worker)).unwrap();
+        store.create("b", Some(SECOND)).unwrap();
+        advance(2 * SECOND).await;
+        assert_eq!(store.owner("a"), None);
+
+        store.cleanup_expired();
+        let mut removed = vec![removals.try_recv().unwrap(), removals.try_recv().unwrap()];
+        removed.sort_by(|left, right| left.id.cmp(&right.id));
+        assert_eq!(
+            removed,
+            [
+                RemovedSession {
+                    id: "a".into(),
+                    owner: Some(worker),
+                    reason: RemovalReason::Expired
+                },
+                RemovedSession {
+                    id: "b".into(),
+                    owner: None,
+                    reason: RemovalReason::Expired
+                },
+            ]
+        );
+        // Expired sessions removed by a lookup or a re-create notify too.
+        store.create("c", Some(SECOND)).unwrap();
+        store.create("d", Some(SECOND)).unwrap();
+        advance(2 * SECOND).await;
+        assert!(store.get("c").is_err());
+        store.create("d", None).unwrap();
+        let reasons: Vec<_> = [removals.try_recv().unwrap(), removals.try_recv().unwrap()]
+            .into_iter()
+            .map(|removal| (removal.id.into_inner(), removal.reason))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                ("c".to_owned(), RemovalReason::Expired),
+                ("d".to_owned(), RemovalReason::Expired)
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_session_limit_holds() {
+        let store = store_with_max(2);
+        store.create("a", None).unwrap();
+        store.create("b", None).unwrap();
+        assert_eq!(
+            store.create("c", None),
+            Err(SessionError::TooMany { max: 2 })
+        );
+        assert_eq!(
+            store.get_or_create("c"),
+            Err(SessionError::TooMany { max: 2 })
+        );
+        assert_eq!(
+            store.bind_owner("c", None),
+            Err(SessionError::TooMany { max: 2 })
+        );
+        // Existing sessions are still reachable at the limit.
+        store.get_or_create("a").unwrap();
+        store.delete("a").unwrap();
+        store.create("c", None).unwrap();
+        assert_eq!(store.stats().sessions, 2);
+
+        // Expired sessions make room.
+        let store = store_with_max(1);
+        store.create("x", Some(SECOND)).unwrap();
+        advance(2 * SECOND).await;
+        store.create("y", None).unwrap();
+        let stats = store.stats();
+        assert_eq!((stats.sessions, stats.expired), (1, 1));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_tasks_keep_exact_counts() {
+        const TASKS: usize = 8;
+        const SESSIONS: usize = 100;
+        const UPDATES: usize = 8_000;
+        const CHURN: usize = 1_000;
+        let store = store();
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|task| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for op in 0..UPDATES {
+                        let id = format!("t{task}-{}", op % SESSIONS);
+                        store.get_or_create(&id).unwrap();
+                        store
+                            .update(&id, |session| {
+                                let count = session.metadata.entry("count").or_insert(json!(0));
+                                *count = json!(count.as_u64().unwrap() + 1);
+                            })
+                            .unwrap();
+                    }
+                    for op in 0..CHURN {
+                        let id = format!("c{task}-{op}");
+                        store.create(id.as_str(), None).unwrap();
+                        store.delete(&id).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+
+        let mut total = 0;
+        for id in store.list() {
+            total += store
+                .update(&id, |session| session.metadata["count"].as_u64().unwrap())
+                .unwrap();
+        }
+        assert_eq!(total, (TASKS * UPDATES) as u64);
+        let stats = store.stats();
+        assert_eq!(stats.sessions, TASKS * SESSIONS);
+        assert_eq!(stats.created, (TASKS * (SESSIONS + CHURN)) as u64);
+        assert_eq!(stats.deleted, (TASKS * CHURN) as u64);
+        assert_eq!(stats.expired, 0);
+    }
 }

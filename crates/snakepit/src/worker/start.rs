@@ -20,9 +20,9 @@ use super::link::LinkWriter;
 use super::supervisor::Supervisor;
 use crate::error::{Error, ExitInfo, Result};
 use crate::process::reaper;
-use crate::registry::Run;
 use crate::process::{LinkMode, SpawnRequest, SpawnedProcess, signal_group, spawn};
 use crate::protocol::{Encoding, Kind, Message, PROTOCOL_VERSION, decode, frame_codec};
+use crate::registry::Run;
 
 /// How long the output readers get to catch the last lines of a worker that failed to start.
 const OUTPUT_SETTLE: Duration = Duration::from_millis(300);
@@ -97,7 +97,9 @@ pub(crate) async fn start(
             let greeted = greet(spec, worker, &mut reader, &mut writer, &mut process).await;
             match greeted {
                 Ok(tools) => tools,
-                Err(reason) => return Err(abandon(worker, reason, process, spec.run.as_deref()).await),
+                Err(reason) => {
+                    return Err(abandon(worker, reason, process, spec.run.as_deref()).await);
+                }
             }
         };
         let (control, control_rx) = mpsc::unbounded_channel();
@@ -205,7 +207,12 @@ async fn greet(
 }
 
 /// Kills a worker that did not start and builds the error that says why.
-async fn abandon(worker: WorkerId, reason: String, mut process: SpawnedProcess, run: Option<&Run>) -> Error {
+async fn abandon(
+    worker: WorkerId,
+    reason: String,
+    mut process: SpawnedProcess,
+    run: Option<&Run>,
+) -> Error {
     if let Err(err) = signal_group(process.pid, Signal::SIGKILL) {
         tracing::warn!(%worker, error = %err, "could not kill a worker that failed to start");
     }

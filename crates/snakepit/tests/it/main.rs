@@ -9,6 +9,8 @@
 //! - `classic`: v0.0.1 workers (Ruby and Python) through the generic adapter.
 //! - `shutdown`: shutdown and drop leave no process behind.
 //! - `bridge`: the embedded and the installed bridge.
+//! - `lifecycle`: no orphans: host SIGKILL, ignored SIGTERM, grandchildren, the run registry,
+//!   side-by-side hosts, script mode.
 //! - `examples`: the shared protocol example frames.
 
 #![expect(
@@ -25,6 +27,7 @@ mod classic;
 mod crash;
 mod deadline;
 mod examples;
+mod lifecycle;
 mod queue;
 mod shutdown;
 mod start;

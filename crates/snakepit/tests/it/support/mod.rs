@@ -47,10 +47,16 @@ pub(crate) fn showcase_adapter() -> PythonAdapter {
     PythonAdapter::showcase().python(python())
 }
 
+/// The run registry the tests share (runs of other tests are live and left alone).
+pub(crate) fn state_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("state")
+}
+
 /// A builder with test-friendly timeouts.
 pub(crate) fn builder(adapter: PythonAdapter, size: usize) -> PoolBuilder {
     Pool::builder(adapter)
         .size(size)
+        .state_dir(state_dir())
         .startup_timeout(Duration::from_secs(30))
         .queue_timeout(Duration::from_secs(30))
         .call_timeout(Duration::from_secs(30))

@@ -1,0 +1,413 @@
+//! Typed variables: named, validated values kept per session, such as a temperature the
+//! host tunes while a worker reads it.
+//!
+//! A variable has a [`VariableType`] and [`Constraints`]. Registering validates the
+//! constraints against the type and the initial value against both; every update is
+//! validated the same way, and a rejected update leaves the old value and version in place.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::{SessionError, SessionStore, validate};
+
+/// The type of a session variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum VariableType {
+    /// Any JSON number. `min` and `max` apply.
+    Float,
+    /// A JSON integer (no fractional part in the JSON text). `min` and `max` apply.
+    Integer,
+    /// A JSON string. `min_length` and `max_length` apply, counted in characters.
+    String,
+    /// `true` or `false`.
+    Boolean,
+    /// One of `choices` (required), compared as JSON values.
+    Choice,
+    /// A JSON array. `min_length` and `max_length` apply to its length; `item_type` checks
+    /// its elements (`min` and `max` also apply to numeric elements, `choices` to choice
+    /// elements).
+    List,
+    /// A JSON object.
+    Map,
+    /// Nested JSON arrays of numbers. With `shape`, the nesting must match it exactly (an
+    /// empty shape is a single number); without it, the arrays must be rectangular. `dtype`
+    /// checks the element kind.
+    Tensor,
+    /// A flat JSON array of numbers, of exactly `dimensions` elements when that is set.
+    Embedding,
+}
+
+impl VariableType {
+    /// The type's name as it appears in JSON, such as `integer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Float => "float",
+            Self::Integer => "integer",
+            Self::String => "string",
+            Self::Boolean => "boolean",
+            Self::Choice => "choice",
+            Self::List => "list",
+            Self::Map => "map",
+            Self::Tensor => "tensor",
+            Self::Embedding => "embedding",
+        }
+    }
+}
+
+impl std::fmt::Display for VariableType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The rules a variable's value must follow, beyond its type. Every rule is optional;
+/// which ones apply depends on the [`VariableType`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Constraints {
+    /// The smallest allowed number (integer, float, and numeric list items).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// The largest allowed number (integer, float, and numeric list items).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// The shortest allowed string (in characters) or list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<usize>,
+    /// The longest allowed string (in characters) or list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+    /// The allowed values of a choice (required for [`VariableType::Choice`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<Value>>,
+    /// The type of a list's elements.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_type: Option<VariableType>,
+    /// A tensor's exact shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<Vec<usize>>,
+    /// A tensor's element type: `float16`, `bfloat16`, `float32`, `float64` (any number),
+    /// `int8` … `int64`, `uint8` … `uint64` (integers in range) or `bool`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<String>,
+    /// An embedding's exact length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<usize>,
+}
+
+/// A snapshot of a session variable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Variable {
+    /// The variable's name, unique within its session.
+    pub name: String,
+    /// Its type.
+    pub var_type: VariableType,
+    /// Its current value.
+    pub value: Value,
+    /// Its rules.
+    pub constraints: Constraints,
+    /// 0 when registered, one more after each successful update.
+    pub version: u64,
+    /// When it was registered or last updated. Not serialized: an `Instant` means nothing
+    /// outside this process.
+    #[serde(skip)]
+    pub updated_at: Instant,
+}
+
+impl SessionStore {
+    /// Registers a typed variable in the session. Refreshes the session's last access.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::NotFound`] when there is no live session with this id,
+    /// [`SessionError::VariableExists`] when the session already has the variable, and
+    /// [`SessionError::InvalidVariable`] when the constraints do not fit the type (for
+    /// example a choice without `choices`) or the value breaks them.
+    pub fn register_variable(
+        &self,
+        session: impl AsRef<str>,
+        name: impl Into<String>,
+        var_type: VariableType,
+        value: Value,
+        constraints: Constraints,
+    ) -> Result<Variable, SessionError> {
+        let session_id = session.as_ref();
+        let name = name.into();
+        self.inner.with_session(session_id, |session| {
+            if session.variables.contains_key(&name) {
+                return Err(SessionError::VariableExists {
+                    session: session_id.to_owned(),
+                    name: name.clone(),
+                });
+            }
+            let checked = validate::check_constraints(var_type, &constraints)
+                .and_then(|()| validate::check_value(var_type, &constraints, &value));
+            if let Err(reason) = checked {
+                return Err(SessionError::InvalidVariable { name, reason });
+            }
+            let variable = Variable {
+                name: name.clone(),
+                var_type,
+                value,
+                constraints,
+                version: 0,
+                updated_at: session.last_access,
+            };
+            session.variables.insert(name, variable.clone());
+            Ok(variable)
+        })?
+    }
+
+    /// A snapshot of one variable. Refreshes the session's last access.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::NotFound`] when there is no live session with this id, and
+    /// [`SessionError::VariableNotFound`] when it has no such variable.
+    pub fn get_variable(
+        &self,
+        session: impl AsRef<str>,
+        name: impl AsRef<str>,
+    ) -> Result<Variable, SessionError> {
+        let session_id = session.as_ref();
+        let name = name.as_ref();
+        self.inner
+            .with_session(session_id, |session| session.variables.get(name).cloned())?
+            .ok_or_else(|| variable_not_found(session_id, name))
+    }
+
+    /// Validates a new value and stores it, bumping the version. Refreshes the session's last
+    /// access.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::NotFound`] when there is no live session with this id,
+    /// [`SessionError::VariableNotFound`] when it has no such variable, and
+    /// [`SessionError::InvalidVariable`] when the value does not fit the variable's type or
+    /// constraints; the old value and version stay.
+    pub fn update_variable(
+        &self,
+        session: impl AsRef<str>,
+        name: impl AsRef<str>,
+        value: Value,
+    ) -> Result<Variable, SessionError> {
+        let session_id = session.as_ref();
+        let name = name.as_ref();
+        self.inner.with_session(session_id, |session| {
+            let now = session.last_access;
+            let Some(variable) = session.variables.get_mut(name) else {
+                return Err(variable_not_found(session_id, name));
+            };
+            validate::check_value(variable.var_type, &variable.constraints, &value).map_err(
+                |reason| SessionError::InvalidVariable {
+                    name: name.to_owned(),
+                    reason,
+                },
+            )?;
+            variable.value = value;
+            variable.version += 1;
+            variable.updated_at = now;
+            Ok(variable.clone())
+        })?
+    }
+
+    /// Snapshots of the session's variables, sorted by name. Refreshes the session's last
+    /// access.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::NotFound`] when there is no live session with this id.
+    pub fn list_variables(&self, session: impl AsRef<str>) -> Result<Vec<Variable>, SessionError> {
+        self.inner.with_session(session.as_ref(), |session| {
+            session.variables.values().cloned().collect()
+        })
+    }
+
+    /// Removes a variable. Refreshes the session's last access.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::NotFound`] when there is no live session with this id, and
+    /// [`SessionError::VariableNotFound`] when it has no such variable.
+    pub fn delete_variable(
+        &self,
+        session: impl AsRef<str>,
+        name: impl AsRef<str>,
+    ) -> Result<(), SessionError> {
+        let session_id = session.as_ref();
+        let name = name.as_ref();
+        let removed = self.inner.with_session(session_id, |session| {
+            session.variables.remove(name).is_some()
+        })?;
+        if removed {
+            Ok(())
+        } else {
+            Err(variable_not_found(session_id, name))
+        }
+    }
+}
+
+fn variable_not_found(session: &str, name: &str) -> SessionError {
+    SessionError::VariableNotFound {
+        session: session.to_owned(),
+        name: name.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::session::SessionStoreConfig;
+
+    fn store_with_session() -> SessionStore {
+        let store = SessionStore::new(SessionStoreConfig::default());
+        store.create("s", None).unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn register_get_update_list_delete() {
+        let store = store_with_session();
+        let temperature = Constraints {
+            min: Some(0.0),
+            max: Some(1.0),
+            ..Constraints::default()
+        };
+        let registered = store
+            .register_variable(
+                "s",
+                "temperature",
+                VariableType::Float,
+                json!(0.7),
+                temperature,
+            )
+            .unwrap();
+        assert_eq!(registered.version, 0);
+        assert_eq!(
+            store.register_variable(
+                "s",
+                "temperature",
+                VariableType::Float,
+                json!(0.1),
+                Constraints::default()
+            ),
+            Err(SessionError::VariableExists {
+                session: "s".into(),
+                name: "temperature".into()
+            })
+        );
+
+        let updated = store
+            .update_variable("s", "temperature", json!(0.9))
+            .unwrap();
+        assert_eq!((updated.value.clone(), updated.version), (json!(0.9), 1));
+        assert_eq!(store.get_variable("s", "temperature").unwrap(), updated);
+
+        let err = store
+            .update_variable("s", "temperature", json!(1.5))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid variable `temperature`: 1.5 is greater than the maximum 1"
+        );
+        let unchanged = store.get_variable("s", "temperature").unwrap();
+        assert_eq!((unchanged.value, unchanged.version), (json!(0.9), 1));
+
+        store
+            .register_variable(
+                "s",
+                "mode",
+                VariableType::Boolean,
+                json!(true),
+                Constraints::default(),
+            )
+            .unwrap();
+        let names: Vec<String> = store
+            .list_variables("s")
+            .unwrap()
+            .into_iter()
+            .map(|variable| variable.name)
+            .collect();
+        assert_eq!(names, ["mode", "temperature"]);
+
+        store.delete_variable("s", "mode").unwrap();
+        assert_eq!(
+            store.get_variable("s", "mode"),
+            Err(SessionError::VariableNotFound {
+                session: "s".into(),
+                name: "mode".into()
+            })
+        );
+        assert!(matches!(
+            store.update_variable("s", "mode", json!(false)),
+            Err(SessionError::VariableNotFound { .. })
+        ));
+        assert!(matches!(
+            store.list_variables("missing"),
+            Err(SessionError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn invalid_initial_values_and_constraints_are_rejected() {
+        let store = store_with_session();
+        let err = store
+            .register_variable(
+                "s",
+                "x",
+                VariableType::Integer,
+                json!(1.5),
+                Constraints::default(),
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid variable `x`: expected an integer, got a number (1.5)"
+        );
+        let err = store
+            .register_variable(
+                "s",
+                "pick",
+                VariableType::Choice,
+                json!("a"),
+                Constraints::default(),
+            )
+            .unwrap_err();
+        assert!(matches!(err, SessionError::InvalidVariable { ref name, .. } if name == "pick"));
+        assert!(store.list_variables("s").unwrap().is_empty());
+    }
+
+    #[test]
+    fn serializes_with_snake_case_types() {
+        let variable = Variable {
+            name: "v".into(),
+            var_type: VariableType::Embedding,
+            value: json!([0.5, 1.0]),
+            constraints: Constraints {
+                dimensions: Some(2),
+                ..Constraints::default()
+            },
+            version: 3,
+            updated_at: Instant::now(),
+        };
+        assert_eq!(
+            serde_json::to_value(&variable).unwrap(),
+            json!({
+                "name": "v",
+                "var_type": "embedding",
+                "value": [0.5, 1.0],
+                "constraints": {"dimensions": 2},
+                "version": 3
+            })
+        );
+        let constraints: Constraints =
+            serde_json::from_value(json!({"item_type": "integer", "min": 0})).unwrap();
+        assert_eq!(constraints.item_type, Some(VariableType::Integer));
+        assert_eq!(constraints.min, Some(0.0));
+    }
+}
