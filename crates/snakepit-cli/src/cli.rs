@@ -24,6 +24,33 @@ pub(crate) enum Command {
     Call(CallArgs),
     /// Measure the pool's latency and throughput against the bare framed echo (the floor).
     Bench(BenchArgs),
+    /// List the runs in the registry (live pools on this machine) and their workers.
+    Status(RegistryArgs),
+    /// Kill the leftover workers of dead runs and remove those runs from the registry.
+    Cleanup(CleanupArgs),
+}
+
+/// Where the run registry is.
+#[derive(Debug, Args)]
+pub(crate) struct RegistryArgs {
+    /// The registry's directory. Default: `$SNAKEPIT_STATE_DIR`, else
+    /// `$XDG_STATE_HOME/snakepit`, else `~/.local/state/snakepit`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `snakepit cleanup`.
+#[derive(Debug, Args)]
+pub(crate) struct CleanupArgs {
+    /// The registry.
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+    /// Show what would be killed, and kill nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 /// Arguments of `snakepit demo`.

@@ -51,6 +51,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Demo(args) => commands::demo::run(&args).await,
             Command::Call(args) => commands::call::run(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
+            Command::Status(args) => commands::registry::status(&args),
+            Command::Cleanup(args) => commands::registry::cleanup(&args),
         }
     })
 }

@@ -171,3 +171,37 @@ fn bench_prints_the_json_report() {
         }
     }
 }
+
+#[test]
+fn status_and_cleanup_read_and_sweep_the_registry() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().to_str().unwrap();
+    let empty = snakepit(&["status", "--state-dir", dir]);
+    assert_success(&empty);
+    assert!(stdout(&empty).contains("no runs"), "{}", stdout(&empty));
+
+    // A run whose host is gone: its lock file is not held by anyone.
+    let record = serde_json::json!({
+        "run_id": "7-7-7", "host_pid": 7, "host_start_ticks": 0, "instance": "crashed-service",
+        "started_unix": 0, "workers": {}
+    });
+    std::fs::write(state.path().join("7-7-7.json"), record.to_string()).unwrap();
+    std::fs::write(state.path().join("7-7-7.lock"), b"").unwrap();
+    let listed = snakepit(&["status", "--state-dir", dir]);
+    assert_success(&listed);
+    assert!(stdout(&listed).contains("crashed-service") && stdout(&listed).contains("dead"));
+
+    let dry = snakepit(&["cleanup", "--dry-run", "--state-dir", dir]);
+    assert_success(&dry);
+    assert!(stdout(&dry).contains("would kill"), "{}", stdout(&dry));
+    assert!(
+        state.path().join("7-7-7.lock").exists(),
+        "a dry run removed the run"
+    );
+
+    let swept = snakepit(&["cleanup", "--json", "--state-dir", dir]);
+    assert_success(&swept);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&swept)).unwrap();
+    assert_eq!(report[0]["run_id"], "7-7-7");
+    assert!(!state.path().join("7-7-7.lock").exists());
+}

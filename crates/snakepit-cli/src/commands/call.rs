@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use serde_json::Value;
-use snakepit::{CallOptions, GenericAdapter, Pool, PythonAdapter, WorkerProtocol};
+use snakepit::{CallOptions, GenericAdapter, Pool, PoolBuilder, PythonAdapter, WorkerProtocol};
 
 use crate::cli::CallArgs;
 
@@ -31,9 +31,15 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
         ),
         None => CallOptions::new(),
     };
-    let pool = start_pool(&args).await?;
-    let outcome = pool.execute_with(&args.command, call_args, &options).await;
-    pool.shutdown().await;
+    let builder = pool_builder(&args)?;
+    let command = args.command.clone();
+    // Script mode: the workers are gone before `run_script` returns, on success and on error.
+    let outcome = builder
+        .run_script(
+            move |pool| async move { pool.execute_with(&command, call_args, &options).await },
+        )
+        .await
+        .context("could not start the workers")?;
     let result = outcome.map_err(|err| describe_failure(&args.command, err))?;
     let text = if args.json {
         serde_json::to_string(&result)
@@ -45,8 +51,8 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the pool the flags describe.
-async fn start_pool(args: &CallArgs) -> anyhow::Result<Pool> {
+/// The pool the flags describe.
+fn pool_builder(args: &CallArgs) -> anyhow::Result<PoolBuilder> {
     let size = usize::from(args.pool_size);
     if let Some(worker_cmd) = &args.worker_cmd {
         let words = shlex::split(worker_cmd)
@@ -62,11 +68,7 @@ async fn start_pool(args: &CallArgs) -> anyhow::Result<Pool> {
         let adapter = GenericAdapter::new(program)
             .args(program_args)
             .protocol(protocol);
-        return Pool::builder(adapter)
-            .size(size)
-            .start()
-            .await
-            .with_context(|| format!("could not start workers running `{worker_cmd}`"));
+        return Ok(Pool::builder(adapter).size(size));
     }
     let mut adapter = match &args.adapter {
         Some(class) => PythonAdapter::new(class),
@@ -78,12 +80,7 @@ async fn start_pool(args: &CallArgs) -> anyhow::Result<Pool> {
     for dir in &args.python_path {
         adapter = adapter.python_path(dir);
     }
-    let name = args.adapter.as_deref().unwrap_or("the showcase adapter");
-    Pool::builder(adapter)
-        .size(size)
-        .start()
-        .await
-        .with_context(|| format!("could not start workers of {name}"))
+    Ok(Pool::builder(adapter).size(size))
 }
 
 /// Turns a failed call into the error to report, with the traceback of a Python exception.

@@ -24,11 +24,27 @@ const EXIT_DEADLINE: Duration = Duration::from_secs(5);
 pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let size = usize::from(args.workers);
     let started = Instant::now();
-    let pool = Pool::builder(PythonAdapter::showcase())
+    // Script mode: every worker is stopped before `run_script` returns, whatever happens.
+    let pids = Pool::builder(PythonAdapter::showcase())
         .size(size)
-        .start()
+        .run_script(move |pool| async move { tour(pool, size, started).await })
         .await
         .context("could not start the showcase pool")?;
+    println!("\npool shut down; checking that the workers are gone...");
+    let survivors = wait_for_exit(&pids, EXIT_DEADLINE).await;
+    if !survivors.is_empty() {
+        bail!(
+            "worker processes still running {} s after shutdown: {}",
+            EXIT_DEADLINE.as_secs(),
+            join(&survivors)
+        );
+    }
+    println!("all {} worker processes are gone", pids.len());
+    Ok(())
+}
+
+/// Runs the batch of calls and prints what happened; returns the workers' pids.
+async fn tour(pool: Pool, size: usize, started: Instant) -> Vec<u32> {
     let pids = pool.worker_pids();
     println!(
         "started {size} workers of {} in {} ms (pids {})",
@@ -63,19 +79,7 @@ pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<()> {
 
     println!("\nstats:");
     print_stats(&pool.stats());
-
-    pool.shutdown().await;
-    println!("\npool shut down; checking that the workers are gone...");
-    let survivors = wait_for_exit(&pids, EXIT_DEADLINE).await;
-    if !survivors.is_empty() {
-        bail!(
-            "worker processes still running {} s after shutdown: {}",
-            EXIT_DEADLINE.as_secs(),
-            join(&survivors)
-        );
-    }
-    println!("all {} worker processes are gone", pids.len());
-    Ok(())
+    pids
 }
 
 /// The demo batch: enough calls that every worker gets some.

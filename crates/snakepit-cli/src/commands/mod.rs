@@ -4,3 +4,4 @@
 pub(crate) mod bench;
 pub(crate) mod call;
 pub(crate) mod demo;
+pub(crate) mod registry;
