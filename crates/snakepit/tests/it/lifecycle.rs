@@ -43,6 +43,8 @@ fn spawn_host(test: &str, state_dir: &Path, scratch: &Path) -> (Child, Vec<u32>)
             return (host, pids);
         }
     }
+    host.kill().unwrap();
+    host.wait().unwrap();
     panic!("the helper host ended without printing its workers");
 }
 
