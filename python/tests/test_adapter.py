@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
 import snakepit_bridge
-from snakepit_bridge import BaseAdapter, CallContext, Cancelled, tool
+from snakepit_bridge import BaseAdapter, CallContext, Cancelled, HostToolError, tool
 from snakepit_bridge.adapter import InvalidArguments, discover_tools
 from snakepit_bridge.context import Stream
 from snakepit_bridge.examples.showcase import ShowcaseAdapter
@@ -77,7 +78,14 @@ class ChildAdapter(SampleAdapter):
 
 def test_package_exports() -> None:
     assert snakepit_bridge.__version__ == "0.1.0"
-    for name in ["BaseAdapter", "tool", "CallContext", "Cancelled"]:
+    for name in [
+        "BaseAdapter",
+        "tool",
+        "CallContext",
+        "Cancelled",
+        "HostToolError",
+        "SerializationError",
+    ]:
         assert hasattr(snakepit_bridge, name)
     assert issubclass(Cancelled, Exception)
 
@@ -247,7 +255,10 @@ def test_unknown_command_names_the_tools() -> None:
 
 def test_showcase_tools() -> None:
     tools = discover_tools(ShowcaseAdapter())
-    assert sorted(tools) == ["compute", "echo", "info", "ping"]
+    assert sorted(tools) == ["batch_process", "compute", "echo", "info", "ping", "progress"]
+    assert tools["progress"].spec["streaming"] is True
+    assert tools["batch_process"].spec["streaming"] is True
+    assert tools["compute"].spec["streaming"] is False
     for spec in (t.spec for t in tools.values()):
         assert spec["description"], spec
     compute = tools["compute"]
@@ -278,3 +289,66 @@ def test_offered_encodings() -> None:
     assert offered_encodings({"SNAKEPIT_ENCODINGS": "json"}) == ["json"]
     assert offered_encodings({"SNAKEPIT_ENCODINGS": "nonsense"}) == ["json"]
     assert offered_encodings({})[-1] == "json"
+
+
+class GeneratorAdapter(BaseAdapter):
+    @tool
+    def numbers(self, n: int) -> Iterator[int]:
+        yield from range(n)
+
+    @tool
+    async def anumbers(self, n: int) -> AsyncIterator[int]:
+        for index in range(n):
+            yield index
+
+
+def test_generator_tools_are_streaming() -> None:
+    tools = discover_tools(GeneratorAdapter())
+    assert tools["numbers"].spec["streaming"] is True
+    assert tools["numbers"].is_generator and not tools["numbers"].on_loop
+    assert tools["anumbers"].spec["streaming"] is True
+    assert tools["anumbers"].is_async_generator and tools["anumbers"].on_loop
+    # Called directly, a generator tool returns its generator.
+    assert list(tools["numbers"]({"n": 3})) == [0, 1, 2]
+
+
+def test_showcase_streaming_tools_called_directly() -> None:
+    tools = discover_tools(ShowcaseAdapter())
+    generator = tools["progress"]({"steps": 2, "delay_ms": 0})
+    assert next(generator) == {"step": 1, "steps": 2, "progress": 50.0}
+    assert next(generator) == {"step": 2, "steps": 2, "progress": 100.0}
+    with pytest.raises(StopIteration) as stop:
+        next(generator)
+    assert stop.value.value == {"steps": 2, "done": True}
+    result = tools["batch_process"]({"items": [1, "a", 2.5]})
+    assert result == {"total": 3}
+    assert ShowcaseAdapter._process_item("ab") == "AB"
+    assert ShowcaseAdapter._process_item(4) == 8
+
+
+def test_context_session_without_a_worker() -> None:
+    sessions: dict[Any, dict[str, Any]] = {}
+    first = CallContext(1, "t", "s1", sessions=sessions)
+    first.session["k"] = 1
+    assert sessions == {"s1": {"k": 1}}
+    assert CallContext(2, "t", "s1", sessions=sessions).session == {"k": 1}
+    assert CallContext(3, "t", "s2", sessions=sessions).session == {}
+    lone = CallContext(4, "t", None, sessions=sessions)
+    lone.session["x"] = 1
+    assert lone.session == {"x": 1}
+    assert CallContext(5, "t", None, sessions=sessions).session == {}
+    assert set(sessions) == {"s1", "s2"}
+
+
+def test_host_calls_need_a_worker() -> None:
+    with pytest.raises(RuntimeError, match="worker"):
+        CallContext().call_host_tool("anything", a=1)
+    assert CallContext.call_elixir_tool is CallContext.call_host_tool
+
+
+def test_host_tool_error() -> None:
+    error = HostToolError.from_reply({"type": "UnknownHostTool", "message": "no x"}, "x")
+    assert (error.error_type, error.message, error.tool) == ("UnknownHostTool", "no x", "x")
+    assert str(error) == "UnknownHostTool: no x"
+    plain = HostToolError.from_reply("it broke", "y")
+    assert (plain.error_type, plain.message) == ("Error", "it broke")

@@ -113,11 +113,12 @@ def test_invalid_arguments_and_unknown_command(worker: Worker) -> None:
     assert "add" in reply["error"]["message"] and "sleep" in reply["error"]["message"]
 
 
-def test_unserializable_result_is_an_error_and_the_worker_survives(worker: Worker) -> None:
+def test_unserializable_result_becomes_a_marker_and_the_worker_survives(worker: Worker) -> None:
     reply = worker.call("unserializable")
-    assert reply["success"] is False
-    assert reply["error"]["type"] == "SerializationError"
-    assert "object" in reply["error"]["message"]
+    assert reply["success"] is True
+    marker = reply["result"]["value"]
+    assert marker["__unserializable__"] == "builtins.object"
+    assert marker["repr"].startswith("<object object at")
     assert worker.call("add", {"a": 5})["result"] == 5
 
 
@@ -192,7 +193,7 @@ def test_cancel_sent_with_the_call_stops_it(worker: Worker) -> None:
 
 
 def test_streaming_tool_sends_chunks(worker: Worker) -> None:
-    call_id = worker.start_call("count", {"n": 3}, stream=True)
+    call_id = worker.start_call("send_count", {"n": 3}, stream=True)
     chunks = [worker.recv() for _ in range(3)]
     assert chunks == [
         {"kind": "chunk", "id": call_id, "seq": index, "data": {"n": index}} for index in range(3)
@@ -200,7 +201,7 @@ def test_streaming_tool_sends_chunks(worker: Worker) -> None:
     reply = worker.recv()
     assert reply["id"] == call_id and reply["result"] == {"total": 3}
     # Without "stream": true the same tool answers with its result only.
-    assert worker.call("count", {"n": 3})["result"] == {"total": 3}
+    assert worker.call("send_count", {"n": 3})["result"] == {"total": 3}
 
 
 def test_host_closing_the_link_stops_the_worker(worker: Worker) -> None:

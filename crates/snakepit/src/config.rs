@@ -40,6 +40,24 @@ pub struct PoolConfig {
     pub state_dir: Option<PathBuf>,
     /// The pool's name in the registry and in `snakepit status`. Default: the adapter's name.
     pub instance_name: Option<String>,
+    /// How calls in a session find their worker, unless a call says otherwise.
+    /// Default: [`Affinity::Hint`].
+    pub affinity: Affinity,
+}
+
+/// How a call in a session is routed to the worker that owns the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Affinity {
+    /// Prefer the owner; if it is busy or gone, use a free worker and make it the owner.
+    #[default]
+    Hint,
+    /// Wait for the owner; if it is gone, fail with
+    /// [`Error::SessionLost`](crate::Error::SessionLost).
+    StrictQueue,
+    /// Owner busy: fail at once with [`Error::SessionBusy`](crate::Error::SessionBusy);
+    /// owner gone: [`Error::SessionLost`](crate::Error::SessionLost).
+    StrictFailFast,
 }
 
 impl Default for PoolConfig {
@@ -57,6 +75,7 @@ impl Default for PoolConfig {
             registry: true,
             state_dir: None,
             instance_name: None,
+            affinity: Affinity::Hint,
         }
     }
 }

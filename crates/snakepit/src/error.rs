@@ -43,6 +43,23 @@ pub enum Error {
     /// The pool is shut down (or shutting down) and takes no more calls.
     #[error("the pool is shut down")]
     Shutdown,
+    /// The worker that owns the session is gone (strict affinity), so the session's state on
+    /// the worker is lost.
+    #[error("session `{session}` is lost: its worker {worker} is gone")]
+    SessionLost {
+        /// The session.
+        session: String,
+        /// The worker that owned it.
+        worker: WorkerId,
+    },
+    /// The worker that owns the session is busy (`strict_fail_fast` affinity).
+    #[error("session `{session}` is busy: its worker {worker} is running another call")]
+    SessionBusy {
+        /// The session.
+        session: String,
+        /// The worker that owns it.
+        worker: WorkerId,
+    },
     /// The worker's code reported an error, for example a Python exception.
     #[error(transparent)]
     Worker(#[from] WorkerError),

@@ -9,12 +9,13 @@ mod process;
 pub mod protocol;
 pub mod registry;
 pub mod session;
+pub mod tool;
 mod worker;
 
 pub use adapter::{
     Adapter, BridgeSource, GenericAdapter, PythonAdapter, WorkerCommand, WorkerProtocol,
 };
-pub use config::PoolConfig;
+pub use config::{Affinity, PoolConfig};
 pub use error::{Error, ExitInfo, Result, WorkerError};
-pub use pool::{CallOptions, Pool, PoolBuilder, PoolStats};
+pub use pool::{CallOptions, CallStream, Pool, PoolBuilder, PoolStats, StreamItem};
 pub use worker::WorkerId;

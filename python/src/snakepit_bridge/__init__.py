@@ -15,13 +15,16 @@ The wire contract is ``docs/PROTOCOL.md`` in the snakepit repository.
 """
 
 from .adapter import BaseAdapter, InvalidArguments, tool
-from .context import CallContext, Cancelled, Stream
+from .context import CallContext, Cancelled, HostToolError, Stream
+from .convert import SerializationError
 
 __all__ = [
     "BaseAdapter",
     "CallContext",
     "Cancelled",
+    "HostToolError",
     "InvalidArguments",
+    "SerializationError",
     "Stream",
     "__version__",
     "tool",

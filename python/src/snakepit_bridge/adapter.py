@@ -6,6 +6,8 @@ tool when the worker starts, so a call costs one dictionary lookup and one funct
 
 * a parameter named ``ctx`` receives the :class:`~snakepit_bridge.context.CallContext`;
 * a parameter named ``stream`` receives the :class:`~snakepit_bridge.context.Stream`;
+* a generator function (``def`` or ``async def`` with ``yield``) is a streaming tool: each
+  yielded value is one chunk (the runtime drives it, see ``docs/PROTOCOL.md``, "Streaming");
 * if the remaining parameters are exactly one named ``params``, it receives the whole
   argument map;
 * otherwise the arguments are bound as keyword arguments, and a missing required argument or
@@ -172,6 +174,10 @@ class Tool:
         "function",
         "spec",
         "is_async",
+        "is_generator",
+        "is_async_generator",
+        "on_loop",
+        "needs_stream",
         "wants_ctx",
         "wants_stream",
         "invoke",
@@ -181,11 +187,18 @@ class Tool:
         self.name = name
         self.function = function
         self.is_async = inspect.iscoroutinefunction(function)
+        self.is_generator = inspect.isgeneratorfunction(function)
+        self.is_async_generator = inspect.isasyncgenfunction(function)
         signature = inspect.signature(function)
         parameters = list(signature.parameters.values())
         names = [parameter.name for parameter in parameters]
         self.wants_ctx = "ctx" in names
         self.wants_stream = "stream" in names
+        #: Whether the runtime runs this tool on its event loop (``async def``, with or
+        #: without ``yield``).
+        self.on_loop = self.is_async or self.is_async_generator
+        #: Whether a call of this tool gets a :class:`Stream` (to send or to drive chunks).
+        self.needs_stream = self.wants_stream or self.is_generator or self.is_async_generator
         plain = [
             parameter
             for parameter in parameters
@@ -199,7 +212,12 @@ class Tool:
             "name": name,
             "description": options.description or _first_paragraph(doc),
             "parameters": self._parameter_specs(plain, documented, params_mode),
-            "streaming": bool(options.supports_streaming or self.wants_stream),
+            "streaming": bool(
+                options.supports_streaming
+                or self.wants_stream
+                or self.is_generator
+                or self.is_async_generator
+            ),
         }
         #: ``invoke(args, ctx, stream)`` calls the function (or creates its coroutine).
         self.invoke: Callable[[dict[str, Any], CallContext | None, Stream | None], Any]

@@ -1,25 +1,34 @@
-"""Per-call context handed to tools: identity, deadline and cooperative cancellation.
+"""Per-call context handed to tools: identity, deadline, cancellation, host calls, sessions.
 
 This module owns :class:`CallContext`, the object a tool receives when it declares a
-parameter named ``ctx``, the :class:`Cancelled` exception its checkpoints raise, and the
-minimal :class:`Stream` a streaming tool receives as ``stream``.
+parameter named ``ctx``, the :class:`Cancelled` exception its checkpoints raise, the
+:class:`HostToolError` a failed host call raises, and the :class:`Stream` a streaming tool
+receives as ``stream``.
 
 A synchronous tool runs on the worker's main thread, so nobody reads the link while it
-runs. Its checkpoints (``ctx.cancelled``, ``ctx.sleep()``, ``ctx.raise_if_cancelled()`` and
-``stream.send()``) read the link themselves: a ``cancel`` for this call stops the tool, a
-``ping`` is answered at once and anything else is queued for the main loop.
+runs. Its checkpoints (``ctx.cancelled``, ``ctx.sleep()``, ``ctx.raise_if_cancelled()``,
+``stream.send()`` and ``ctx.call_host_tool()``) read the link themselves: a ``cancel`` for
+this call stops the tool, a ``ping`` is answered at once, a ``host_result`` is handed to the
+host call waiting for it and anything else is queued for the main loop.
+
+Host calls (``docs/PROTOCOL.md``, "Host calls") block: ``ctx.call_host_tool()`` sends a
+``host_call`` and reads the link until its ``host_result`` arrives. It also works inside an
+``async def`` tool, where it blocks the event loop for the round trip (still answering pings
+and honouring a cancel); ``await ctx.acall_host_tool()`` is the non-blocking form.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .link import Link
 
-__all__ = ["CallContext", "Cancelled", "Stream"]
+__all__ = ["CallContext", "Cancelled", "HostToolError", "Stream"]
 
 
 class Cancelled(Exception):
@@ -27,6 +36,46 @@ class Cancelled(Exception):
 
     def __init__(self, message: str = "the call was cancelled by the host") -> None:
         super().__init__(message)
+
+
+class HostToolError(Exception):
+    """A host tool called with :meth:`CallContext.call_host_tool` failed.
+
+    Attributes:
+        error_type: The host's error type: ``UnknownHostTool``, ``HostToolError``,
+            ``InvalidArguments``, or whatever the host tool reported.
+        message: The host's error message.
+        tool: The host tool that was called.
+    """
+
+    def __init__(self, error_type: str, message: str, tool: str = "") -> None:
+        super().__init__(f"{error_type}: {message}" if error_type else message)
+        self.error_type = error_type
+        self.message = message
+        self.tool = tool
+
+    @classmethod
+    def from_reply(cls, error: Any, tool: str) -> HostToolError:
+        """Build the exception from a ``host_result`` error (a map, or a plain string)."""
+        if isinstance(error, dict):
+            return cls(str(error.get("type") or "Error"), str(error.get("message") or ""), tool)
+        return cls("Error", str(error), tool)
+
+
+def _host_args(tool: str, args: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> dict:
+    if args is None:
+        return kwargs
+    if not isinstance(args, Mapping):
+        raise TypeError(f"host tool {tool!r} takes its arguments as a map or keywords")
+    merged = dict(args)
+    merged.update(kwargs)
+    return merged
+
+
+def _host_value(reply: dict[str, Any], tool: str) -> Any:
+    if reply.get("success"):
+        return reply.get("result")
+    raise HostToolError.from_reply(reply.get("error"), tool)
 
 
 class CallContext:
@@ -49,6 +98,8 @@ class CallContext:
         "timeout_ms",
         "deadline",
         "_link",
+        "_sessions",
+        "_session",
     )
 
     def __init__(
@@ -59,6 +110,7 @@ class CallContext:
         worker_id: str | None = None,
         timeout_ms: int | None = None,
         link: Link | None = None,
+        sessions: dict[Any, dict[str, Any]] | None = None,
     ) -> None:
         self.call_id = call_id
         self.command = command
@@ -71,6 +123,8 @@ class CallContext:
             time.monotonic() + timeout_ms / 1000.0 if timeout_ms is not None else None
         )
         self._link = link
+        self._sessions = sessions
+        self._session: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -115,14 +169,134 @@ class CallContext:
             if remaining <= 0:
                 return
 
+    # Session state.
+
+    @property
+    def session(self) -> dict[str, Any]:
+        """State kept on this worker for the call's session, across calls.
+
+        The same dict comes back for every call of the same ``session_id`` until the host
+        drops the session (``session_drop``). A call without a session gets a fresh dict
+        that is forgotten when the call ends.
+        """
+        state = self._session
+        if state is None:
+            sessions = self._sessions
+            if self.session_id is None or sessions is None:
+                state = {}
+            else:
+                state = sessions.get(self.session_id)
+                if state is None:
+                    state = sessions[self.session_id] = {}
+            self._session = state
+        return state
+
+    # Host calls.
+
+    def _host_link(self) -> Link:
+        link = self._link
+        if link is None:
+            raise RuntimeError("host tools can only be called from a call served by a worker")
+        return link
+
+    def call_host_tool(
+        self, tool: str, args: Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> Any:
+        """Call the host tool ``tool`` and return its result, blocking until it answers.
+
+        Arguments go as keywords (``call_host_tool("calculate", a=1, b=2)``) or as one map
+        (``call_host_tool("calculate", {"a": 1, "b": 2})``). While waiting, pings are answered
+        and a cancel of this call raises :class:`Cancelled`.
+
+        Raises:
+            HostToolError: The host tool failed or does not exist (see ``error_type``).
+            Cancelled: The host cancelled this call (or went away) meanwhile.
+        """
+        link = self._host_link()
+        arguments = _host_args(tool, args, kwargs)
+        ref = link.start_host_call(self.call_id, tool, arguments)
+        return _host_value(link.wait_host_result(ref), tool)
+
+    #: The v0.7.5 name of :meth:`call_host_tool`.
+    call_elixir_tool = call_host_tool
+
+    async def acall_host_tool(
+        self, tool: str, args: Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> Any:
+        """The ``async`` form of :meth:`call_host_tool`, for ``async def`` tools.
+
+        The event loop keeps running while the host answers; a cancel arrives as
+        ``asyncio.CancelledError`` at this ``await``.
+        """
+        link = self._host_link()
+        arguments = _host_args(tool, args, kwargs)
+        ref = link.start_host_call(self.call_id, tool, arguments)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        try:
+            link.host_waiters[ref] = wake
+            if ref not in link.host_results:
+                await future
+            reply = link.host_results.pop(ref)
+        finally:
+            link.host_waiters.pop(ref, None)
+            link.end_host_call(ref)
+        return _host_value(reply, tool)
+
+    #: The v0.7.5 name of :meth:`acall_host_tool`.
+    acall_elixir_tool = acall_host_tool
+
+    def list_host_tools(self) -> list[dict[str, Any]]:
+        """The host tools visible to this call: ``[{"name", "description", "parameters"}]``."""
+        return self.call_host_tool("snakepit.list_host_tools")
+
+    async def alist_host_tools(self) -> list[dict[str, Any]]:
+        """The ``async`` form of :meth:`list_host_tools`."""
+        return await self.acall_host_tool("snakepit.list_host_tools")
+
+    def get_variable(self, name: str) -> Any:
+        """The value of the session variable ``name`` (kept by the host)."""
+        return _variable_value(self.call_host_tool("snakepit.get_variable", name=name))
+
+    async def aget_variable(self, name: str) -> Any:
+        """The ``async`` form of :meth:`get_variable`."""
+        return _variable_value(await self.acall_host_tool("snakepit.get_variable", name=name))
+
+    def set_variable(self, name: str, value: Any) -> dict[str, Any]:
+        """Set the session variable ``name``; returns the updated variable map."""
+        return self.call_host_tool("snakepit.set_variable", name=name, value=value)
+
+    async def aset_variable(self, name: str, value: Any) -> dict[str, Any]:
+        """The ``async`` form of :meth:`set_variable`."""
+        return await self.acall_host_tool("snakepit.set_variable", name=name, value=value)
+
+    def list_variables(self) -> Any:
+        """The session's variables, as the host lists them."""
+        return self.call_host_tool("snakepit.list_variables")
+
+    async def alist_variables(self) -> Any:
+        """The ``async`` form of :meth:`list_variables`."""
+        return await self.acall_host_tool("snakepit.list_variables")
+
+
+def _variable_value(variable: Any) -> Any:
+    if isinstance(variable, dict) and "value" in variable:
+        return variable["value"]
+    return variable
+
 
 class Stream:
     """The object a streaming tool receives as ``stream``.
 
     ``send(data)`` checks for a cancel and then writes one ``chunk`` frame
-    ``{"kind": "chunk", "id", "seq", "data"}``. Chunks are only written when the host asked
-    for a stream (the call had ``"stream": true``); otherwise ``send`` still checks for a
-    cancel but drops the data, so a streaming tool also works as a plain call.
+    ``{"kind": "chunk", "id", "seq", "data"}`` at once (nothing is buffered; the write
+    blocks while the host's buffer for this call is full). Chunks are only written when the
+    host asked for a stream (the call had ``"stream": true``); otherwise ``send`` still
+    checks for a cancel but drops the data, so a streaming tool also works as a plain call.
     """
 
     __slots__ = ("call_id", "seq", "enabled", "_link")
@@ -142,5 +316,13 @@ class Stream:
             raise Cancelled()
         if not self.enabled:
             return
-        link.send({"kind": "chunk", "id": self.call_id, "seq": self.seq, "data": data})
+        link.send_chunk(self.call_id, self.seq, data)
+        self.seq += 1
+
+    def emit(self, data: Any) -> None:
+        """Write one chunk without checking for a cancel (the caller just checked)."""
+        link = self._link
+        if link is None or not self.enabled:
+            return
+        link.send_chunk(self.call_id, self.seq, data)
         self.seq += 1

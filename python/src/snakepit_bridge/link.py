@@ -8,8 +8,9 @@ This module owns the descriptors of the link and everything that touches them:
 * writing whole frames with one ``write`` in the common case;
 * reading frames through a buffered :class:`~snakepit_bridge.protocol.FrameReader`;
 * watching the link while a call runs: a ``cancel`` for the running call sets a flag, a
-  ``ping`` is answered at once, and every other message is queued for the main loop, so no
-  frame is ever lost.
+  ``ping`` is answered at once, a ``host_result`` goes to the host call waiting for it, and
+  every other message is queued for the main loop, so no frame is ever lost;
+* the worker's side of host calls: ``host_call`` out, its ``host_result`` back by ``ref``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import os
 import select
 import sys
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
+from .context import Cancelled
+from .convert import encode_lenient
 from .protocol import (
     DEFAULT_MAX_FRAME,
     FrameReader,
@@ -66,6 +69,12 @@ class Link:
         self.closed = False
         #: The protocol error that closed the link, re-raised by the main loop.
         self.failure: ProtocolError | None = None
+        #: ``host_result`` messages that arrived for open host calls, by ``ref``.
+        self.host_results: dict[Any, dict[str, Any]] = {}
+        #: Callbacks to run when the ``host_result`` of a ``ref`` arrives (async host calls).
+        self.host_waiters: dict[Any, Callable[[], None]] = {}
+        self._open_refs: set[int] = set()
+        self._next_ref = 1
         self._poller: Any = None
         if hasattr(select, "poll"):
             self._poller = select.poll()
@@ -120,6 +129,66 @@ class Link:
         payload = encode(message, encoding or self.encoding)
         self.write_raw(len(payload).to_bytes(4, "big") + payload)
 
+    def send_chunk(self, call_id: Any, seq: int, data: Any) -> None:
+        """Write one ``chunk`` of call ``call_id``, converting data the wire cannot carry.
+
+        Raises :class:`~snakepit_bridge.convert.SerializationError` when even the converted
+        chunk cannot be encoded or is over the frame limit.
+        """
+        payload = encode_lenient(
+            {"kind": "chunk", "id": call_id, "seq": seq, "data": data},
+            "data",
+            self.encoding,
+            self.reader.max_frame,
+            f"chunk {seq} of call {call_id}",
+        )
+        self.write_raw(len(payload).to_bytes(4, "big") + payload)
+
+    # Host calls.
+
+    def start_host_call(self, call_id: Any, tool: str, args: dict[str, Any]) -> int:
+        """Send a ``host_call`` for ``tool`` under call ``call_id``; return its ``ref``."""
+        if self.cancel_requested or self.closed:
+            raise Cancelled()
+        ref = self._next_ref
+        self._next_ref += 1
+        payload = encode_lenient(
+            {"kind": "host_call", "id": call_id, "ref": ref, "tool": tool, "args": args},
+            "args",
+            self.encoding,
+            self.reader.max_frame,
+            f"the arguments of host tool {tool!r}",
+        )
+        self._open_refs.add(ref)
+        self.write_raw(len(payload).to_bytes(4, "big") + payload)
+        return ref
+
+    def wait_host_result(self, ref: int) -> dict[str, Any]:
+        """Block until the ``host_result`` for ``ref`` arrives and return it.
+
+        Pings are answered meanwhile and other messages queued. Raises
+        :class:`~snakepit_bridge.context.Cancelled` when the running call is cancelled or the
+        host goes away first.
+        """
+        results = self.host_results
+        try:
+            while ref not in results:
+                # Take what is buffered or readable now, then block for more only if needed.
+                if self.poll(0.0):
+                    raise Cancelled()
+                if ref in results:
+                    break
+                if self.poll(None):
+                    raise Cancelled()
+            return results.pop(ref)
+        finally:
+            self.end_host_call(ref)
+
+    def end_host_call(self, ref: int) -> None:
+        """Forget ``ref``: a ``host_result`` arriving for it later is dropped."""
+        self._open_refs.discard(ref)
+        self.host_results.pop(ref, None)
+
     # Reading between calls.
 
     def next_message(self) -> dict[str, Any] | None:
@@ -157,11 +226,19 @@ class Link:
                 self.cancel_requested = True
             elif kind == "ping":
                 self.send({"kind": "pong", "id": message.get("id")})
+            elif kind == "host_result":
+                ref = message.get("ref")
+                if ref in self._open_refs:
+                    self.host_results[ref] = message
+                    waiter = self.host_waiters.get(ref)
+                    if waiter is not None:
+                        waiter()
+                # A late answer to an abandoned host call is dropped.
             else:
                 self.pending.append(message)
 
-    def poll(self, timeout: float = 0.0) -> bool:
-        """Wait up to ``timeout`` seconds for host messages while a call runs.
+    def poll(self, timeout: float | None = 0.0) -> bool:
+        """Wait up to ``timeout`` seconds (``None``: until something arrives) for host messages.
 
         Returns ``True`` when the running call should stop: the host cancelled it or is gone.
         A protocol error is recorded in :attr:`failure` for the main loop and also stops
@@ -193,7 +270,10 @@ class Link:
         if self.closed:
             return True
         try:
-            if self.reader.fill():
+            # A checkpoint of the tool may have read the link since the loop saw it readable.
+            if not self._wait_readable(0.0):
+                self._absorb()
+            elif self.reader.fill():
                 self._absorb()
             else:
                 self.closed = True
@@ -204,7 +284,12 @@ class Link:
             self.closed = True
         return self.cancel_requested or self.closed
 
-    def _wait_readable(self, timeout: float) -> bool:
+    def _wait_readable(self, timeout: float | None) -> bool:
+        if timeout is None:
+            if self._poller is not None:
+                return bool(self._poller.poll())
+            ready, _, _ = select.select([self.read_fd], [], [])
+            return bool(ready)
         if self._poller is not None:
             # poll() takes milliseconds; round up so a short wait never becomes a busy loop.
             millis = max(0, int(timeout * 1000.0 + 0.999)) if timeout > 0 else 0

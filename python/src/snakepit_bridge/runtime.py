@@ -4,14 +4,17 @@ This module owns a worker's life after its adapter is imported:
 
 1. instantiate the adapter and run ``initialize()`` once (sync or ``async def``);
 2. send ``hello`` (JSON) and read the host's ``welcome``, which names the encoding;
-3. serve messages: ``call`` → run the tool → ``result``; ``ping`` → ``pong``; ``shutdown``
-   or end-of-file → exit 0; a stray ``cancel`` and unknown kinds are ignored.
+3. serve messages: ``call`` → run the tool → ``result``; ``ping`` → ``pong``;
+   ``session_drop`` → forget that session's state; ``shutdown`` or end-of-file → exit 0;
+   a stray ``cancel`` or ``host_result`` and unknown kinds are ignored.
 
 A synchronous tool runs inline on the main thread, with no thread hand-off, because per-call
 latency is what the pool is judged on. An ``async def`` tool runs on one persistent event loop
 that watches the link while the tool runs, so a ``cancel`` becomes ``asyncio.CancelledError``
-inside the tool. Every failure of a call becomes an error result; the worker itself only
-stops when the link does.
+inside the tool. A generator tool (sync or async) is driven here: each yielded value becomes
+a ``chunk`` (or, without ``"stream": true``, an item of the result list), and the link is
+checked for a cancel between values, which closes the generator. Every failure of a call
+becomes an error result; the worker itself only stops when the link does.
 """
 
 from __future__ import annotations
@@ -23,12 +26,15 @@ import os
 import platform
 import sys
 import traceback
+from collections.abc import AsyncGenerator, Generator
+from types import AsyncGeneratorType, GeneratorType
 from typing import Any
 
 from . import adapter as _adapter_module
 from . import protocol
 from .adapter import Tool, discover_tools
 from .context import CallContext, Cancelled, Stream
+from .convert import SerializationError, encode_lenient
 from .link import Link, LinkClosed
 from .protocol import ProtocolError, message_kind
 
@@ -42,7 +48,7 @@ EXIT_ADAPTER = 2
 EXIT_PROTOCOL = 1
 
 _OWN_FILES = frozenset({__file__, _adapter_module.__file__})
-_QUIET_KINDS = frozenset({"cancel", "session_drop", "host_result", "welcome"})
+_QUIET_KINDS = frozenset({"cancel", "host_result", "welcome"})
 
 
 class AdapterLoadError(Exception):
@@ -108,29 +114,6 @@ def _exception_error(exc: BaseException) -> dict[str, Any]:
     return _error(type(exc).__name__, message, trace)
 
 
-def _unencodable_type(value: Any, depth: int = 0) -> str:
-    """Name the type of the first value inside ``value`` that the wire cannot carry."""
-    if depth > 64:
-        return type(value).__name__
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, (str, int)):
-                return type(key).__name__
-            found = _unencodable_type(item, depth + 1)
-            if found:
-                return found
-        return ""
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            found = _unencodable_type(item, depth + 1)
-            if found:
-                return found
-        return ""
-    if value is None or isinstance(value, (str, int, float, bool, bytes)):
-        return ""
-    return type(value).__name__
-
-
 class Runtime:
     """One worker: an adapter instance, its tools and the link to the host."""
 
@@ -142,6 +125,8 @@ class Runtime:
         self.worker_id: str | None = os.environ.get("SNAKEPIT_WORKER_ID")
         self.encodings = offered_encodings()
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Per-session state (``ctx.session``) by session id, until ``session_drop``.
+        self.sessions: dict[Any, dict[str, Any]] = {}
         self._tool_list = ", ".join(self.tools) or "(none)"
 
     # Lifecycle.
@@ -230,6 +215,8 @@ class Runtime:
                 handle_call(message)
             elif kind == "ping":
                 link.send({"kind": "pong", "id": message.get("id")})
+            elif kind == "session_drop":
+                self.sessions.pop(message.get("session_id"), None)
             elif kind == "shutdown":
                 return 0
             elif kind not in _QUIET_KINDS:
@@ -276,14 +263,19 @@ class Runtime:
                 self.worker_id,
                 message.get("timeout_ms"),
                 link,
+                self.sessions,
             )
-        if tool.wants_stream:
+        if tool.needs_stream:
             stream = Stream(call_id, link, enabled=bool(message.get("stream")))  # type: ignore[arg-type]
         try:
-            if tool.is_async:
+            if tool.on_loop:
                 result = self._run_async(tool, args, ctx, stream)
             else:
                 result = tool.invoke(args, ctx, stream)
+                if type(result) is GeneratorType:
+                    result = self._drive(result, stream, bool(message.get("stream")))
+                elif type(result) is AsyncGeneratorType:
+                    result = self._run_async_generator(result, stream, bool(message.get("stream")))
         except LinkClosed:
             raise
         except Cancelled as exc:
@@ -300,6 +292,67 @@ class Runtime:
         link.current_call = None
         self._send_result(call_id, command, result)  # type: ignore[arg-type]
 
+    def _drive(
+        self, generator: Generator[Any, None, Any], stream: Stream | None, streaming: bool
+    ) -> Any:
+        """Run a generator tool: chunk (or collect) each value; return the final result.
+
+        Before each value goes out the link is checked for a cancel; on one the generator is
+        closed (``GeneratorExit`` inside the tool) and :class:`Cancelled` raised.
+        """
+        if stream is None:
+            stream = Stream(self.link.current_call or 0, self.link, enabled=streaming)
+        link = self.link
+        collected: list[Any] = []
+        try:
+            while True:
+                try:
+                    value = next(generator)
+                except StopIteration as stop:
+                    returned = stop.value
+                    break
+                if link.poll(0.0):
+                    raise Cancelled()
+                if streaming:
+                    stream.emit(value)
+                else:
+                    collected.append(value)
+        except BaseException:
+            _close_quietly(generator)
+            raise
+        if streaming or returned is not None:
+            return returned
+        return collected
+
+    async def _drive_async(
+        self, generator: AsyncGenerator[Any, None], stream: Stream, streaming: bool
+    ) -> Any:
+        """The ``async`` twin of :meth:`_drive` (an async generator returns no value)."""
+        link = self.link
+        collected: list[Any] = []
+        try:
+            async for value in generator:
+                # A generator that never awaits starves the loop's link watcher, so look here.
+                if link.poll(0.0):
+                    raise Cancelled()
+                if streaming:
+                    stream.emit(value)
+                else:
+                    collected.append(value)
+        finally:
+            try:
+                await generator.aclose()
+            except Exception as exc:
+                _log(f"an async generator raised {type(exc).__name__} while being closed: {exc}")
+        return None if streaming else collected
+
+    def _run_async_generator(
+        self, generator: AsyncGenerator[Any, None], stream: Stream | None, streaming: bool
+    ) -> Any:
+        if stream is None:
+            stream = Stream(self.link.current_call or 0, self.link, enabled=streaming)
+        return self._run_coroutine(self._drive_async(generator, stream, streaming))
+
     def _run_async(
         self,
         tool: Tool,
@@ -308,9 +361,17 @@ class Runtime:
         stream: Stream | None,
     ) -> Any:
         """Run an ``async def`` tool on the event loop, cancelling it if the host asks."""
+        outcome = tool.invoke(args, ctx, stream)
+        if tool.is_async_generator:
+            assert stream is not None
+            outcome = self._drive_async(outcome, stream, stream.enabled)
+        return self._run_coroutine(outcome)
+
+    def _run_coroutine(self, coroutine: Any) -> Any:
+        """Run a coroutine on the event loop, cancelling it if the host asks."""
         loop = self.loop
         link = self.link
-        task = loop.create_task(tool.invoke(args, ctx, stream))
+        task = loop.create_task(coroutine)
         fd = link.read_fd
 
         def on_readable() -> None:
@@ -334,30 +395,15 @@ class Runtime:
     def _send_result(self, call_id: Any, command: str, result: Any) -> None:
         link = self.link
         try:
-            payload = protocol.encode(
+            payload = encode_lenient(
                 {"kind": "result", "id": call_id, "success": True, "result": result},
+                "result",
                 link.encoding,
+                link.reader.max_frame,
+                f"the result of tool {command!r}",
             )
-        except Exception as exc:
-            culprit = _unencodable_type(result) or type(result).__name__
-            self._send_error(
-                call_id,
-                _error(
-                    "SerializationError",
-                    f"the result of tool {command!r} cannot be encoded as {link.encoding}: "
-                    f"value of type {culprit!r} is not serializable ({type(exc).__name__}: {exc})",
-                ),
-            )
-            return
-        if len(payload) > link.reader.max_frame:
-            self._send_error(
-                call_id,
-                _error(
-                    "SerializationError",
-                    f"the result of tool {command!r} is {len(payload)} bytes, over the "
-                    f"maximum frame size of {link.reader.max_frame} bytes",
-                ),
-            )
+        except SerializationError as exc:
+            self._send_error(call_id, _error("SerializationError", str(exc)))
             return
         link.write_raw(len(payload).to_bytes(4, "big") + payload)
 
@@ -372,6 +418,14 @@ class Runtime:
             }
             message["error"] = safe
             self.link.send(message)
+
+
+def _close_quietly(generator: Generator[Any, None, Any]) -> None:
+    """Close a generator that is being abandoned, logging (not raising) what it raises."""
+    try:
+        generator.close()
+    except Exception as exc:
+        _log(f"a generator raised {type(exc).__name__} while being closed: {exc}")
 
 
 def _log(text: str) -> None:

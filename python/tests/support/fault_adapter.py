@@ -14,9 +14,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from snakepit_bridge import BaseAdapter, CallContext, Stream, tool
+from snakepit_bridge import BaseAdapter, CallContext, HostToolError, Stream, tool
 
 
 class FaultAdapter(BaseAdapter):
@@ -113,6 +114,72 @@ class FaultAdapter(BaseAdapter):
         return {"value": object()}
 
     @tool
+    def convertible(self) -> Any:
+        """Return values the runtime must convert: sets, dates, decimals, paths, enums..."""
+        import dataclasses
+        import datetime
+        import decimal
+        import enum
+        import pathlib
+
+        class Color(enum.Enum):
+            RED = "red"
+
+        @dataclasses.dataclass
+        class Point:
+            x: int
+            y: int
+
+        class Frame:
+            def to_dict(self) -> dict[int, str]:
+                return {1: "one"}
+
+        class Array:
+            def tolist(self) -> list[list[int]]:
+                return [[1, 2], [3, 4]]
+
+        return {
+            "set": {3, 1, 2},
+            "frozenset": frozenset({"b", "a"}),
+            "tuple": (1, (2, 3)),
+            "bytes": b"\x00\xffraw",
+            "decimal": decimal.Decimal("1.10"),
+            "path": pathlib.PurePosixPath("/tmp/x"),
+            "enum": Color.RED,
+            "date": datetime.date(2024, 1, 2),
+            "datetime": datetime.datetime(2024, 1, 2, 3, 4, 5),
+            "time": datetime.time(6, 7),
+            "dataclass": Point(1, 2),
+            "to_dict": Frame(),
+            "tolist": Array(),
+            "object": object(),
+        }
+
+    @tool
+    def deep(self, depth: int = 100) -> Any:
+        """Return lists nested ``depth`` deep around a set (so conversion must run)."""
+        value: Any = {1}
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    @tool
+    def wide(self, n: int = 200_000) -> Any:
+        """Return a list of ``n`` sets, more than one conversion may convert."""
+        return [{index} for index in range(n)]
+
+    @tool
+    def huge(self, size: int) -> str:
+        """Return a string of ``size`` bytes (to go over the frame limit)."""
+        return "x" * size
+
+    @tool
+    def stream_unserializable(self, stream: Stream) -> str:
+        """Send a chunk that needs conversion, then return."""
+        stream.send({"when": {1, 2}, "what": object()})
+        return "sent"
+
+    @tool
     def initialized(self) -> int:
         """Return how many times initialize() ran (always 1)."""
         return self.initialize_count
@@ -144,12 +211,131 @@ class FaultAdapter(BaseAdapter):
             "has_deadline": ctx.deadline is not None,
         }
 
+    @tool
+    def count(self, n: int, delay_ms: int = 0) -> Iterator[dict[str, int]]:
+        """A generator: yield ``{"i": i}`` for i in 0..n-1, sleeping between, then return n.
+
+        Args:
+            n: How many chunks.
+            delay_ms: How long to sleep before each chunk (a plain sleep, no checkpoint).
+        """
+        for index in range(n):
+            if delay_ms:
+                time.sleep(delay_ms / 1000.0)
+            yield {"i": index}
+        return {"total": n}
+
     @tool(supports_streaming=True)
-    def count(self, n: int, stream: Stream) -> dict[str, int]:
-        """Stream the numbers 0..n-1 as chunks, then return n."""
+    def send_count(self, n: int, stream: Stream) -> dict[str, int]:
+        """Send ``{"n": i}`` for i in 0..n-1 with ``stream.send``, then return n."""
         for index in range(n):
             stream.send({"n": index})
         return {"total": n}
+
+    @tool
+    def send_forever(self, stream: Stream, delay_ms: int = 10) -> None:
+        """Send chunks with ``stream.send`` until a cancel raises Cancelled from it."""
+        index = 0
+        while True:
+            stream.send({"n": index})
+            index += 1
+            time.sleep(delay_ms / 1000.0)
+
+    @tool
+    async def acount(self, n: int, delay_ms: int = 0) -> AsyncIterator[dict[str, int]]:
+        """An async generator: yield ``{"i": i}`` for i in 0..n-1, awaiting a sleep between."""
+        for index in range(n):
+            if delay_ms:
+                await asyncio.sleep(delay_ms / 1000.0)
+            yield {"i": index}
+
+    @tool
+    def endless(self, closed_file: str, delay_ms: int = 10) -> Iterator[dict[str, int]]:
+        """Yield forever; when closed (GeneratorExit) write ``closed_file``, then re-raise."""
+        index = 0
+        try:
+            while True:
+                yield {"i": index}
+                index += 1
+                time.sleep(delay_ms / 1000.0)
+        except GeneratorExit:
+            with open(closed_file, "w") as handle:
+                handle.write(f"closed after {index}")
+            raise
+
+    @tool
+    async def aendless(self, closed_file: str, delay_ms: int = 10) -> AsyncIterator[int]:
+        """An async generator that yields forever; writes ``closed_file`` when stopped."""
+        index = 0
+        try:
+            while True:
+                yield index
+                index += 1
+                await asyncio.sleep(delay_ms / 1000.0)
+        except (GeneratorExit, asyncio.CancelledError) as exc:
+            with open(closed_file, "w") as handle:
+                handle.write(type(exc).__name__)
+            raise
+
+    @tool
+    def remember(self, key: str, value: Any, ctx: CallContext) -> Any:
+        """Store ``value`` under ``key`` in the session state; return the session id."""
+        ctx.session[key] = value
+        return ctx.session_id
+
+    @tool
+    def recall(self, key: str, ctx: CallContext) -> Any:
+        """Return what the session state holds under ``key`` (or null)."""
+        return ctx.session.get(key)
+
+    @tool
+    def session_keys(self, ctx: CallContext) -> list[str]:
+        """Return the sorted keys of the session state."""
+        return sorted(ctx.session)
+
+    @tool
+    def host(self, name: str, args: dict[str, Any], ctx: CallContext) -> Any:
+        """Call the host tool ``name`` with ``args`` and return its result."""
+        return ctx.call_host_tool(name, **args)
+
+    @tool
+    async def ahost(self, name: str, args: dict[str, Any], ctx: CallContext) -> Any:
+        """Call the host tool ``name`` from an async tool, awaiting the answer."""
+        return await ctx.acall_host_tool(name, **args)
+
+    @tool
+    async def ahost_blocking(self, name: str, args: dict[str, Any], ctx: CallContext) -> Any:
+        """Call the host tool ``name`` from an async tool with the blocking form."""
+        return ctx.call_host_tool(name, args)
+
+    @tool
+    def host_error(self, name: str, args: dict[str, Any], ctx: CallContext) -> dict[str, str]:
+        """Call the host tool ``name`` and return the HostToolError it raises."""
+        try:
+            result = ctx.call_host_tool(name, **args)
+        except HostToolError as exc:
+            return {"type": exc.error_type, "message": exc.message}
+        raise AssertionError(f"host tool {name!r} succeeded with {result!r}")
+
+    @tool
+    def list_host(self, ctx: CallContext) -> list[str]:
+        """Return the sorted names of the host tools visible to this call."""
+        return sorted(spec["name"] for spec in ctx.list_host_tools())
+
+    @tool
+    def get_var(self, name: str, ctx: CallContext) -> Any:
+        """Return the value of the session variable ``name``."""
+        return ctx.get_variable(name)
+
+    @tool
+    def set_var(self, name: str, value: Any, ctx: CallContext) -> Any:
+        """Set the session variable ``name``; return the updated variable."""
+        return ctx.set_variable(name, value)
+
+    @tool
+    def list_vars(self, ctx: CallContext) -> Any:
+        """Return the session's variables."""
+        return ctx.list_variables()
 
     @tool
     def spawn_child(

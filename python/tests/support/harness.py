@@ -7,6 +7,7 @@ with bare sleeps.
 from __future__ import annotations
 
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -46,6 +47,16 @@ def wait_exit(process: subprocess.Popen[Any], timeout: float = STEP_TIMEOUT) -> 
             return code
         time.sleep(0.01)
     return process.poll()
+
+
+def wait_for_file(path: Path, timeout: float = STEP_TIMEOUT) -> str:
+    """Poll until ``path`` exists and return its text; fails the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            return path.read_text()
+        time.sleep(0.01)
+    raise AssertionError(f"{path} was not written within {timeout} s")
 
 
 class Worker:
@@ -126,6 +137,31 @@ class Worker:
         reply = self.recv()
         assert reply["kind"] == "result" and reply["id"] == call_id, reply
         return reply
+
+    def stream(
+        self, command: str, args: dict[str, Any] | None = None, **extra: Any
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Run a call with ``"stream": true``; return its chunk messages and its result."""
+        call_id = self.start_call(command, args, stream=True, **extra)
+        return self.collect(call_id)
+
+    def collect(self, call_id: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Read the chunks of call ``call_id`` up to its result; return both."""
+        chunks = []
+        while True:
+            message = self.recv()
+            assert message.get("id") == call_id, message
+            if message["kind"] == "result":
+                return chunks, message
+            assert message["kind"] == "chunk", message
+            chunks.append(message)
+
+    def readable(self, timeout: float) -> bool:
+        """Whether a frame (or part of one) arrives within ``timeout`` seconds."""
+        if self.reader.buffered():
+            return True
+        ready, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(ready)
 
     def close(self) -> tuple[int | None, str, str]:
         """Close the host's end, wait for the worker, and return (code, stdout, stderr)."""

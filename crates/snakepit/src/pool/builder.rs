@@ -8,9 +8,12 @@ use std::time::Duration;
 use super::handle::Pool;
 use super::lifecycle::start_pool;
 use crate::adapter::{Adapter, WorkerProtocol};
+use crate::config::Affinity;
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::registry::{Run, default_state_dir, sweep};
+use crate::session::SessionStore;
+use crate::tool::HostTools;
 use crate::worker::WorkerSpec;
 
 /// Builds a [`Pool`]. Every setting has a default; see [`PoolConfig`].
@@ -19,6 +22,7 @@ use crate::worker::WorkerSpec;
 pub struct PoolBuilder {
     adapter: Arc<dyn Adapter>,
     config: PoolConfig,
+    sessions: Option<SessionStore>,
 }
 
 impl Pool {
@@ -27,6 +31,7 @@ impl Pool {
         PoolBuilder {
             adapter: Arc::new(adapter),
             config: PoolConfig::default(),
+            sessions: None,
         }
     }
 }
@@ -110,6 +115,19 @@ impl PoolBuilder {
         self
     }
 
+    /// The default session affinity of calls in a session.
+    pub fn affinity(mut self, affinity: Affinity) -> Self {
+        self.config.affinity = affinity;
+        self
+    }
+
+    /// The session store the pool uses (to share one between pools, or to configure its TTL
+    /// and limits). Default: a new store with default settings.
+    pub fn sessions(mut self, store: SessionStore) -> Self {
+        self.sessions = Some(store);
+        self
+    }
+
     /// Starts every worker concurrently and returns the pool once all are ready.
     ///
     /// # Errors
@@ -133,6 +151,8 @@ impl PoolBuilder {
         } else {
             None
         };
+        let sessions = self.sessions.unwrap_or_default();
+        let host = Arc::new(HostTools::new(sessions.clone()));
         let mut env = command.env;
         env.push((
             OsString::from("SNAKEPIT_MAX_FRAME"),
@@ -147,8 +167,9 @@ impl PoolBuilder {
             startup_timeout: self.config.startup_timeout,
             max_frame: self.config.max_frame,
             run,
+            host: Some(Arc::clone(&host)),
         };
-        start_pool(self.adapter, self.config, spec).await
+        start_pool(self.adapter, self.config, spec, sessions, host).await
     }
 }
 

@@ -7,14 +7,16 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::oneshot;
 use tracing::Instrument;
 
 use super::handle::{Pool, PoolShared};
-use super::scheduler::{Checkout, Lease, QueueSlot};
+use super::inflight::InFlightGuard;
+use super::route::checkout_for;
 use super::stats::Counters;
+use crate::config::Affinity;
 use crate::error::{Error, Result, WorkerError};
 use crate::protocol::Message;
+use crate::session::SessionId;
 
 /// Options of one call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,6 +25,11 @@ pub struct CallOptions {
     /// The call's deadline, counted from when a worker takes it. Default: the adapter's
     /// per-command timeout, else the pool's `call_timeout`.
     pub timeout: Option<Duration>,
+    /// The session the call runs in: it goes to the session's worker (see `affinity`) and
+    /// the worker sees the session id. Default: none.
+    pub session: Option<SessionId>,
+    /// How a call in a session finds its worker. Default: the pool's `affinity`.
+    pub affinity: Option<Affinity>,
 }
 
 impl CallOptions {
@@ -35,6 +42,20 @@ impl CallOptions {
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Runs the call in `session`.
+    #[must_use]
+    pub fn session(mut self, session: impl Into<SessionId>) -> Self {
+        self.session = Some(session.into());
+        self
+    }
+
+    /// Sets the session affinity of this call.
+    #[must_use]
+    pub fn affinity(mut self, affinity: Affinity) -> Self {
+        self.affinity = Some(affinity);
         self
     }
 }
@@ -74,15 +95,26 @@ impl Pool {
         Counters::bump(&shared.counters.requests);
         let outcome = call(shared, command, args, options).await;
         if let Err(err) = &outcome {
-            Counters::bump(&shared.counters.errors);
-            match err {
-                Error::Timeout { .. } => Counters::bump(&shared.counters.timeouts),
-                Error::QueueTimeout { .. } => Counters::bump(&shared.counters.queue_timeouts),
-                Error::PoolSaturated { .. } => Counters::bump(&shared.counters.pool_saturated),
-                _ => {}
-            }
+            shared.counters.count_error(err);
         }
         outcome
+    }
+
+    /// Runs `command` in `session`, on the worker that owns the session (with the pool's
+    /// affinity mode). The session is created if it does not exist.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::execute`], and [`Error::SessionLost`] / [`Error::SessionBusy`] in the strict
+    /// affinity modes, [`Error::Session`] when the session store is full.
+    pub async fn execute_in_session(
+        &self,
+        session: impl Into<SessionId>,
+        command: &str,
+        args: Value,
+    ) -> Result<Value> {
+        self.execute_with(command, args, &CallOptions::new().session(session))
+            .await
     }
 
     /// [`Pool::execute`] with typed arguments and result, converted through serde.
@@ -108,12 +140,13 @@ impl Pool {
     }
 }
 
-async fn call(
-    shared: &Arc<PoolShared>,
+/// Runs the adapter's checks and shaping; returns the arguments to send and the deadline.
+pub(super) fn prepare(
+    shared: &PoolShared,
     command: &str,
     args: Value,
     options: &CallOptions,
-) -> Result<Value> {
+) -> Result<(Value, Duration)> {
     let adapter = &shared.adapter;
     adapter
         .validate(command, &args)
@@ -126,8 +159,20 @@ async fn call(
         .timeout
         .or_else(|| adapter.command_timeout(command, &args))
         .unwrap_or(shared.config.call_timeout);
+    Ok((args, timeout))
+}
+
+async fn call(
+    shared: &Arc<PoolShared>,
+    command: &str,
+    args: Value,
+    options: &CallOptions,
+) -> Result<Value> {
+    let (args, timeout) = prepare(shared, command, args, options)?;
     let queued_at = Instant::now();
-    let lease = checkout(shared).await?;
+    let session = options.session.as_ref();
+    let affinity = options.affinity.unwrap_or(shared.config.affinity);
+    let lease = checkout_for(shared, session, affinity).await?;
     let worker = lease.worker().clone();
     let span = tracing::info_span!(
         "call",
@@ -138,18 +183,16 @@ async fn call(
     );
     async move {
         let started = Instant::now();
-        let in_flight = worker.start_call(command, args, None, timeout).await?;
+        let in_flight = worker
+            .start_call(command, args, session, timeout, None)
+            .await?;
         let mut guard = InFlightGuard {
             lease: Some(lease),
             id: in_flight.id,
             reply: Some(in_flight.reply),
             grace: shared.config.cancel_grace,
         };
-        let reply = guard
-            .reply
-            .as_mut()
-            .expect("the guard holds the reply until the end");
-        let outcome = tokio::time::timeout(timeout, reply).await;
+        let outcome = tokio::time::timeout(timeout, guard.reply_mut()).await;
         let result = match outcome {
             Ok(reply) => {
                 guard.complete();
@@ -178,34 +221,8 @@ fn duration_us(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Takes a worker, waiting in the queue up to the queue timeout.
-async fn checkout(shared: &Arc<PoolShared>) -> Result<Lease> {
-    match shared.scheduler.checkout()? {
-        Checkout::Ready(worker) => Ok(Lease::new(Arc::clone(shared), worker)),
-        Checkout::Wait { ticket, receiver } => {
-            let started = Instant::now();
-            let mut slot = QueueSlot {
-                shared: Arc::clone(shared),
-                ticket,
-                receiver: Some(receiver),
-            };
-            let receiver = slot.receiver.as_mut().expect("the slot holds its receiver");
-            match tokio::time::timeout(shared.config.queue_timeout, receiver).await {
-                Ok(Ok(worker)) => {
-                    slot.receiver = None;
-                    Ok(Lease::new(Arc::clone(shared), worker))
-                }
-                Ok(Err(_)) => Err(Error::Shutdown),
-                Err(_) => Err(Error::QueueTimeout {
-                    waited: started.elapsed(),
-                }),
-            }
-        }
-    }
-}
-
 /// Turns a worker's reply into the call's result.
-fn to_result(shared: &PoolShared, command: &str, message: Message) -> Result<Value> {
+pub(super) fn to_result(shared: &PoolShared, command: &str, message: Message) -> Result<Value> {
     if message.success == Some(true) {
         let result = message.result.unwrap_or(Value::Null);
         return shared
@@ -245,57 +262,6 @@ fn worker_error(command: &str, error: Option<&Value>) -> WorkerError {
         traceback,
         command: command.to_owned(),
     }
-}
-
-/// A call on a worker. Dropped before the reply arrived, it cancels the call and keeps the
-/// worker out of the pool until the worker answers, or kills it after the grace period.
-struct InFlightGuard {
-    lease: Option<Lease>,
-    id: u64,
-    reply: Option<oneshot::Receiver<Result<Message>>>,
-    grace: Duration,
-}
-
-impl InFlightGuard {
-    /// The reply arrived: the worker goes back to the pool.
-    fn complete(&mut self) {
-        self.reply = None;
-        self.lease = None;
-    }
-}
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        let (Some(lease), Some(reply)) = (self.lease.take(), self.reply.take()) else {
-            return;
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(recover(lease, self.id, reply, self.grace));
-            }
-            Err(_) => lease.worker().kill(),
-        }
-    }
-}
-
-/// Cancels an abandoned call and returns the worker to the pool once it answers, or kills it.
-async fn recover(
-    lease: Lease,
-    id: u64,
-    reply: oneshot::Receiver<Result<Message>>,
-    grace: Duration,
-) {
-    let worker = lease.worker().clone();
-    worker.cancel(id).await;
-    match tokio::time::timeout(grace, reply).await {
-        Ok(Ok(Ok(_))) => tracing::debug!(worker = %worker.id(), id, "worker answered the cancel"),
-        _ => {
-            tracing::warn!(worker = %worker.id(), id, ?grace, "worker did not answer the cancel; killing it");
-            worker.forget(id);
-            worker.kill();
-        }
-    }
-    drop(lease);
 }
 
 #[cfg(test)]

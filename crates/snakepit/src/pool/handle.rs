@@ -12,6 +12,8 @@ use super::stats::{Counters, PoolStats};
 use crate::adapter::Adapter;
 use crate::config::PoolConfig;
 use crate::protocol::ToolSpec;
+use crate::session::{SessionId, SessionStore};
+use crate::tool::{HostTool, HostTools};
 use crate::worker::{Worker, WorkerEvent, WorkerId, WorkerSpec};
 
 /// A pool of worker processes.
@@ -55,9 +57,18 @@ pub(crate) struct PoolShared {
     pub(super) replacements: TaskTracker,
     /// Cancelled when shutdown begins; replacements stop retrying.
     pub(super) closing: CancellationToken,
+    /// The sessions of this pool's calls.
+    pub(super) sessions: SessionStore,
+    /// The host tools its workers can call.
+    pub(super) host: Arc<HostTools>,
 }
 
 impl PoolShared {
+    /// Whether worker `id` is one of the pool's live workers.
+    pub(super) fn is_live_worker(&self, id: WorkerId) -> bool {
+        self.workers().get(&id).is_some_and(Worker::is_alive)
+    }
+
     pub(super) fn workers(&self) -> std::sync::MutexGuard<'_, HashMap<WorkerId, Worker>> {
         self.workers
             .lock()
@@ -66,6 +77,31 @@ impl PoolShared {
 }
 
 impl Pool {
+    pub(crate) fn from_shared(shared: Arc<PoolShared>) -> Self {
+        Self { shared }
+    }
+
+    /// The pool's session store: sessions, programs and variables of the calls made with
+    /// [`Pool::execute_in_session`].
+    pub fn sessions(&self) -> &SessionStore {
+        &self.shared.sessions
+    }
+
+    /// The host tools the pool's workers can call.
+    pub fn host_tools(&self) -> &HostTools {
+        &self.shared.host
+    }
+
+    /// Registers a host tool every call can use (`ctx.call_host_tool(name, ...)` in Python).
+    pub fn register_host_tool(&self, tool: HostTool) {
+        self.shared.host.register(tool);
+    }
+
+    /// Registers a host tool only calls in `session` can use.
+    pub fn register_session_tool(&self, session: impl Into<SessionId>, tool: HostTool) {
+        self.shared.host.register_for_session(session, tool);
+    }
+
     /// A snapshot of the pool's state and counters.
     pub fn stats(&self) -> PoolStats {
         let shared = &self.shared;

@@ -16,6 +16,8 @@ use super::stats::Counters;
 use crate::adapter::Adapter;
 use crate::config::PoolConfig;
 use crate::error::Result;
+use crate::session::{RemovedSession, SessionStore};
+use crate::tool::HostTools;
 use crate::worker::{Worker, WorkerEvent, WorkerSpec, start};
 
 /// The first pause before retrying a replacement that failed to start.
@@ -28,6 +30,8 @@ pub(super) async fn start_pool(
     adapter: Arc<dyn Adapter>,
     config: PoolConfig,
     spec: WorkerSpec,
+    sessions: SessionStore,
+    host: Arc<HostTools>,
 ) -> Result<Pool> {
     let span = tracing::info_span!("pool.start", adapter = %adapter.name(), size = config.size);
     async move {
@@ -65,7 +69,12 @@ pub(super) async fn start_pool(
             tools,
             replacements: TaskTracker::new(),
             closing: CancellationToken::new(),
+            sessions,
+            host,
         });
+        shared.host.attach(Arc::downgrade(&shared));
+        let removals = shared.sessions.subscribe_removals();
+        tokio::spawn(forget_sessions(Arc::downgrade(&shared), removals).in_current_span());
         for worker in started {
             shared.workers().insert(worker.id(), worker.clone());
             shared.scheduler.release(worker);
@@ -83,10 +92,30 @@ async fn manage(pool: Weak<PoolShared>, mut events: mpsc::UnboundedReceiver<Work
     while let Some(WorkerEvent::Exited { worker }) = events.recv().await {
         let Some(shared) = pool.upgrade() else { break };
         shared.workers().remove(&worker);
+        shared.scheduler.forget_worker(worker);
         if !shared.scheduler.is_closed() {
             shared
                 .replacements
                 .spawn(replace(Weak::clone(&pool)).in_current_span());
+        }
+    }
+}
+
+/// Tells the owning worker to drop the state of each removed session, and forgets the
+/// session's host tools.
+async fn forget_sessions(
+    pool: Weak<PoolShared>,
+    mut removals: mpsc::UnboundedReceiver<RemovedSession>,
+) {
+    while let Some(removed) = removals.recv().await {
+        let Some(shared) = pool.upgrade() else { break };
+        shared.host.forget_session(&removed.id);
+        let owner = removed
+            .owner
+            .and_then(|owner| shared.workers().get(&owner).cloned());
+        drop(shared);
+        if let Some(worker) = owner {
+            worker.drop_session(&removed.id).await;
         }
     }
 }

@@ -8,12 +8,17 @@
 mod builder;
 mod call;
 mod handle;
+mod inflight;
 mod lifecycle;
+mod route;
 mod scheduler;
 mod script;
 mod stats;
+mod stream;
 
 pub use builder::PoolBuilder;
 pub use call::CallOptions;
 pub use handle::Pool;
+pub(crate) use handle::PoolShared;
 pub use stats::PoolStats;
+pub use stream::{CallStream, StreamItem};

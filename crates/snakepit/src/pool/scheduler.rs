@@ -1,16 +1,17 @@
 //! Who gets which worker: the idle workers and the FIFO queue of calls waiting for one.
 //!
 //! One short critical section per checkout and per release. A released worker goes straight
-//! to the oldest waiter, so a call never overtakes one that waited longer.
+//! to the oldest call waiting for that very worker (strict session affinity), else to the
+//! oldest call waiting for any worker, so a call never overtakes one that waited longer.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, oneshot};
 
 use super::handle::PoolShared;
 use crate::error::{Error, Result};
-use crate::worker::Worker;
+use crate::worker::{Worker, WorkerId};
 
 /// The outcome of a checkout that does not wait.
 pub(super) enum Checkout {
@@ -21,6 +22,8 @@ pub(super) enum Checkout {
         ticket: u64,
         receiver: oneshot::Receiver<Worker>,
     },
+    /// The worker asked for has exited.
+    Gone,
 }
 
 #[derive(Debug)]
@@ -32,9 +35,31 @@ struct Waiter {
 #[derive(Debug, Default)]
 struct State {
     idle: VecDeque<Worker>,
+    /// Calls waiting for any worker.
     waiters: VecDeque<Waiter>,
+    /// Calls waiting for one particular worker.
+    owner_waiters: HashMap<WorkerId, VecDeque<Waiter>>,
+    /// Workers that exited; nobody may wait for them any more.
+    gone: HashSet<WorkerId>,
     next_ticket: u64,
     closed: bool,
+}
+
+impl State {
+    fn queued(&self) -> usize {
+        self.waiters.len()
+            + self
+                .owner_waiters
+                .values()
+                .map(VecDeque::len)
+                .sum::<usize>()
+    }
+
+    fn ticket(&mut self) -> u64 {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        ticket
+    }
 }
 
 /// The idle workers and the queue.
@@ -75,32 +100,90 @@ impl Scheduler {
                 return Ok(Checkout::Ready(worker));
             }
         }
-        if state.waiters.len() >= self.max_queue {
-            return Err(Error::PoolSaturated {
-                queued: state.waiters.len(),
-            });
+        self.enqueue(&mut state, None)
+    }
+
+    /// Takes worker `id` if it is idle, or joins its own queue.
+    ///
+    /// # Errors
+    ///
+    /// As [`Scheduler::checkout`].
+    pub(super) fn checkout_worker(&self, id: WorkerId) -> Result<Checkout> {
+        let mut state = self.state();
+        if state.closed {
+            return Err(Error::Shutdown);
         }
-        let ticket = state.next_ticket;
-        state.next_ticket += 1;
+        if state.gone.contains(&id) {
+            return Ok(Checkout::Gone);
+        }
+        if let Some(worker) = take_idle(&mut state, id) {
+            return Ok(Checkout::Ready(worker));
+        }
+        self.enqueue(&mut state, Some(id))
+    }
+
+    /// Takes worker `id` if it is idle; never waits.
+    pub(super) fn try_take(&self, id: WorkerId) -> Option<Worker> {
+        let mut state = self.state();
+        if state.closed {
+            return None;
+        }
+        take_idle(&mut state, id)
+    }
+
+    /// Takes any idle worker; never waits.
+    pub(super) fn try_take_any(&self) -> Option<Worker> {
+        let mut state = self.state();
+        if state.closed {
+            return None;
+        }
+        while let Some(worker) = state.idle.pop_front() {
+            if worker.is_alive() {
+                return Some(worker);
+            }
+        }
+        None
+    }
+
+    fn enqueue(&self, state: &mut State, owner: Option<WorkerId>) -> Result<Checkout> {
+        let queued = state.queued();
+        if queued >= self.max_queue {
+            return Err(Error::PoolSaturated { queued });
+        }
+        let ticket = state.ticket();
         let (sender, receiver) = oneshot::channel();
-        state.waiters.push_back(Waiter { ticket, sender });
+        let waiter = Waiter { ticket, sender };
+        match owner {
+            Some(owner) => state
+                .owner_waiters
+                .entry(owner)
+                .or_default()
+                .push_back(waiter),
+            None => state.waiters.push_back(waiter),
+        }
         Ok(Checkout::Wait { ticket, receiver })
+    }
+
+    /// Fails the calls waiting for worker `id` (it is gone): their receivers close.
+    pub(super) fn forget_worker(&self, id: WorkerId) {
+        let mut state = self.state();
+        state.owner_waiters.remove(&id);
+        state.gone.insert(id);
     }
 
     /// Hands a worker to the oldest waiter, or makes it idle. A dead worker is dropped.
     pub(super) fn release(&self, worker: Worker) {
         if worker.is_alive() {
             let mut state = self.state();
+            let id = worker.id();
             let mut worker = Some(worker);
-            while let Some(waiter) = state.waiters.pop_front() {
-                match waiter
-                    .sender
-                    .send(worker.take().expect("a worker is in hand"))
-                {
-                    Ok(()) => break,
-                    Err(returned) => worker = Some(returned),
+            if let Some(owner_waiters) = state.owner_waiters.get_mut(&id) {
+                hand_over(owner_waiters, &mut worker);
+                if owner_waiters.is_empty() {
+                    state.owner_waiters.remove(&id);
                 }
             }
+            hand_over(&mut state.waiters, &mut worker);
             if let Some(worker) = worker {
                 state.idle.push_back(worker);
             }
@@ -111,17 +194,18 @@ impl Scheduler {
     /// Leaves the queue. `false` when the ticket already got a worker.
     pub(super) fn leave(&self, ticket: u64) -> bool {
         let mut state = self.state();
-        match state
-            .waiters
-            .iter()
-            .position(|waiter| waiter.ticket == ticket)
-        {
-            Some(index) => {
-                state.waiters.remove(index);
-                true
-            }
-            None => false,
-        }
+        let state = &mut *state;
+        std::iter::once(&mut state.waiters)
+            .chain(state.owner_waiters.values_mut())
+            .any(
+                |queue| match queue.iter().position(|waiter| waiter.ticket == ticket) {
+                    Some(index) => {
+                        queue.remove(index);
+                        true
+                    }
+                    None => false,
+                },
+            )
     }
 
     /// Stops taking calls; every waiting call fails with [`Error::Shutdown`].
@@ -129,6 +213,7 @@ impl Scheduler {
         let mut state = self.state();
         state.closed = true;
         state.waiters.clear();
+        state.owner_waiters.clear();
     }
 
     pub(super) fn is_closed(&self) -> bool {
@@ -139,7 +224,28 @@ impl Scheduler {
     pub(super) fn counts(&self) -> (usize, usize) {
         let state = self.state();
         let idle = state.idle.iter().filter(|worker| worker.is_alive()).count();
-        (idle, state.waiters.len())
+        (idle, state.queued())
+    }
+}
+
+/// Removes worker `id` from the idle list, if it is there and alive.
+fn take_idle(state: &mut State, id: WorkerId) -> Option<Worker> {
+    let index = state.idle.iter().position(|worker| worker.id() == id)?;
+    state.idle.remove(index).filter(Worker::is_alive)
+}
+
+/// Gives the worker in hand to the first waiter still waiting.
+fn hand_over(waiters: &mut VecDeque<Waiter>, worker: &mut Option<Worker>) {
+    while worker.is_some() {
+        let Some(waiter) = waiters.pop_front() else {
+            return;
+        };
+        let offered = worker
+            .take()
+            .expect("the loop runs while a worker is in hand");
+        if let Err(returned) = waiter.sender.send(offered) {
+            *worker = Some(returned);
+        }
     }
 }
 

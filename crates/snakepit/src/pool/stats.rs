@@ -40,6 +40,17 @@ pub(super) struct Counters {
 }
 
 impl Counters {
+    /// Counts a failed call under its kind.
+    pub(super) fn count_error(&self, err: &crate::Error) {
+        Self::bump(&self.errors);
+        match err {
+            crate::Error::Timeout { .. } => Self::bump(&self.timeouts),
+            crate::Error::QueueTimeout { .. } => Self::bump(&self.queue_timeouts),
+            crate::Error::PoolSaturated { .. } => Self::bump(&self.pool_saturated),
+            _ => {}
+        }
+    }
+
     pub(super) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }

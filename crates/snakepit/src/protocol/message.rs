@@ -206,3 +206,34 @@ pub struct ParamSpec {
     #[serde(default)]
     pub description: Option<String>,
 }
+
+impl ParamSpec {
+    /// An optional parameter with no type, default or description.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the type name (`int`, `str`, ...).
+    #[must_use]
+    pub fn type_name(mut self, type_name: impl Into<String>) -> Self {
+        self.type_name = Some(type_name.into());
+        self
+    }
+
+    /// Marks the parameter as required.
+    #[must_use]
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+}

@@ -52,14 +52,9 @@ pub use bench::bench_store_ops;
 pub use config::{SessionStoreConfig, SessionStoreStats};
 pub use error::SessionError;
 pub use id::SessionId;
-#[cfg_attr(
-    not(test),
-    expect(
-        unused_imports,
-        reason = "the pool's session affinity is being wired up in parallel"
-    )
-)]
-pub(crate) use removal::{RemovalReason, RemovedSession};
+#[cfg(test)]
+pub(crate) use removal::RemovalReason;
+pub(crate) use removal::RemovedSession;
 pub use state::{Session, SessionInfo};
 pub use store::SessionStore;
 pub use variable::{Constraints, Variable, VariableType};

@@ -273,13 +273,6 @@ impl SessionStore {
 }
 
 /// Owner binding and removal notifications, for the pool's session affinity.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the pool's session affinity is being wired up in parallel"
-    )
-)]
 impl SessionStore {
     /// The worker the session is bound to; `None` when it is unbound, unknown or expired.
     /// Does not refresh the last access.

@@ -14,9 +14,17 @@ use super::link::LinkWriter;
 use crate::error::{Error, ExitInfo, Result};
 use crate::process::{OutputTail, signal_group};
 use crate::protocol::{Kind, Message, ToolSpec};
+use crate::session::SessionId;
+use crate::tool::HostTools;
 
-/// Where a pending call's reply goes.
-pub(super) type ReplySender = oneshot::Sender<Result<Message>>;
+/// A call waiting for its reply: where the reply goes, where its chunks go (streaming
+/// calls), and the session it runs in (the scope of its host calls).
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) reply: oneshot::Sender<Result<Message>>,
+    pub(super) chunks: Option<mpsc::Sender<Value>>,
+    pub(super) session: Option<SessionId>,
+}
 
 /// What the pool hears from a worker's supervisor.
 #[derive(Debug)]
@@ -29,7 +37,7 @@ pub(crate) enum WorkerEvent {
 }
 
 /// What a handle asks of the supervisor.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(super) enum Control {
     /// Stop gracefully: TERM to the group, wait `grace`, then KILL.
     Stop { grace: Duration },
@@ -75,16 +83,30 @@ pub(super) struct Shared {
     pub(super) alive: AtomicBool,
     pub(super) writer: tokio::sync::Mutex<LinkWriter>,
     /// Calls waiting for a reply; `None` once the worker is closed.
-    pub(super) pending: Mutex<Option<HashMap<u64, ReplySender>>>,
+    pub(super) pending: Mutex<Option<HashMap<u64, Pending>>>,
     pub(super) next_call: AtomicU64,
     pub(super) tools: Vec<ToolSpec>,
     pub(super) output: OutputTail,
     pub(super) closed: OnceLock<Closed>,
     pub(super) exited: watch::Sender<bool>,
     pub(super) run: Option<Arc<crate::registry::Run>>,
+    pub(super) host: Option<Arc<HostTools>>,
 }
 
 impl Shared {
+    /// Writes one message to the worker. A write abandoned halfway, or failed, kills the
+    /// worker: half a frame on the link would corrupt everything after it.
+    pub(super) async fn send(&self, message: &Message) -> Result<()> {
+        let mut writer = self.writer.lock().await;
+        let mut guard = KillOnDrop(Some(self));
+        let outcome = writer.send(message).await;
+        guard.0 = None;
+        if let Err(Error::Io { .. }) = &outcome {
+            self.kill_now();
+        }
+        outcome
+    }
+
     /// Marks the worker as not to be used and kills its process group.
     pub(super) fn kill_now(&self) {
         self.alive.store(false, Ordering::Release);
@@ -166,8 +188,9 @@ impl Worker {
         &self,
         command: &str,
         args: Value,
-        session_id: Option<&str>,
+        session: Option<&SessionId>,
         timeout: Duration,
+        chunks: Option<mpsc::Sender<Value>>,
     ) -> Result<InFlight> {
         let shared = self.shared();
         let id = shared.next_call.fetch_add(1, Ordering::Relaxed);
@@ -176,10 +199,13 @@ impl Worker {
         } else {
             let mut message = Message::call(id, command, args);
             message.timeout_ms = u64::try_from(timeout.as_millis()).ok();
-            message.session_id = session_id.map(str::to_owned);
+            message.session_id = session.map(|session| session.as_str().to_owned());
+            if chunks.is_some() {
+                message.stream = Some(true);
+            }
             message
         };
-        let reply = self.register(id)?;
+        let reply = self.register(id, chunks, session.cloned())?;
         match self.send(&message).await {
             Ok(()) | Err(Error::Io { .. }) => Ok(InFlight { id, reply }),
             Err(err) => {
@@ -240,16 +266,42 @@ impl Worker {
         }
     }
 
-    fn register(&self, id: u64) -> Result<oneshot::Receiver<Result<Message>>> {
+    /// Tells the worker to forget a session's state. Classic workers have none.
+    pub(crate) async fn drop_session(&self, session: &SessionId) {
+        if self.is_classic() || !self.is_alive() {
+            return;
+        }
+        let message = Message {
+            session_id: Some(session.as_str().to_owned()),
+            ..Message::new(Kind::SessionDrop)
+        };
+        if let Err(err) = self.send(&message).await {
+            tracing::debug!(worker = %self.id(), error = %err, "could not send session_drop");
+        }
+    }
+
+    fn register(
+        &self,
+        id: u64,
+        chunks: Option<mpsc::Sender<Value>>,
+        session: Option<SessionId>,
+    ) -> Result<oneshot::Receiver<Result<Message>>> {
         let shared = self.shared();
-        let (sender, receiver) = oneshot::channel();
+        let (reply, receiver) = oneshot::channel();
         let mut pending = shared
             .pending
             .lock()
             .expect("pending lock is never poisoned");
         match pending.as_mut() {
             Some(pending) => {
-                pending.insert(id, sender);
+                pending.insert(
+                    id,
+                    Pending {
+                        reply,
+                        chunks,
+                        session,
+                    },
+                );
                 Ok(receiver)
             }
             None => Err(self.closed_error()),
@@ -266,16 +318,7 @@ impl Worker {
     }
 
     async fn send(&self, message: &Message) -> Result<()> {
-        let shared = self.shared();
-        let mut writer = shared.writer.lock().await;
-        // A write dropped halfway leaves half a frame on the link: the worker must go.
-        let mut guard = KillOnDrop(Some(shared));
-        let outcome = writer.send(message).await;
-        guard.0 = None;
-        if let Err(Error::Io { .. }) = &outcome {
-            self.kill();
-        }
-        outcome
+        self.shared().send(message).await
     }
 }
 

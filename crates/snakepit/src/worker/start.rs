@@ -23,6 +23,7 @@ use crate::process::reaper;
 use crate::process::{LinkMode, SpawnRequest, SpawnedProcess, signal_group, spawn};
 use crate::protocol::{Encoding, Kind, Message, PROTOCOL_VERSION, decode, frame_codec};
 use crate::registry::Run;
+use crate::tool::HostTools;
 
 /// How long the output readers get to catch the last lines of a worker that failed to start.
 const OUTPUT_SETTLE: Duration = Duration::from_millis(300);
@@ -39,6 +40,8 @@ pub(crate) struct WorkerSpec {
     pub(crate) max_frame: usize,
     /// The run registry entry the worker is recorded in.
     pub(crate) run: Option<Arc<Run>>,
+    /// The host tools the worker's calls can use.
+    pub(crate) host: Option<Arc<HostTools>>,
 }
 
 /// Starts one worker and waits until it is ready.
@@ -116,6 +119,7 @@ pub(crate) async fn start(
             closed: OnceLock::new(),
             exited: watch::Sender::new(false),
             run: spec.run.clone(),
+            host: spec.host.clone(),
         });
         tracing::info!(%worker, pid = process.pid, "worker ready");
         let supervisor = Supervisor {

@@ -16,7 +16,9 @@ use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 use super::handle::{Closed, Control, Shared, WorkerEvent};
 use crate::error::ExitInfo;
 use crate::process::{LinkReader, signal_group};
-use crate::protocol::{Kind, decode};
+use crate::protocol::{Kind, Message, decode};
+use crate::tool::HostFailure;
+use serde_json::Value;
 
 /// How long a worker whose link closed gets to exit by itself before it is killed.
 const LINK_CLOSED_GRACE: Duration = Duration::from_secs(2);
@@ -25,6 +27,16 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(200);
 /// How long the output readers get to catch the last lines of a dead worker.
 const OUTPUT_SETTLE: Duration = Duration::from_millis(300);
 
+/// What a frame from the worker asks of the supervisor.
+enum Routed {
+    /// Nothing more.
+    Done,
+    /// Deliver a chunk to a streaming caller.
+    Chunk(mpsc::Sender<Value>, Value),
+    /// Run a host tool and answer.
+    HostCall(Box<Message>),
+}
+
 /// How the watch over a worker ended.
 enum End {
     Exited(io::Result<ExitStatus>),
@@ -32,6 +44,15 @@ enum End {
     Protocol(String),
     Stop(Duration),
     Kill,
+}
+
+impl End {
+    fn from_control(control: Option<Control>) -> Self {
+        match control {
+            Some(Control::Stop { grace }) => Self::Stop(grace),
+            Some(Control::Kill) | None => Self::Kill,
+        }
+    }
 }
 
 /// Owns a worker's process and the reading half of its link.
@@ -65,9 +86,9 @@ impl Supervisor {
             .lock()
             .expect("pending lock is never poisoned")
             .take();
-        for (_, reply) in pending.into_iter().flatten() {
+        for (_, call) in pending.into_iter().flatten() {
             // A caller that stopped waiting has nothing to be told.
-            let _unheard = reply.send(Err(closed.to_error(worker)));
+            let _unheard = call.reply.send(Err(closed.to_error(worker)));
         }
         self.shared.exited.send_replace(true);
         if self.events.send(WorkerEvent::Exited { worker }).is_err() {
@@ -79,27 +100,49 @@ impl Supervisor {
         loop {
             tokio::select! {
                 frame = self.reader.next() => match frame {
-                    Some(Ok(payload)) => {
-                        if let Err(detail) = self.route(&payload) {
-                            return End::Protocol(detail);
+                    Some(Ok(payload)) => match self.route(&payload) {
+                        Ok(Routed::Done) => {}
+                        Ok(Routed::Chunk(chunks, data)) => {
+                            // A full chunk buffer stops the reading here: backpressure on the
+                            // worker, whose writes block until the caller catches up.
+                            tokio::select! {
+                                _delivered = chunks.send(data) => {}
+                                status = self.child.wait() => return End::Exited(status),
+                                control = self.control.recv() => return End::from_control(control),
+                            }
                         }
-                    }
+                        Ok(Routed::HostCall(message)) => self.spawn_host_call(*message),
+                        Err(detail) => return End::Protocol(detail),
+                    },
                     Some(Err(err)) => return End::Protocol(err.to_string()),
                     None => return End::LinkClosed,
                 },
                 status = self.child.wait() => return End::Exited(status),
-                control = self.control.recv() => return match control {
-                    Some(Control::Stop { grace }) => End::Stop(grace),
-                    Some(Control::Kill) | None => End::Kill,
-                },
+                control = self.control.recv() => return End::from_control(control),
             }
         }
     }
 
     /// Routes one frame from the worker. An error means the worker broke the protocol.
-    fn route(&self, payload: &[u8]) -> Result<(), String> {
+    fn route(&self, payload: &[u8]) -> Result<Routed, String> {
         let message = decode(payload).map_err(|err| err.to_string())?;
         match message.kind() {
+            Kind::Chunk => {
+                let pending = self
+                    .shared
+                    .pending
+                    .lock()
+                    .expect("pending lock is never poisoned");
+                let chunks = message
+                    .id
+                    .and_then(|id| pending.as_ref()?.get(&id)?.chunks.clone());
+                Ok(match (chunks, message.data) {
+                    (Some(chunks), Some(data)) => Routed::Chunk(chunks, data),
+                    (Some(chunks), None) => Routed::Chunk(chunks, Value::Null),
+                    (None, _) => Routed::Done,
+                })
+            }
+            Kind::HostCall => Ok(Routed::HostCall(Box::new(message))),
             Kind::Result | Kind::Pong => {
                 let mut pending = self
                     .shared
@@ -107,7 +150,7 @@ impl Supervisor {
                     .lock()
                     .expect("pending lock is never poisoned");
                 let Some(pending) = pending.as_mut() else {
-                    return Ok(());
+                    return Ok(Routed::Done);
                 };
                 let id = match message.id {
                     Some(id) => Some(id),
@@ -118,20 +161,20 @@ impl Supervisor {
                     None => return Err("a reply without an id".to_owned()),
                 };
                 match id.and_then(|id| pending.remove(&id)) {
-                    Some(reply) => {
+                    Some(call) => {
                         // The caller may have stopped waiting; the reply is then dropped.
-                        let _unheard = reply.send(Ok(message));
+                        let _unheard = call.reply.send(Ok(message));
                     }
                     None => {
                         tracing::debug!(worker = %self.shared.id, id = ?message.id, "reply to no pending call")
                     }
                 }
-                Ok(())
+                Ok(Routed::Done)
             }
             Kind::Hello => Err("a second hello".to_owned()),
             kind => {
                 tracing::debug!(worker = %self.shared.id, ?kind, "message ignored");
-                Ok(())
+                Ok(Routed::Done)
             }
         }
     }
@@ -190,12 +233,66 @@ impl Supervisor {
     async fn drain_link(&mut self) {
         let drain = async {
             while let Some(Ok(payload)) = self.reader.next().await {
-                if self.route(&payload).is_err() {
-                    break;
+                match self.route(&payload) {
+                    Ok(Routed::Chunk(chunks, data)) => {
+                        // The process is gone; a caller that stopped reading loses the rest.
+                        let _unread = chunks.try_send(data);
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
                 }
             }
         };
         // A grandchild may hold the link open; then the drain stops at the deadline.
         let _open = tokio::time::timeout(DRAIN_AFTER_EXIT, drain).await;
+    }
+
+    /// Runs a host tool for the worker in a task of its own (the tool may take long, or call
+    /// the pool) and writes the answer to the worker.
+    fn spawn_host_call(&self, message: Message) {
+        let shared = Arc::clone(&self.shared);
+        let session = message.id.and_then(|id| {
+            let pending = shared
+                .pending
+                .lock()
+                .expect("pending lock is never poisoned");
+            pending.as_ref()?.get(&id).map(|call| call.session.clone())
+        });
+        tokio::spawn(async move {
+            let tool = message.tool.unwrap_or_default();
+            let args = message
+                .args
+                .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+            let outcome = match (&shared.host, session) {
+                (Some(host), Some(session)) => host.dispatch(shared.id, session, &tool, args).await,
+                (None, Some(_)) => Err(HostFailure::new(
+                    "UnknownHostTool",
+                    "this pool offers no host tools",
+                )),
+                (_, None) => Err(HostFailure::new(
+                    "InvalidHostCall",
+                    "a host call outside any running call",
+                )),
+            };
+            let mut reply = Message {
+                id: message.id,
+                reference: message.reference,
+                ..Message::new(Kind::HostResult)
+            };
+            match outcome {
+                Ok(result) => {
+                    reply.success = Some(true);
+                    reply.result = Some(result);
+                }
+                Err(failure) => {
+                    reply.success = Some(false);
+                    reply.error =
+                        Some(serde_json::json!({"type": failure.kind, "message": failure.message}));
+                }
+            }
+            if let Err(err) = shared.send(&reply).await {
+                tracing::debug!(worker = %shared.id, error = %err, "could not answer a host call");
+            }
+        });
     }
 }

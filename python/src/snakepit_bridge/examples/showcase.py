@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import os
 import platform
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from .. import __version__
 from ..adapter import BaseAdapter, tool
-from ..context import CallContext
+from ..context import CallContext, Stream
 from ..protocol import HAS_MSGPACK, available_encodings
 
 _OPERATIONS = ("add", "subtract", "multiply", "divide")
 
 
 class ShowcaseAdapter(BaseAdapter):
-    """Demonstrates the bridge: a health check, an echo, arithmetic and worker facts."""
+    """Demonstrates the bridge: a health check, an echo, arithmetic, streaming, worker facts."""
 
     @tool
     def ping(self) -> dict[str, str]:
@@ -75,3 +77,39 @@ class ShowcaseAdapter(BaseAdapter):
             "encodings": available_encodings(),
             "msgpack": HAS_MSGPACK,
         }
+
+    @tool
+    def progress(self, steps: int = 10, delay_ms: int = 50) -> Iterator[dict[str, Any]]:
+        """Stream progress: one chunk per step, then a summary.
+
+        Args:
+            steps: How many steps to report.
+            delay_ms: How long each step takes, in milliseconds.
+        """
+        for index in range(steps):
+            time.sleep(delay_ms / 1000.0)
+            yield {"step": index + 1, "steps": steps, "progress": (index + 1) / steps * 100}
+        return {"steps": steps, "done": True}
+
+    @tool(supports_streaming=True)
+    def batch_process(self, params: dict[str, Any], stream: Stream) -> dict[str, int]:
+        """Stream progress updates during processing.
+
+        Args:
+            items (list): The items to process: numbers are doubled, strings upper-cased.
+        """
+        items = params["items"]
+        for i, item in enumerate(items):
+            result = self._process_item(item)
+            stream.send({"progress": (i + 1) / len(items) * 100, "item": result})
+        return {"total": len(items)}
+
+    @staticmethod
+    def _process_item(item: Any) -> Any:
+        if isinstance(item, bool):
+            return item
+        if isinstance(item, (int, float)):
+            return item * 2
+        if isinstance(item, str):
+            return item.upper()
+        return item

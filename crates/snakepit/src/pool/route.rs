@@ -1,0 +1,112 @@
+//! Which worker a call gets: any free worker, or the one that owns the call's session.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+
+use super::handle::PoolShared;
+use super::scheduler::{Checkout, Lease, QueueSlot};
+use crate::config::Affinity;
+use crate::error::{Error, Result};
+use crate::session::SessionId;
+use crate::worker::{Worker, WorkerId};
+
+/// Takes a worker for a call, in `session` if given, waiting in the queue up to the queue
+/// timeout. A call in a session makes the worker it gets the session's owner.
+pub(super) async fn checkout_for(
+    shared: &Arc<PoolShared>,
+    session: Option<&SessionId>,
+    affinity: Affinity,
+) -> Result<Lease> {
+    let Some(session) = session else {
+        return checkout(shared).await;
+    };
+    // Creating the session first fails a full store before the call takes a worker.
+    shared.sessions.get_or_create(session)?;
+    let lease = checkout_in_session(shared, session, affinity).await?;
+    shared
+        .sessions
+        .bind_owner(session, Some(lease.worker().id()))?;
+    Ok(lease)
+}
+
+async fn checkout_in_session(
+    shared: &Arc<PoolShared>,
+    session: &SessionId,
+    affinity: Affinity,
+) -> Result<Lease> {
+    let owner = shared.sessions.owner(session);
+    let lost = |worker: WorkerId| Error::SessionLost {
+        session: session.as_str().to_owned(),
+        worker,
+    };
+    match (owner, affinity) {
+        (None, _) => checkout(shared).await,
+        (Some(owner), Affinity::Hint) => match shared.scheduler.try_take(owner) {
+            Some(worker) => Ok(Lease::new(Arc::clone(shared), worker)),
+            None => match shared.scheduler.try_take_any() {
+                Some(worker) => Ok(Lease::new(Arc::clone(shared), worker)),
+                None => checkout(shared).await,
+            },
+        },
+        (Some(owner), Affinity::StrictQueue) => match shared.scheduler.checkout_worker(owner)? {
+            Checkout::Ready(worker) => Ok(Lease::new(Arc::clone(shared), worker)),
+            Checkout::Wait { ticket, receiver } => {
+                wait(shared, ticket, receiver, || lost(owner)).await
+            }
+            Checkout::Gone => Err(lost(owner)),
+        },
+        (Some(owner), Affinity::StrictFailFast) => {
+            if !shared.is_live_worker(owner) {
+                return Err(lost(owner));
+            }
+            match shared.scheduler.try_take(owner) {
+                Some(worker) => Ok(Lease::new(Arc::clone(shared), worker)),
+                None if shared.is_live_worker(owner) => Err(Error::SessionBusy {
+                    session: session.as_str().to_owned(),
+                    worker: owner,
+                }),
+                None => Err(lost(owner)),
+            }
+        }
+    }
+}
+
+/// Takes any free worker, waiting in the FIFO queue up to the queue timeout.
+pub(super) async fn checkout(shared: &Arc<PoolShared>) -> Result<Lease> {
+    match shared.scheduler.checkout()? {
+        Checkout::Ready(worker) => Ok(Lease::new(Arc::clone(shared), worker)),
+        Checkout::Wait { ticket, receiver } => {
+            wait(shared, ticket, receiver, || Error::Shutdown).await
+        }
+        Checkout::Gone => Err(Error::Shutdown),
+    }
+}
+
+/// Waits in the queue for a worker; `closed` is the error when the wait can never succeed.
+async fn wait(
+    shared: &Arc<PoolShared>,
+    ticket: u64,
+    receiver: oneshot::Receiver<Worker>,
+    closed: impl FnOnce() -> Error,
+) -> Result<Lease> {
+    let started = Instant::now();
+    let mut slot = QueueSlot {
+        shared: Arc::clone(shared),
+        ticket,
+        receiver: Some(receiver),
+    };
+    let receiver = slot.receiver.as_mut().expect("the slot holds its receiver");
+    match tokio::time::timeout(shared.config.queue_timeout, receiver).await {
+        Ok(Ok(worker)) => {
+            slot.receiver = None;
+            Ok(Lease::new(Arc::clone(shared), worker))
+        }
+        Ok(Err(_)) if shared.scheduler.is_closed() => Err(Error::Shutdown),
+        Ok(Err(_)) => Err(closed()),
+        Err(_) => Err(Error::QueueTimeout {
+            waited: started.elapsed(),
+        }),
+    }
+}
