@@ -378,3 +378,55 @@ def test_failing_initialize_exits_with_code_2(tmp_path: Any) -> None:
     )
     assert process.returncode == 2
     assert b"model file missing" in process.stderr
+
+
+@pytest.mark.parametrize("encoding", ["json", "msgpack"])
+def test_results_needing_conversion_arrive_converted(encoding: str) -> None:
+    env = worker_env(SNAKEPIT_ENCODINGS=encoding)
+    converting = Worker.adapter(FAULT_ADAPTER, env=env, encoding=encoding)
+    try:
+        assert converting.encoding == encoding
+        result = converting.call("convertible")["result"]
+        raw = b"\x00\xffraw"
+        expected_bytes = {"type": "bytes", "base64": "AP9yYXc="} if encoding == "json" else raw
+        object_marker = result.pop("object")
+        assert object_marker["__unserializable__"] == "builtins.object"
+        assert result == {
+            "set": [1, 2, 3],
+            "frozenset": ["a", "b"],
+            "tuple": [1, [2, 3]],
+            "bytes": expected_bytes,
+            "decimal": "1.10",
+            "path": "/tmp/x",
+            "enum": "red",
+            "date": "2024-01-02",
+            "datetime": "2024-01-02T03:04:05",
+            "time": "06:07:00",
+            "dataclass": {"x": 1, "y": 2},
+            "to_dict": {"1": "one"},
+            "tolist": [[1, 2], [3, 4]],
+        }
+        deep = converting.call("deep", {"depth": 100})["result"]
+        for _ in range(33):
+            deep = deep[0]
+        assert deep["__unserializable__"] == "builtins.list"
+        wide = converting.call("wide", {"n": 60_000})["result"]
+        assert wide[0] == [0] and "__unserializable__" in wide[-1]
+        assert converting.call("add", {"a": 6})["result"] == 6
+    finally:
+        converting.close()
+
+
+def test_result_over_the_frame_limit_is_a_serialization_error() -> None:
+    small = Worker.adapter(FAULT_ADAPTER, handshake=False)
+    try:
+        hello = small.recv()
+        assert hello["kind"] == "hello"
+        small.send({"kind": "welcome", "protocol": 1, "encoding": "json", "max_frame": 4096})
+        reply = small.call("huge", {"size": 10_000})
+        assert reply["success"] is False
+        assert reply["error"]["type"] == "SerializationError"
+        assert "maximum frame size of 4096" in reply["error"]["message"]
+        assert small.call("huge", {"size": 10})["result"] == "x" * 10
+    finally:
+        small.close()

@@ -22,6 +22,8 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Run one command on a worker and print its result.
     Call(CallArgs),
+    /// List the tools the workers offer: name, parameters, description, streaming.
+    Tools(ToolsArgs),
     /// Measure the pool's latency and throughput against the bare framed echo (the floor).
     Bench(BenchArgs),
     /// List the runs in the registry (live pools on this machine) and their workers.
@@ -61,14 +63,10 @@ pub(crate) struct DemoArgs {
     pub(crate) workers: u16,
 }
 
-/// Arguments of `snakepit call`.
+/// Which workers to run: the bundled showcase adapter, another Python adapter, or any
+/// executable.
 #[derive(Debug, Args)]
-pub(crate) struct CallArgs {
-    /// The command (tool) to run, such as `ping`.
-    pub(crate) command: String,
-    /// The arguments, as a JSON object.
-    #[arg(long, value_name = "JSON", default_value = "{}")]
-    pub(crate) args: String,
+pub(crate) struct WorkerArgs {
     /// A Python adapter class, written `package.module:Class`. Default: the bundled showcase.
     #[arg(long, value_name = "MODULE:CLASS", conflicts_with = "worker_cmd")]
     pub(crate) adapter: Option<String>,
@@ -88,10 +86,41 @@ pub(crate) struct CallArgs {
     /// How many workers to start.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) pool_size: u16,
+}
+
+/// Arguments of `snakepit call`.
+#[derive(Debug, Args)]
+pub(crate) struct CallArgs {
+    /// The command (tool) to run, such as `ping`.
+    pub(crate) command: String,
+    /// The arguments, as a JSON object.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub(crate) args: String,
+    /// The workers.
+    #[command(flatten)]
+    pub(crate) worker: WorkerArgs,
+    /// Run the call in this session (the worker sees the session id).
+    #[arg(long, value_name = "ID")]
+    pub(crate) session: Option<String>,
+    /// Stream the call: print chunks as they arrive (a progress bar on stderr when chunks
+    /// carry a `progress` figure), then the result.
+    #[arg(long)]
+    pub(crate) stream: bool,
     /// The call's deadline in seconds. Default: the pool's call timeout.
     #[arg(long, value_name = "SECS")]
     pub(crate) timeout: Option<f64>,
-    /// Print the result as compact JSON on one line.
+    /// Print the result (and each chunk) as compact JSON on one line.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `snakepit tools`.
+#[derive(Debug, Args)]
+pub(crate) struct ToolsArgs {
+    /// The workers.
+    #[command(flatten)]
+    pub(crate) worker: WorkerArgs,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -50,6 +50,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Demo(args) => commands::demo::run(&args).await,
             Command::Call(args) => commands::call::run(args).await,
+            Command::Tools(args) => commands::tools::run(&args).await,
             Command::Bench(args) => commands::bench::run(args).await,
             Command::Status(args) => commands::registry::status(&args),
             Command::Cleanup(args) => commands::registry::cleanup(&args),

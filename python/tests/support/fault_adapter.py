@@ -250,8 +250,15 @@ class FaultAdapter(BaseAdapter):
             yield {"i": index}
 
     @tool
-    def endless(self, closed_file: str, delay_ms: int = 10) -> Iterator[dict[str, int]]:
-        """Yield forever; when closed (GeneratorExit) write ``closed_file``, then re-raise."""
+    def endless(
+        self, closed_file: str | None = None, delay_ms: int = 10
+    ) -> Iterator[dict[str, int]]:
+        """Yield forever; when closed (GeneratorExit) write ``closed_file``, then re-raise.
+
+        Args:
+            closed_file: The file to write when the generator is closed, if any.
+            delay_ms: How long to sleep between chunks (a plain sleep, no checkpoint).
+        """
         index = 0
         try:
             while True:
@@ -259,12 +266,16 @@ class FaultAdapter(BaseAdapter):
                 index += 1
                 time.sleep(delay_ms / 1000.0)
         except GeneratorExit:
-            with open(closed_file, "w") as handle:
-                handle.write(f"closed after {index}")
+            if closed_file:
+                with open(closed_file + ".tmp", "w") as handle:
+                    handle.write(f"closed after {index}")
+                os.rename(closed_file + ".tmp", closed_file)
             raise
 
     @tool
-    async def aendless(self, closed_file: str, delay_ms: int = 10) -> AsyncIterator[int]:
+    async def aendless(
+        self, closed_file: str | None = None, delay_ms: int = 10
+    ) -> AsyncIterator[int]:
         """An async generator that yields forever; writes ``closed_file`` when stopped."""
         index = 0
         try:
@@ -273,8 +284,10 @@ class FaultAdapter(BaseAdapter):
                 index += 1
                 await asyncio.sleep(delay_ms / 1000.0)
         except (GeneratorExit, asyncio.CancelledError) as exc:
-            with open(closed_file, "w") as handle:
-                handle.write(type(exc).__name__)
+            if closed_file:
+                with open(closed_file + ".tmp", "w") as handle:
+                    handle.write(type(exc).__name__)
+                os.rename(closed_file + ".tmp", closed_file)
             raise
 
     @tool
@@ -307,6 +320,11 @@ class FaultAdapter(BaseAdapter):
     async def ahost_blocking(self, name: str, args: dict[str, Any], ctx: CallContext) -> Any:
         """Call the host tool ``name`` from an async tool with the blocking form."""
         return ctx.call_host_tool(name, args)
+
+    @tool
+    def host_odd_args(self, name: str, ctx: CallContext) -> Any:
+        """Call the host tool ``name`` with arguments that need conversion (a set, bytes)."""
+        return ctx.call_host_tool(name, {"values": {2, 1}}, when=b"raw")
 
     @tool
     def host_error(self, name: str, args: dict[str, Any], ctx: CallContext) -> dict[str, str]:
@@ -362,3 +380,21 @@ class FaultAdapter(BaseAdapter):
         """Ignore SIGTERM from now on, so only SIGKILL can stop this worker."""
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         return True
+
+    @tool
+    def big_count(self, n: int, size: int, progress_file: str) -> Iterator[dict[str, Any]]:
+        """Yield ``n`` chunks of ``size`` bytes of text, recording in ``progress_file`` how
+        many have been produced, then return the total.
+
+        Args:
+            n: How many chunks.
+            size: The length of each chunk's text.
+            progress_file: Where the count of produced chunks is written before each yield.
+        """
+        text = "x" * size
+        for index in range(n):
+            with open(progress_file + ".tmp", "w") as handle:
+                handle.write(str(index + 1))
+            os.rename(progress_file + ".tmp", progress_file)
+            yield {"i": index, "text": text}
+        return {"total": n}

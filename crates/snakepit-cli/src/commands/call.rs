@@ -7,8 +7,11 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
+use futures_util::StreamExt;
 use serde_json::Value;
-use snakepit::{CallOptions, GenericAdapter, Pool, PoolBuilder, PythonAdapter, WorkerProtocol};
+use snakepit::{CallOptions, Pool, StreamItem};
+
+use super::workers::pool_builder;
 
 use crate::cli::CallArgs;
 
@@ -24,20 +27,28 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
     if !call_args.is_object() {
         bail!("--args must be a JSON object, not {call_args}");
     }
-    let options = match args.timeout {
+    let mut options = match args.timeout {
         Some(seconds) => CallOptions::new().timeout(
             Duration::try_from_secs_f64(seconds)
                 .with_context(|| format!("--timeout {seconds} is not a usable duration"))?,
         ),
         None => CallOptions::new(),
     };
-    let builder = pool_builder(&args)?;
+    if let Some(session) = &args.session {
+        options = options.session(session.as_str());
+    }
+    let builder = pool_builder(&args.worker)?;
     let command = args.command.clone();
+    let (stream, json) = (args.stream, args.json);
     // Script mode: the workers are gone before `run_script` returns, on success and on error.
     let outcome = builder
-        .run_script(
-            move |pool| async move { pool.execute_with(&command, call_args, &options).await },
-        )
+        .run_script(move |pool| async move {
+            if stream {
+                stream_call(&pool, &command, call_args, &options, json).await
+            } else {
+                pool.execute_with(&command, call_args, &options).await
+            }
+        })
         .await
         .context("could not start the workers")?;
     let result = outcome.map_err(|err| describe_failure(&args.command, err))?;
@@ -51,36 +62,71 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The pool the flags describe.
-fn pool_builder(args: &CallArgs) -> anyhow::Result<PoolBuilder> {
-    let size = usize::from(args.pool_size);
-    if let Some(worker_cmd) = &args.worker_cmd {
-        let words = shlex::split(worker_cmd)
-            .with_context(|| format!("--worker-cmd is not a valid command line: {worker_cmd}"))?;
-        let Some((program, program_args)) = words.split_first() else {
-            bail!("--worker-cmd is empty");
-        };
-        let protocol = if args.classic {
-            WorkerProtocol::Classic
-        } else {
-            WorkerProtocol::Native
-        };
-        let adapter = GenericAdapter::new(program)
-            .args(program_args)
-            .protocol(protocol);
-        return Ok(Pool::builder(adapter).size(size));
+/// Runs a streaming call, printing each chunk as it arrives; returns the final result.
+async fn stream_call(
+    pool: &Pool,
+    command: &str,
+    args: Value,
+    options: &CallOptions,
+    json: bool,
+) -> snakepit::Result<Value> {
+    let mut stream = pool.execute_stream_with(command, args, options).await?;
+    let mut bar = ProgressBar::default();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(StreamItem::Chunk(chunk)) => {
+                if let Some(progress) = chunk.get("progress").and_then(Value::as_f64) {
+                    bar.draw(progress);
+                }
+                if json {
+                    println!("{chunk}");
+                } else if !bar.drawn {
+                    println!("chunk: {chunk}");
+                }
+            }
+            Ok(StreamItem::Done(result)) => {
+                bar.finish();
+                return Ok(result);
+            }
+            Err(err) => {
+                bar.finish();
+                return Err(err);
+            }
+        }
     }
-    let mut adapter = match &args.adapter {
-        Some(class) => PythonAdapter::new(class),
-        None => PythonAdapter::showcase(),
-    };
-    if let Some(python) = &args.python {
-        adapter = adapter.python(python);
+    Err(snakepit::Error::Shutdown)
+}
+
+/// A one-line progress bar on stderr, redrawn in place.
+#[derive(Debug, Default)]
+struct ProgressBar {
+    drawn: bool,
+}
+
+impl ProgressBar {
+    const WIDTH: usize = 30;
+
+    fn draw(&mut self, percent: f64) {
+        let percent = percent.clamp(0.0, 100.0);
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a clamped percentage scaled to the bar width"
+        )]
+        let filled = ((percent / 100.0) * Self::WIDTH as f64).round() as usize;
+        eprint!(
+            "\r[{}{}] {percent:5.1}%",
+            "#".repeat(filled),
+            " ".repeat(Self::WIDTH - filled.min(Self::WIDTH))
+        );
+        self.drawn = true;
     }
-    for dir in &args.python_path {
-        adapter = adapter.python_path(dir);
+
+    fn finish(&self) {
+        if self.drawn {
+            eprintln!();
+        }
     }
-    Ok(Pool::builder(adapter).size(size))
 }
 
 /// Turns a failed call into the error to report, with the traceback of a Python exception.

@@ -5,3 +5,5 @@ pub(crate) mod bench;
 pub(crate) mod call;
 pub(crate) mod demo;
 pub(crate) mod registry;
+pub(crate) mod tools;
+pub(crate) mod workers;

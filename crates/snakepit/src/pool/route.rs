@@ -24,11 +24,19 @@ pub(super) async fn checkout_for(
     };
     // Creating the session first fails a full store before the call takes a worker.
     shared.sessions.get_or_create(session)?;
-    let lease = checkout_in_session(shared, session, affinity).await?;
-    shared
-        .sessions
-        .bind_owner(session, Some(lease.worker().id()))?;
-    Ok(lease)
+    loop {
+        let lease = checkout_in_session(shared, session, affinity).await?;
+        let worker = lease.worker().id();
+        if affinity == Affinity::Hint {
+            shared.sessions.bind_owner(session, Some(worker))?;
+            return Ok(lease);
+        }
+        // Strict modes: two first calls of a session may race for different workers; the
+        // first to claim the session owns it, and the other call goes to that owner.
+        if shared.sessions.claim_owner(session, worker)? == worker {
+            return Ok(lease);
+        }
+    }
 }
 
 async fn checkout_in_session(

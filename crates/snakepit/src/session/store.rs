@@ -286,6 +286,26 @@ impl SessionStore {
             .and_then(|entry| entry.owner())
     }
 
+    /// Makes `candidate` the owner of a session that has none, and returns the owner: the
+    /// candidate, or the worker that got there first. The session must exist.
+    pub(crate) fn claim_owner(
+        &self,
+        id: impl AsRef<str>,
+        candidate: WorkerId,
+    ) -> Result<WorkerId, SessionError> {
+        let id = id.as_ref();
+        let now = self.inner.now_nanos();
+        let shard = read(self.inner.shard(id));
+        match shard.get(id) {
+            Some(entry) if !entry.is_expired(now) => {
+                entry.last_access.fetch_max(now, Ordering::Relaxed);
+                let mut owner = lock(&entry.owner);
+                Ok(*owner.get_or_insert(candidate))
+            }
+            _ => Err(SessionError::NotFound(id.to_owned())),
+        }
+    }
+
     /// Binds the session to a worker (or unbinds it with `None`), creating the session with
     /// the default TTL if it does not exist. Refreshes the last access.
     ///

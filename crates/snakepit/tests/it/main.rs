@@ -12,6 +12,9 @@
 //! - `lifecycle`: no orphans: host SIGKILL, ignored SIGTERM, grandchildren, the run registry,
 //!   side-by-side hosts, script mode.
 //! - `examples`: the shared protocol example frames.
+//! - `sessions`: affinity modes, lost and busy owners, session state and variables in Python.
+//! - `streams`: streaming calls, cancel on drop, backpressure, queueing, deadlines.
+//! - `host_tools`: Rust tools Python calls; session scoping; nesting.
 
 #![expect(
     clippy::unwrap_used,
@@ -27,7 +30,10 @@ mod classic;
 mod crash;
 mod deadline;
 mod examples;
+mod host_tools;
 mod lifecycle;
 mod queue;
+mod sessions;
 mod shutdown;
 mod start;
+mod streams;

@@ -1,0 +1,270 @@
+//! Sessions: affinity modes under concurrent load, lost and busy owners, the session id and
+//! state on the Python side, and variables read and written from Python.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use snakepit::session::{Constraints, VariableType};
+use snakepit::{Affinity, CallOptions, Error};
+
+use crate::support;
+
+fn in_session(session: &str, affinity: Affinity) -> CallOptions {
+    CallOptions::new().session(session).affinity(affinity)
+}
+
+async fn owner_pid(pool: &snakepit::Pool, session: &str, affinity: Affinity) -> Value {
+    pool.execute_with("pid", json!({}), &in_session(session, affinity))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_strict_modes_every_call_of_a_session_lands_on_its_owner() {
+    let pool = support::fault_pool(3).await;
+    for affinity in [Affinity::StrictQueue, Affinity::StrictFailFast] {
+        let mut calls = Vec::new();
+        for n in 0..240usize {
+            let pool = pool.clone();
+            // A fixed scatter of 8 sessions, so sessions interleave and compete.
+            let session = format!("{affinity:?}-{}", (n * 7 + n / 5) % 8);
+            calls.push(tokio::spawn(async move {
+                let options = in_session(&session, affinity);
+                (session, pool.execute_with("pid", json!({}), &options).await)
+            }));
+        }
+        let mut owners: HashMap<String, Value> = HashMap::new();
+        let mut served = 0;
+        for call in calls {
+            let (session, outcome) = call.await.unwrap();
+            match outcome {
+                Ok(pid) => {
+                    served += 1;
+                    let owner = owners.entry(session.clone()).or_insert_with(|| pid.clone());
+                    assert_eq!(*owner, pid, "a call of {session} left its owner");
+                }
+                // Fail-fast refuses calls whose owner is busy; that is its contract.
+                Err(Error::SessionBusy { .. }) if affinity == Affinity::StrictFailFast => {}
+                Err(err) => panic!("{affinity:?}: {err:?}"),
+            }
+        }
+        assert!(served >= 8, "{affinity:?} served only {served} calls");
+    }
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn in_hint_mode_no_call_waits_behind_a_busy_owner_while_a_worker_is_idle() {
+    let pool = support::fault_pool(2).await;
+    let owner = owner_pid(&pool, "chat", Affinity::Hint).await;
+    let busy = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            pool.execute_in_session("chat", "sleep", json!({"seconds": 5}))
+                .await
+        })
+    };
+    let reached =
+        support::eventually(Duration::from_secs(10), || async { pool.stats().busy == 1 }).await;
+    assert!(reached);
+    let other = owner_pid(&pool, "chat", Affinity::Hint).await;
+    assert_ne!(other, owner, "the call waited for the busy owner");
+    assert!(
+        !busy.is_finished(),
+        "the owner finished first; the test proves nothing"
+    );
+    // The session moved: its next call goes to the new owner.
+    assert_eq!(
+        owner_pid(&pool, "chat", Affinity::StrictFailFast).await,
+        other
+    );
+    busy.abort();
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn strict_fail_fast_refuses_a_call_whose_owner_is_busy() {
+    let pool = support::fault_pool(2).await;
+    owner_pid(&pool, "s", Affinity::StrictFailFast).await;
+    let busy = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let options = in_session("s", Affinity::StrictFailFast);
+            pool.execute_with("sleep", json!({"seconds": 0.5}), &options)
+                .await
+        })
+    };
+    let reached =
+        support::eventually(Duration::from_secs(10), || async { pool.stats().busy == 1 }).await;
+    assert!(reached);
+    let options = in_session("s", Affinity::StrictFailFast);
+    let err = pool
+        .execute_with("pid", json!({}), &options)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::SessionBusy { .. }), "{err:?}");
+    // Strict queue waits for the owner instead.
+    let queued = pool
+        .execute_with("pid", json!({}), &in_session("s", Affinity::StrictQueue))
+        .await;
+    assert!(queued.is_ok());
+    busy.await.unwrap().unwrap();
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_session_whose_owner_died_is_lost_in_strict_modes_and_moves_in_hint_mode() {
+    let pool = support::fault_pool(2).await;
+    for session in ["strict", "hinted"] {
+        owner_pid(&pool, session, Affinity::Hint).await;
+        let crash = pool
+            .execute_in_session(session, "crash_exit", json!({"code": 9}))
+            .await;
+        assert!(
+            matches!(crash, Err(Error::WorkerExited { .. })),
+            "{crash:?}"
+        );
+    }
+    for affinity in [Affinity::StrictQueue, Affinity::StrictFailFast] {
+        let options = in_session("strict", affinity);
+        let err = pool
+            .execute_with("pid", json!({}), &options)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::SessionLost { .. }),
+            "{affinity:?}: {err:?}"
+        );
+    }
+    let moved = pool.execute_in_session("hinted", "pid", json!({})).await;
+    assert!(moved.is_ok(), "{moved:?}");
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn python_sees_the_session_id_keeps_its_state_and_loses_it_after_delete() {
+    let pool = support::fault_pool(1).await;
+    let seen = pool
+        .execute_in_session(
+            "alice",
+            "remember",
+            json!({"key": "model", "value": "small"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(seen, json!("alice"));
+    assert_eq!(
+        pool.execute_in_session("alice", "recall", json!({"key": "model"}))
+            .await
+            .unwrap(),
+        json!("small")
+    );
+    assert_eq!(
+        pool.execute_in_session("bob", "recall", json!({"key": "model"}))
+            .await
+            .unwrap(),
+        Value::Null
+    );
+    pool.sessions().delete("alice").unwrap();
+    let forgotten = support::eventually(Duration::from_secs(5), || async {
+        pool.execute_in_session("alice", "recall", json!({"key": "model"}))
+            .await
+            .unwrap()
+            == Value::Null
+    })
+    .await;
+    assert!(forgotten, "the worker kept the deleted session's state");
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_session_is_dropped_on_its_worker() {
+    let store = snakepit::session::SessionStore::new(snakepit::session::SessionStoreConfig {
+        default_ttl: Duration::from_millis(300),
+        sweep_interval: Duration::from_millis(50),
+        ..Default::default()
+    });
+    let pool = support::builder(support::fault_adapter(), 1)
+        .sessions(store)
+        .start()
+        .await
+        .unwrap();
+    pool.execute_in_session("brief", "remember", json!({"key": "k", "value": 1}))
+        .await
+        .unwrap();
+    let expired = support::eventually(Duration::from_secs(5), || async {
+        !pool.sessions().exists("brief")
+    })
+    .await;
+    assert!(expired, "the session never expired");
+    let dropped = support::eventually(Duration::from_secs(5), || async {
+        pool.execute_in_session("brief", "recall", json!({"key": "k"}))
+            .await
+            .unwrap()
+            == Value::Null
+    })
+    .await;
+    assert!(dropped, "the worker kept the expired session's state");
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn python_reads_and_writes_session_variables_through_the_host_store() {
+    let pool = support::fault_pool(1).await;
+    pool.sessions().create("tuning", None).unwrap();
+    let limits = Constraints {
+        min: Some(0.0),
+        max: Some(1.0),
+        ..Constraints::default()
+    };
+    pool.sessions()
+        .register_variable(
+            "tuning",
+            "temperature",
+            VariableType::Float,
+            json!(0.7),
+            limits,
+        )
+        .unwrap();
+    let read = pool
+        .execute_in_session("tuning", "get_var", json!({"name": "temperature"}))
+        .await
+        .unwrap();
+    assert_eq!(read, json!(0.7));
+    pool.execute_in_session(
+        "tuning",
+        "set_var",
+        json!({"name": "temperature", "value": 0.2}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        pool.sessions()
+            .get_variable("tuning", "temperature")
+            .unwrap()
+            .value,
+        json!(0.2)
+    );
+    let err = pool
+        .execute_in_session(
+            "tuning",
+            "set_var",
+            json!({"name": "temperature", "value": 3.0}),
+        )
+        .await
+        .unwrap_err();
+    let Error::Worker(error) = err else {
+        panic!("expected a worker error, got {err:?}")
+    };
+    assert_eq!(error.kind, "HostToolError");
+    assert!(error.message.contains("temperature"), "{}", error.message);
+    assert_eq!(
+        pool.sessions()
+            .get_variable("tuning", "temperature")
+            .unwrap()
+            .value,
+        json!(0.2)
+    );
+    pool.shutdown().await;
+}
