@@ -18,7 +18,7 @@ use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 use crate::adapter::{Adapter, PythonAdapter};
 use crate::error::{Error, Result};
 use crate::process::{LinkMode, LinkReader, LinkWriter, SpawnRequest, signal_group, spawn};
-use crate::protocol::{DEFAULT_MAX_FRAME, Encoding, FrameBuffer, Message, decode, frame_codec};
+use crate::protocol::{DEFAULT_MAX_FRAME, Encoding, FrameBuffer, Kind, Message, decode, frame_codec};
 use crate::worker::WorkerId;
 
 /// A Python process echoing frames over a native link.
@@ -98,6 +98,40 @@ impl Floor {
                 source,
             }),
             None => Err(Error::Protocol("the floor closed its link".to_owned())),
+        }
+    }
+
+    /// Asks the floor for `n` bare chunk frames and reads them all, then the result; returns
+    /// how many chunks arrived. This is the streaming floor: the same link and codec as a
+    /// streaming call, with nothing else.
+    ///
+    /// # Errors
+    ///
+    /// As [`Floor::echo`].
+    pub async fn stream(&mut self, id: u64, n: u64) -> Result<u64> {
+        let request = Message::call(id, "chunks", serde_json::json!({ "n": n }));
+        let frame = self.buffer.encode(&request, self.encoding, DEFAULT_MAX_FRAME)?;
+        self.writer.write_all(frame).await.map_err(|source| Error::Io {
+            context: "could not write to the floor".to_owned(),
+            source,
+        })?;
+        let mut chunks = 0;
+        loop {
+            let message = match self.reader.next().await {
+                Some(Ok(payload)) => decode(&payload)?,
+                Some(Err(source)) => {
+                    return Err(Error::Io {
+                        context: "could not read from the floor".to_owned(),
+                        source,
+                    });
+                }
+                None => return Err(Error::Protocol("the floor closed its link".to_owned())),
+            };
+            match message.kind() {
+                Kind::Chunk => chunks += 1,
+                Kind::Result => return Ok(chunks),
+                other => return Err(Error::Protocol(format!("the floor sent a {other:?}"))),
+            }
         }
     }
 

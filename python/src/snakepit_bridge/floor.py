@@ -3,7 +3,8 @@
 ``python -m snakepit_bridge.floor`` reads frames from the socket named by ``SNAKEPIT_FD``
 (or from stdin, writing to stdout, when it is unset) and answers every message with
 ``{"kind": "result", "id": <id>, "success": true, "result": <args>}`` in the encoding the
-message arrived in. There is no handshake, no adapter and no dispatch: the host measures a
+message arrived in. A message whose ``command`` is ``chunks`` first gets ``args.n`` chunk
+frames (the streaming floor). There is no handshake, no adapter and no dispatch: the host measures a
 real worker's round trip against this one to see what the runtime itself costs.
 It exits at end-of-file.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Callable
 
 from .protocol import FrameReader, ProtocolError, decode, encode, max_frame_from_env
 
@@ -33,6 +35,9 @@ def main() -> int:
                 return 0
             encoding = "json" if payload[0] == 0x7B else "msgpack"
             message = decode(payload)
+            if message.get("command") == "chunks":
+                # The streaming floor: n bare chunk frames, then the result.
+                send_chunks(write, write_fd, message, encoding)
             reply = encode(
                 {
                     "kind": "result",
@@ -51,6 +56,18 @@ def main() -> int:
         return 1
     except (BrokenPipeError, ConnectionResetError):
         return 0
+
+
+def send_chunks(write: Callable[[int, bytes], int], fd: int, message: dict, encoding: str) -> None:
+    """Write ``args.n`` small chunk frames for ``message``, as fast as the link takes them."""
+    call_id = message.get("id")
+    count = int((message.get("args") or {}).get("n", 0))
+    for seq in range(count):
+        chunk = encode({"kind": "chunk", "id": call_id, "seq": seq, "data": {"i": seq}}, encoding)
+        data = len(chunk).to_bytes(4, "big") + chunk
+        written = write(fd, data)
+        while written < len(data):
+            written += write(fd, data[written:])
 
 
 if __name__ == "__main__":

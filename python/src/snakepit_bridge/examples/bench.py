@@ -1,0 +1,46 @@
+"""The adapter ``snakepit bench`` measures: the cheapest tools for each path of the runtime.
+
+``ping`` for the call round trip, ``chunks`` for streaming, and ``host_round_trips`` for host
+callbacks (it times them inside the worker, where the round trip starts and ends).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ..adapter import BaseAdapter, tool
+from ..context import CallContext
+
+
+class BenchAdapter(BaseAdapter):
+    """Tools that do nothing but exercise one path of the runtime each."""
+
+    @tool
+    def ping(self) -> dict[str, str]:
+        """Answer at once."""
+        return {"status": "ok"}
+
+    @tool
+    def chunks(self, n: int) -> Iterator[dict[str, int]]:
+        """Yield ``n`` small chunks as fast as the link takes them."""
+        for index in range(n):
+            yield {"i": index}
+        return {"total": n}
+
+    @tool
+    def host_round_trips(self, n: int, ctx: CallContext, tool_name: str = "noop") -> list[float]:
+        """Call host tool ``tool_name`` ``n`` times; return each round trip in microseconds."""
+        durations: list[float] = []
+        call = ctx.call_host_tool
+        for _ in range(n):
+            started = time.perf_counter()
+            call(tool_name)
+            durations.append((time.perf_counter() - started) * 1e6)
+        return durations
+
+    @tool
+    def describe(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Return the parameters, for checking the adapter loads."""
+        return params
