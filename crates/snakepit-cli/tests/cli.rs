@@ -170,6 +170,25 @@ fn bench_prints_the_json_report() {
             assert!(value > 0.0, "ratio.{key} = {value} in {row}");
         }
     }
+    for (section, keys) in [
+        (
+            "sessions",
+            &["store_ops_per_s", "in_session_p50_us", "in_session_p99_us"][..],
+        ),
+        (
+            "stream",
+            &["chunks_per_s", "floor_frames_per_s", "ratio"][..],
+        ),
+        ("host_tool", &["p50_us", "p99_us"][..]),
+    ] {
+        for key in keys {
+            let value = report[section][key].as_f64();
+            assert!(
+                value.is_some_and(|value| value > 0.0),
+                "{section}.{key} = {value:?} in {report}"
+            );
+        }
+    }
 }
 
 #[test]

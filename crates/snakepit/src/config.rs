@@ -1,5 +1,6 @@
 //! Pool settings: plain data with documented defaults.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use crate::protocol::DEFAULT_MAX_FRAME;
 
 /// The settings of a pool. Build one with [`Pool::builder`](crate::Pool::builder), or fill
 /// the fields and pass it to [`PoolBuilder::config`](crate::PoolBuilder::config).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PoolConfig {
     /// How many workers the pool keeps running. Default: the number of CPUs.
@@ -43,6 +44,152 @@ pub struct PoolConfig {
     /// How calls in a session find their worker, unless a call says otherwise.
     /// Default: [`Affinity::Hint`].
     pub affinity: Affinity,
+    /// Retries of calls whose worker crashed.
+    pub retry: RetryConfig,
+    /// The pool's circuit breaker.
+    pub circuit: CircuitConfig,
+    /// Heartbeats and restart backoff.
+    pub health: HealthConfig,
+    /// Recycling of workers by requests served, age and memory.
+    pub recycle: RecycleConfig,
+}
+
+/// Which calls are retried on another worker when their worker crashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RetryPolicy {
+    /// Never: the caller gets the crash error at once.
+    #[default]
+    Never,
+    /// Only calls marked idempotent ([`CallOptions::idempotent`](crate::CallOptions::idempotent)).
+    Idempotent,
+    /// Every call.
+    Always,
+}
+
+/// Retries of calls whose worker crashed (exited, was killed, broke the protocol) while
+/// running them. Timeouts and errors raised by the tool are never retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryConfig {
+    /// The policy for commands without one of their own. Default: [`RetryPolicy::Idempotent`].
+    pub policy: RetryPolicy,
+    /// Per-command policies.
+    pub per_command: HashMap<String, RetryPolicy>,
+    /// How many times a call is retried at most. Default: 2.
+    pub max_retries: u32,
+    /// The pause before the first retry; it doubles for each further one. Default: 50 ms.
+    pub backoff: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            policy: RetryPolicy::Idempotent,
+            per_command: HashMap::new(),
+            max_retries: 2,
+            backoff: Duration::from_millis(50),
+        }
+    }
+}
+
+impl RetryConfig {
+    /// The policy for `command`.
+    pub fn policy_for(&self, command: &str) -> RetryPolicy {
+        self.per_command
+            .get(command)
+            .copied()
+            .unwrap_or(self.policy)
+    }
+}
+
+/// The circuit breaker: after `failure_threshold` consecutive failures (crashes and
+/// timeouts) calls fail fast with [`Error::CircuitOpen`](crate::Error::CircuitOpen); after
+/// `reset_after` one probe call at a time is let through, and a success closes the circuit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CircuitConfig {
+    /// Whether the breaker is on. Default: on.
+    pub enabled: bool,
+    /// Consecutive failures that open the circuit. Default: 10.
+    pub failure_threshold: u32,
+    /// How long the circuit stays open before a probe. Default: 5 s.
+    pub reset_after: Duration,
+}
+
+impl Default for CircuitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            failure_threshold: 10,
+            reset_after: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Heartbeats of idle workers, and how restarts of crashing workers back off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HealthConfig {
+    /// How often idle workers are pinged; `None` turns heartbeats off. Default: 10 s.
+    pub heartbeat_interval: Option<Duration>,
+    /// How long a pinged worker has to answer before it is killed and replaced. Default: 5 s.
+    pub heartbeat_timeout: Duration,
+    /// The pause before restarting a slot whose worker just crashed; it doubles with each
+    /// crash within `crash_window`. Default: 100 ms.
+    pub restart_backoff: Duration,
+    /// The longest such pause. Default: 10 s.
+    pub restart_backoff_max: Duration,
+    /// The window in which crashes of a slot count together. Default: 60 s.
+    pub crash_window: Duration,
+    /// Crashes within the window that taint a slot. Default: 5.
+    pub taint_after: u32,
+    /// How long a tainted slot stays empty before it is tried again. Default: 30 s.
+    pub taint_duration: Duration,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval: Some(Duration::from_secs(10)),
+            heartbeat_timeout: Duration::from_secs(5),
+            restart_backoff: Duration::from_millis(100),
+            restart_backoff_max: Duration::from_secs(10),
+            crash_window: Duration::from_secs(60),
+            taint_after: 5,
+            taint_duration: Duration::from_secs(30),
+        }
+    }
+}
+
+/// When workers are replaced by fresh ones, make-before-break: the replacement is ready
+/// before the old worker stops taking calls, and calls running on the old one finish.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct RecycleConfig {
+    /// After this many calls. Default: never.
+    pub max_requests: Option<u64>,
+    /// After this long. Default: never.
+    pub max_age: Option<Duration>,
+    /// When the resident memory of the worker's process group exceeds this. Default: never.
+    pub max_memory_bytes: Option<u64>,
+    /// Each worker's limits are scaled by a random factor in `1 ± jitter`, so workers do not
+    /// all recycle at once. Default: 0.1.
+    pub jitter: f64,
+    /// How often age and memory are checked. Default: 1 s.
+    pub check_interval: Duration,
+}
+
+impl Default for RecycleConfig {
+    fn default() -> Self {
+        Self {
+            max_requests: None,
+            max_age: None,
+            max_memory_bytes: None,
+            jitter: 0.1,
+            check_interval: Duration::from_secs(1),
+        }
+    }
 }
 
 /// How a call in a session is routed to the worker that owns the session.
@@ -76,6 +223,10 @@ impl Default for PoolConfig {
             state_dir: None,
             instance_name: None,
             affinity: Affinity::Hint,
+            retry: RetryConfig::default(),
+            circuit: CircuitConfig::default(),
+            health: HealthConfig::default(),
+            recycle: RecycleConfig::default(),
         }
     }
 }

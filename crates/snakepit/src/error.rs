@@ -40,6 +40,13 @@ pub enum Error {
         /// The deadline the call had.
         after: Duration,
     },
+    /// The circuit breaker is open after too many consecutive failures; calls fail fast
+    /// until it lets a probe through.
+    #[error("the pool's circuit breaker is open after {failures} consecutive failures")]
+    CircuitOpen {
+        /// The consecutive failures that opened it.
+        failures: u32,
+    },
     /// The pool is shut down (or shutting down) and takes no more calls.
     #[error("the pool is shut down")]
     Shutdown,
@@ -167,9 +174,9 @@ fn tail_suffix(tail: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{command}` failed: {kind}: {message}")]
 pub struct WorkerError {
-    /// The exception type, such as `ValueError`, or one of the runtime's own kinds
-    /// (`UnknownCommand`, `InvalidArguments`, `Cancelled`, `SerializationError`).
-    pub kind: String,
+    /// The exception type, such as [`ErrorKind::ValueError`], or one of the runtime's own
+    /// kinds (`UnknownCommand`, `InvalidArguments`, `Cancelled`, `SerializationError`).
+    pub kind: ErrorKind,
     /// The exception's message.
     pub message: String,
     /// The formatted traceback, when the worker sent one.
@@ -185,6 +192,32 @@ pub struct ExitInfo {
     pub code: Option<i32>,
     /// The signal that ended the process, when a signal did.
     pub signal: Option<i32>,
+    /// Whether the pool itself killed the process (deadline, protocol error, heartbeat,
+    /// stop).
+    pub killed_by_pool: bool,
+}
+
+/// What kind of end a worker met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitClass {
+    /// It exited with code 0.
+    Clean,
+    /// It exited with a non-zero code.
+    ExitCode(i32),
+    /// It crashed with a segmentation fault (or a bus error), typically in C code.
+    Segfault,
+    /// It aborted (SIGABRT), typically a failed assertion in C code.
+    Abort,
+    /// Something outside the pool killed it with SIGKILL: the kernel's OOM killer, or an
+    /// operator.
+    Killed,
+    /// The pool killed it.
+    KilledByPool,
+    /// Another signal ended it.
+    Signal(i32),
+    /// The status is unknown.
+    Unknown,
 }
 
 impl ExitInfo {
@@ -194,6 +227,23 @@ impl ExitInfo {
         Self {
             code: status.code(),
             signal: status.signal(),
+            killed_by_pool: false,
+        }
+    }
+
+    /// The kind of end this was.
+    pub fn class(&self) -> ExitClass {
+        if self.killed_by_pool {
+            return ExitClass::KilledByPool;
+        }
+        match (self.code, self.signal) {
+            (Some(0), _) => ExitClass::Clean,
+            (Some(code), _) => ExitClass::ExitCode(code),
+            (None, Some(libc::SIGSEGV | libc::SIGBUS)) => ExitClass::Segfault,
+            (None, Some(libc::SIGABRT)) => ExitClass::Abort,
+            (None, Some(libc::SIGKILL)) => ExitClass::Killed,
+            (None, Some(signal)) => ExitClass::Signal(signal),
+            (None, None) => ExitClass::Unknown,
         }
     }
 }
@@ -201,12 +251,147 @@ impl ExitInfo {
 impl fmt::Display for ExitInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.code, self.signal) {
-            (Some(code), _) => write!(f, "exit code {code}"),
+            (Some(code), _) => write!(f, "exit code {code}")?,
             (None, Some(signal)) => {
-                write!(f, "killed by signal {signal} ({})", signal_name(signal))
+                write!(f, "killed by signal {signal} ({})", signal_name(signal))?
             }
-            (None, None) => f.write_str("unknown exit status"),
+            (None, None) => f.write_str("unknown exit status")?,
         }
+        match self.class() {
+            ExitClass::Segfault => f.write_str(": a segfault"),
+            ExitClass::Abort => f.write_str(": an abort"),
+            ExitClass::Killed => f.write_str(": the OOM killer or an external kill"),
+            ExitClass::KilledByPool => f.write_str(", by the pool"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The kind of a worker error: the common Python built-in exceptions, the runtime's own
+/// kinds, and anything else by name. Compares equal to its name as a string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// `ValueError`
+    ValueError,
+    /// `TypeError`
+    TypeError,
+    /// `KeyError`
+    KeyError,
+    /// `IndexError`
+    IndexError,
+    /// `AttributeError`
+    AttributeError,
+    /// `RuntimeError`
+    RuntimeError,
+    /// `ZeroDivisionError`
+    ZeroDivisionError,
+    /// `ArithmeticError` and `OverflowError`
+    ArithmeticError,
+    /// `NotImplementedError`
+    NotImplementedError,
+    /// `AssertionError`
+    AssertionError,
+    /// `ImportError` and `ModuleNotFoundError`
+    ImportError,
+    /// `FileNotFoundError`
+    FileNotFoundError,
+    /// `PermissionError`
+    PermissionError,
+    /// `OSError`
+    OsError,
+    /// `TimeoutError`
+    TimeoutError,
+    /// `MemoryError`
+    MemoryError,
+    /// `RecursionError`
+    RecursionError,
+    /// The worker has no tool of that name.
+    UnknownCommand,
+    /// The arguments did not fit the tool's signature.
+    InvalidArguments,
+    /// The call was cancelled.
+    Cancelled,
+    /// The result could not be encoded.
+    SerializationError,
+    /// A host tool the worker called failed.
+    HostToolError,
+    /// A classic worker's error (a bare message).
+    Error,
+    /// Any other exception type, by name.
+    Other(String),
+}
+
+/// The kinds with a variant of their own, and their names.
+const KINDS: [(ErrorKind, &str); 23] = [
+    (ErrorKind::ValueError, "ValueError"),
+    (ErrorKind::TypeError, "TypeError"),
+    (ErrorKind::KeyError, "KeyError"),
+    (ErrorKind::IndexError, "IndexError"),
+    (ErrorKind::AttributeError, "AttributeError"),
+    (ErrorKind::RuntimeError, "RuntimeError"),
+    (ErrorKind::ZeroDivisionError, "ZeroDivisionError"),
+    (ErrorKind::ArithmeticError, "ArithmeticError"),
+    (ErrorKind::NotImplementedError, "NotImplementedError"),
+    (ErrorKind::AssertionError, "AssertionError"),
+    (ErrorKind::ImportError, "ImportError"),
+    (ErrorKind::FileNotFoundError, "FileNotFoundError"),
+    (ErrorKind::PermissionError, "PermissionError"),
+    (ErrorKind::OsError, "OSError"),
+    (ErrorKind::TimeoutError, "TimeoutError"),
+    (ErrorKind::MemoryError, "MemoryError"),
+    (ErrorKind::RecursionError, "RecursionError"),
+    (ErrorKind::UnknownCommand, "UnknownCommand"),
+    (ErrorKind::InvalidArguments, "InvalidArguments"),
+    (ErrorKind::Cancelled, "Cancelled"),
+    (ErrorKind::SerializationError, "SerializationError"),
+    (ErrorKind::HostToolError, "HostToolError"),
+    (ErrorKind::Error, "Error"),
+];
+
+impl ErrorKind {
+    /// The kind a worker named. Aliases map to their family (`ModuleNotFoundError` is an
+    /// [`ErrorKind::ImportError`], `OverflowError` an [`ErrorKind::ArithmeticError`]).
+    pub fn from_name(name: &str) -> Self {
+        let name = match name {
+            "ModuleNotFoundError" => "ImportError",
+            "OverflowError" => "ArithmeticError",
+            "IOError" => "OSError",
+            other => other,
+        };
+        KINDS
+            .iter()
+            .find(|(_, known)| *known == name)
+            .map_or_else(|| Self::Other(name.to_owned()), |(kind, _)| kind.clone())
+    }
+
+    /// The kind's name (for `Other`, the name the worker gave).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Other(name) => name,
+            known => KINDS
+                .iter()
+                .find(|(kind, _)| kind == known)
+                .map_or("Other", |(_, name)| name),
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for ErrorKind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ErrorKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 

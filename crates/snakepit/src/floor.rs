@@ -18,7 +18,9 @@ use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 use crate::adapter::{Adapter, PythonAdapter};
 use crate::error::{Error, Result};
 use crate::process::{LinkMode, LinkReader, LinkWriter, SpawnRequest, signal_group, spawn};
-use crate::protocol::{DEFAULT_MAX_FRAME, Encoding, FrameBuffer, Kind, Message, decode, frame_codec};
+use crate::protocol::{
+    DEFAULT_MAX_FRAME, Encoding, FrameBuffer, Kind, Message, decode, frame_codec,
+};
 use crate::worker::WorkerId;
 
 /// A Python process echoing frames over a native link.
@@ -110,11 +112,16 @@ impl Floor {
     /// As [`Floor::echo`].
     pub async fn stream(&mut self, id: u64, n: u64) -> Result<u64> {
         let request = Message::call(id, "chunks", serde_json::json!({ "n": n }));
-        let frame = self.buffer.encode(&request, self.encoding, DEFAULT_MAX_FRAME)?;
-        self.writer.write_all(frame).await.map_err(|source| Error::Io {
-            context: "could not write to the floor".to_owned(),
-            source,
-        })?;
+        let frame = self
+            .buffer
+            .encode(&request, self.encoding, DEFAULT_MAX_FRAME)?;
+        self.writer
+            .write_all(frame)
+            .await
+            .map_err(|source| Error::Io {
+                context: "could not write to the floor".to_owned(),
+                source,
+            })?;
         let mut chunks = 0;
         loop {
             let message = match self.reader.next().await {

@@ -15,7 +15,9 @@ mod worker;
 pub use adapter::{
     Adapter, BridgeSource, GenericAdapter, PythonAdapter, WorkerCommand, WorkerProtocol,
 };
-pub use config::{Affinity, PoolConfig};
-pub use error::{Error, ExitInfo, Result, WorkerError};
-pub use pool::{CallOptions, CallStream, Pool, PoolBuilder, PoolStats, StreamItem};
+pub use config::{
+    Affinity, CircuitConfig, HealthConfig, PoolConfig, RecycleConfig, RetryConfig, RetryPolicy,
+};
+pub use error::{Error, ErrorKind, ExitClass, ExitInfo, Result, WorkerError};
+pub use pool::{CallOptions, CallStream, CircuitState, Pool, PoolBuilder, PoolStats, StreamItem};
 pub use worker::WorkerId;

@@ -26,6 +26,7 @@ class FaultAdapter(BaseAdapter):
     def __init__(self) -> None:
         self.initialize_count = 0
         self.children: list[subprocess.Popen[bytes]] = []
+        self.ballast: list[bytes] = []
 
     def initialize(self) -> None:
         """Count the calls so a test can prove the runtime initialises exactly once."""
@@ -398,3 +399,35 @@ class FaultAdapter(BaseAdapter):
             os.rename(progress_file + ".tmp", progress_file)
             yield {"i": index, "text": text}
         return {"total": n}
+
+    @tool
+    def crash_once(self, marker: str) -> str:
+        """Exit abruptly if ``marker`` does not exist yet (creating it); else answer."""
+        if not os.path.exists(marker):
+            with open(marker, "w"):
+                pass
+            os._exit(13)
+        return "survived"
+
+    @tool
+    def hang_gil_later(self, delay: float = 0.2, seconds: int = 60) -> bool:
+        """Answer at once; ``delay`` later a thread holds the GIL inside C for ``seconds``.
+
+        The worker then hangs while idle: it can answer nothing, not even a ping.
+        """
+        import ctypes
+        import threading
+
+        def hog() -> None:
+            time.sleep(delay)
+            # PyDLL keeps the GIL across the foreign call.
+            ctypes.PyDLL(None).sleep(int(seconds))
+
+        threading.Thread(target=hog, daemon=True).start()
+        return True
+
+    @tool
+    def allocate(self, mb: int) -> int:
+        """Keep ``mb`` MiB more allocated (and touched) in this worker; return the total."""
+        self.ballast.append(b"\x01" * (mb * 1024 * 1024))
+        return sum(len(block) for block in self.ballast) // (1024 * 1024)

@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::handle::Pool;
 use super::lifecycle::start_pool;
 use crate::adapter::{Adapter, WorkerProtocol};
-use crate::config::Affinity;
 use crate::config::PoolConfig;
+use crate::config::{Affinity, CircuitConfig, HealthConfig, RecycleConfig, RetryConfig};
 use crate::error::{Error, Result};
 use crate::registry::{Run, default_state_dir, sweep};
 use crate::session::SessionStore;
@@ -94,6 +94,30 @@ impl PoolBuilder {
     /// The largest frame either side may send, in bytes.
     pub fn max_frame(mut self, bytes: usize) -> Self {
         self.config.max_frame = bytes;
+        self
+    }
+
+    /// Which crashed calls are retried, how often, with what backoff.
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.config.retry = retry;
+        self
+    }
+
+    /// The circuit breaker's settings.
+    pub fn circuit(mut self, circuit: CircuitConfig) -> Self {
+        self.config.circuit = circuit;
+        self
+    }
+
+    /// Heartbeats, restart backoff and taint.
+    pub fn health(mut self, health: HealthConfig) -> Self {
+        self.config.health = health;
+        self
+    }
+
+    /// When workers are recycled.
+    pub fn recycle(mut self, recycle: RecycleConfig) -> Self {
+        self.config.recycle = recycle;
         self
     }
 

@@ -9,12 +9,13 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::Instrument;
 
+use super::circuit::Outcome;
 use super::handle::{Pool, PoolShared};
 use super::inflight::InFlightGuard;
 use super::route::checkout_for;
 use super::stats::Counters;
-use crate::config::Affinity;
-use crate::error::{Error, Result, WorkerError};
+use crate::config::{Affinity, RetryPolicy};
+use crate::error::{Error, ErrorKind, Result, WorkerError};
 use crate::protocol::Message;
 use crate::session::SessionId;
 
@@ -30,6 +31,10 @@ pub struct CallOptions {
     pub session: Option<SessionId>,
     /// How a call in a session finds its worker. Default: the pool's `affinity`.
     pub affinity: Option<Affinity>,
+    /// Whether the call may safely run twice: under the
+    /// [`RetryPolicy::Idempotent`](crate::RetryPolicy::Idempotent) policy (the default), an
+    /// idempotent call whose worker crashes is retried on another worker. Default: `false`.
+    pub idempotent: bool,
 }
 
 impl CallOptions {
@@ -49,6 +54,13 @@ impl CallOptions {
     #[must_use]
     pub fn session(mut self, session: impl Into<SessionId>) -> Self {
         self.session = Some(session.into());
+        self
+    }
+
+    /// Marks the call idempotent: retried on another worker if its worker crashes.
+    #[must_use]
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
         self
     }
 
@@ -93,7 +105,16 @@ impl Pool {
     ) -> Result<Value> {
         let shared = &self.shared;
         Counters::bump(&shared.counters.requests);
-        let outcome = call(shared, command, args, options).await;
+        let outcome = match shared.circuit.allow(Instant::now()) {
+            Ok(permit) => {
+                let outcome = call_with_retries(shared, command, args, options).await;
+                shared
+                    .circuit
+                    .record(permit, Outcome::of(&outcome), Instant::now());
+                outcome
+            }
+            Err(refused) => Err(refused),
+        };
         if let Err(err) = &outcome {
             shared.counters.count_error(err);
         }
@@ -137,6 +158,46 @@ impl Pool {
             what: "the result",
             source,
         })
+    }
+}
+
+/// Runs a call, and runs it again on another worker when its worker crashed and the retry
+/// policy allows it.
+async fn call_with_retries(
+    shared: &Arc<PoolShared>,
+    command: &str,
+    args: Value,
+    options: &CallOptions,
+) -> Result<Value> {
+    let retry = &shared.config.retry;
+    let retryable = match retry.policy_for(command) {
+        RetryPolicy::Never => false,
+        RetryPolicy::Idempotent => options.idempotent,
+        RetryPolicy::Always => true,
+    };
+    if !retryable || retry.max_retries == 0 {
+        return call(shared, command, args, options).await;
+    }
+    let mut attempt = 0;
+    loop {
+        let outcome = call(shared, command, args.clone(), options).await;
+        let crashed = matches!(
+            outcome,
+            Err(Error::WorkerExited { .. } | Error::WorkerProtocol { .. })
+        );
+        if !crashed || attempt >= retry.max_retries {
+            return outcome;
+        }
+        attempt += 1;
+        Counters::bump(&shared.counters.retries);
+        let pause = retry.backoff.saturating_mul(1 << (attempt - 1).min(16));
+        tracing::info!(
+            command,
+            attempt,
+            ?pause,
+            "worker crashed; retrying the call"
+        );
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -257,7 +318,7 @@ fn worker_error(command: &str, error: Option<&Value>) -> WorkerError {
         Some(other) => ("Error".to_owned(), other.to_string(), None),
     };
     WorkerError {
-        kind,
+        kind: ErrorKind::from_name(&kind),
         message,
         traceback,
         command: command.to_owned(),

@@ -1,12 +1,15 @@
 //! [`Pool`], the cheap cloneable handle, and the state all its clones share.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::RandomState;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::circuit::CircuitBreaker;
+use super::health::Slots;
 use super::scheduler::Scheduler;
 use super::stats::{Counters, PoolStats};
 use crate::adapter::Adapter;
@@ -61,9 +64,27 @@ pub(crate) struct PoolShared {
     pub(super) sessions: SessionStore,
     /// The host tools its workers can call.
     pub(super) host: Arc<HostTools>,
+    /// The circuit breaker.
+    pub(super) circuit: CircuitBreaker,
+    /// Which worker fills which slot, and the slots' crash history.
+    pub(super) slots: Mutex<Slots>,
+    /// Workers whose replacement by recycling is under way.
+    pub(super) recycling: Mutex<HashSet<WorkerId>>,
+    /// Seeds each worker's jitter factor for recycling limits.
+    pub(super) jitter_seed: RandomState,
 }
 
 impl PoolShared {
+    pub(super) fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.slots.lock().expect("slot lock is never poisoned")
+    }
+
+    pub(super) fn recycling(&self) -> std::sync::MutexGuard<'_, HashSet<WorkerId>> {
+        self.recycling
+            .lock()
+            .expect("recycling lock is never poisoned")
+    }
+
     /// Whether worker `id` is one of the pool's live workers.
     pub(super) fn is_live_worker(&self, id: WorkerId) -> bool {
         self.workers().get(&id).is_some_and(Worker::is_alive)
@@ -105,11 +126,13 @@ impl Pool {
     /// A snapshot of the pool's state and counters.
     pub fn stats(&self) -> PoolStats {
         let shared = &self.shared;
+        let now = std::time::Instant::now();
         let workers = shared
             .workers()
             .values()
-            .filter(|worker| worker.is_alive())
+            .filter(|worker| worker.is_alive() && !worker.is_retiring())
             .count();
+        let tainted_slots = shared.slots().tainted(now);
         let (available, queued) = shared.scheduler.counts();
         let counters = &shared.counters;
         PoolStats {
@@ -123,6 +146,11 @@ impl Pool {
             queue_timeouts: Counters::read(&counters.queue_timeouts),
             pool_saturated: Counters::read(&counters.pool_saturated),
             restarts: Counters::read(&counters.restarts),
+            retries: Counters::read(&counters.retries),
+            recycled: Counters::read(&counters.recycled),
+            circuit: shared.circuit.state(now),
+            tainted_slots,
+            degraded: tainted_slots > 0 || workers < shared.config.size,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Starting a pool, replacing workers that exit, shutting down, and the kill on drop.
 
 use std::collections::HashMap;
+use std::hash::RandomState;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -10,7 +11,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use super::circuit::CircuitBreaker;
 use super::handle::{Pool, PoolShared};
+use super::health::Slots;
+use super::heartbeat::heartbeat;
+use super::recycle::{give_back, watch_limits};
 use super::scheduler::Scheduler;
 use super::stats::Counters;
 use crate::adapter::Adapter;
@@ -61,6 +66,10 @@ pub(super) async fn start_pool(
         let shared = Arc::new(PoolShared {
             adapter,
             scheduler: Scheduler::new(config.max_queue),
+            circuit: CircuitBreaker::new(config.circuit),
+            slots: Mutex::new(Slots::new(config.size, config.health)),
+            recycling: Mutex::default(),
+            jitter_seed: RandomState::new(),
             config,
             spec,
             counters: Counters::default(),
@@ -75,11 +84,17 @@ pub(super) async fn start_pool(
         shared.host.attach(Arc::downgrade(&shared));
         let removals = shared.sessions.subscribe_removals();
         tokio::spawn(forget_sessions(Arc::downgrade(&shared), removals).in_current_span());
-        for worker in started {
+        for (slot, worker) in started.into_iter().enumerate() {
             shared.workers().insert(worker.id(), worker.clone());
-            shared.scheduler.release(worker);
+            shared.slots().assign(worker.id(), slot);
+            give_back(&shared, worker, false);
         }
         tokio::spawn(manage(Arc::downgrade(&shared), event_receiver).in_current_span());
+        tokio::spawn(heartbeat(Arc::downgrade(&shared)).in_current_span());
+        let limits = shared.config.recycle;
+        if limits.max_age.is_some() || limits.max_memory_bytes.is_some() {
+            tokio::spawn(watch_limits(Arc::downgrade(&shared)).in_current_span());
+        }
         tracing::info!("pool ready");
         Ok(Pool { shared })
     }
@@ -91,13 +106,26 @@ pub(super) async fn start_pool(
 async fn manage(pool: Weak<PoolShared>, mut events: mpsc::UnboundedReceiver<WorkerEvent>) {
     while let Some(WorkerEvent::Exited { worker }) = events.recv().await {
         let Some(shared) = pool.upgrade() else { break };
-        shared.workers().remove(&worker);
+        let gone = shared.workers().remove(&worker);
         shared.scheduler.forget_worker(worker);
-        if !shared.scheduler.is_closed() {
-            shared
-                .replacements
-                .spawn(replace(Weak::clone(&pool)).in_current_span());
+        shared.recycling().remove(&worker);
+        let slot = shared.slots().release(worker);
+        // A retired worker was replaced before it stopped; nothing to do.
+        let retired = gone.as_ref().is_some_and(Worker::is_retiring);
+        if shared.scheduler.is_closed() || retired {
+            continue;
         }
+        let slot = slot.or_else(|| shared.slots().free_slot());
+        let restart = slot.map(|slot| shared.slots().crashed(slot, std::time::Instant::now()));
+        let delay = restart.map_or(shared.config.health.restart_backoff, |restart| {
+            restart.after
+        });
+        if restart.is_some_and(|restart| restart.tainted) {
+            tracing::error!(%worker, ?slot, ?delay, "worker slot keeps crashing; tainted");
+        }
+        shared
+            .replacements
+            .spawn(replace(Weak::clone(&pool), slot, delay).in_current_span());
     }
 }
 
@@ -120,10 +148,18 @@ async fn forget_sessions(
     }
 }
 
-/// Starts one replacement worker, retrying with exponential backoff until it is ready or the
-/// pool is gone or closed.
-async fn replace(pool: Weak<PoolShared>) {
+/// Starts one replacement worker for `slot` after `delay`, retrying with exponential
+/// backoff until it is ready or the pool is gone or closed.
+async fn replace(pool: Weak<PoolShared>, slot: Option<usize>, delay: Duration) {
     let mut pause = FIRST_RETRY;
+    let closing = match pool.upgrade() {
+        Some(shared) => shared.closing.clone(),
+        None => return,
+    };
+    tokio::select! {
+        () = tokio::time::sleep(delay) => {}
+        () = closing.cancelled() => return,
+    }
     loop {
         let Some(shared) = pool.upgrade() else { return };
         if shared.scheduler.is_closed() {
@@ -133,17 +169,19 @@ async fn replace(pool: Weak<PoolShared>) {
             Ok(worker) => {
                 Counters::bump(&shared.counters.restarts);
                 shared.workers().insert(worker.id(), worker.clone());
+                if let Some(slot) = slot {
+                    shared.slots().assign(worker.id(), slot);
+                }
                 if shared.scheduler.is_closed() {
                     worker.kill();
                 } else {
                     tracing::info!(worker = %worker.id(), "replacement worker ready");
-                    shared.scheduler.release(worker);
+                    give_back(&shared, worker, false);
                 }
                 return;
             }
             Err(err) => tracing::warn!(error = %err, ?pause, "replacement worker failed to start"),
         }
-        let closing = shared.closing.clone();
         drop(shared);
         tokio::select! {
             () = tokio::time::sleep(pause) => {}

@@ -7,9 +7,13 @@
 
 mod builder;
 mod call;
+mod circuit;
 mod handle;
+mod health;
+mod heartbeat;
 mod inflight;
 mod lifecycle;
+mod recycle;
 mod route;
 mod scheduler;
 mod script;
@@ -18,6 +22,7 @@ mod stream;
 
 pub use builder::PoolBuilder;
 pub use call::CallOptions;
+pub use circuit::CircuitState;
 pub use handle::Pool;
 pub(crate) use handle::PoolShared;
 pub use stats::PoolStats;

@@ -171,24 +171,41 @@ impl Scheduler {
         state.gone.insert(id);
     }
 
-    /// Hands a worker to the oldest waiter, or makes it idle. A dead worker is dropped.
-    pub(super) fn release(&self, worker: Worker) {
+    /// Hands a worker to the oldest waiter, or makes it idle. A dead worker is dropped; a
+    /// retiring worker is handed back to the caller, to be stopped.
+    #[must_use = "a retiring worker comes back and must be stopped"]
+    pub(super) fn release(&self, worker: Worker) -> Option<Worker> {
+        let mut retired = None;
         if worker.is_alive() {
             let mut state = self.state();
-            let id = worker.id();
-            let mut worker = Some(worker);
-            if let Some(owner_waiters) = state.owner_waiters.get_mut(&id) {
-                hand_over(owner_waiters, &mut worker);
-                if owner_waiters.is_empty() {
-                    state.owner_waiters.remove(&id);
+            // Checked under the lock, so a worker retired while it was busy is caught either
+            // here or by `take_retired`, never left idle.
+            if worker.is_retiring() {
+                retired = Some(worker);
+            } else {
+                let id = worker.id();
+                let mut worker = Some(worker);
+                if let Some(owner_waiters) = state.owner_waiters.get_mut(&id) {
+                    hand_over(owner_waiters, &mut worker);
+                    if owner_waiters.is_empty() {
+                        state.owner_waiters.remove(&id);
+                    }
                 }
-            }
-            hand_over(&mut state.waiters, &mut worker);
-            if let Some(worker) = worker {
-                state.idle.push_back(worker);
+                hand_over(&mut state.waiters, &mut worker);
+                if let Some(worker) = worker {
+                    state.idle.push_back(worker);
+                }
             }
         }
         self.released.notify_waiters();
+        retired
+    }
+
+    /// Takes a retiring worker out of the idle list, if it is there.
+    pub(super) fn take_retired(&self, id: WorkerId) -> Option<Worker> {
+        let mut state = self.state();
+        let index = state.idle.iter().position(|worker| worker.id() == id)?;
+        state.idle.remove(index)
     }
 
     /// Leaves the queue. `false` when the ticket already got a worker.
@@ -231,7 +248,10 @@ impl Scheduler {
 /// Removes worker `id` from the idle list, if it is there and alive.
 fn take_idle(state: &mut State, id: WorkerId) -> Option<Worker> {
     let index = state.idle.iter().position(|worker| worker.id() == id)?;
-    state.idle.remove(index).filter(Worker::is_alive)
+    state
+        .idle
+        .remove(index)
+        .filter(|worker| worker.is_alive() && !worker.is_retiring())
 }
 
 /// Gives the worker in hand to the first waiter still waiting.
@@ -274,7 +294,7 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(worker) = self.worker.take() {
-            self.shared.scheduler.release(worker);
+            super::recycle::give_back(&self.shared, worker, true);
         }
     }
 }
@@ -292,7 +312,7 @@ impl Drop for QueueSlot {
         if let Some(mut receiver) = self.receiver.take() {
             if !self.shared.scheduler.leave(self.ticket) {
                 if let Ok(worker) = receiver.try_recv() {
-                    self.shared.scheduler.release(worker);
+                    super::recycle::give_back(&self.shared, worker, false);
                 }
             }
         }

@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::circuit::CircuitState;
+
 /// A snapshot of a pool's state and counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -26,6 +28,16 @@ pub struct PoolStats {
     pub pool_saturated: u64,
     /// Replacement workers started after a worker exited.
     pub restarts: u64,
+    /// Calls retried on another worker after a crash.
+    pub retries: u64,
+    /// Workers replaced by recycling (requests, age, memory).
+    pub recycled: u64,
+    /// The circuit breaker's state.
+    pub circuit: CircuitState,
+    /// Worker slots left empty because their workers keep crashing.
+    pub tainted_slots: usize,
+    /// Whether the pool runs short of its size (tainted slots, replacements pending).
+    pub degraded: bool,
 }
 
 /// The counters behind [`PoolStats`].
@@ -37,6 +49,8 @@ pub(super) struct Counters {
     pub(super) queue_timeouts: AtomicU64,
     pub(super) pool_saturated: AtomicU64,
     pub(super) restarts: AtomicU64,
+    pub(super) retries: AtomicU64,
+    pub(super) recycled: AtomicU64,
 }
 
 impl Counters {

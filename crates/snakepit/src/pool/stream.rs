@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 use serde_json::Value;
@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::Sleep;
 
 use super::call::{CallOptions, prepare, to_result};
+use super::circuit::{Outcome, Permit};
 use super::handle::{Pool, PoolShared};
 use super::inflight::InFlightGuard;
 use super::route::checkout_for;
@@ -48,6 +49,8 @@ pub struct CallStream {
     /// The reply, once it arrived while chunks were still to be read.
     ended: Option<Result<Message>>,
     done: bool,
+    /// The circuit breaker's permit, spent when the stream ends.
+    permit: Option<Permit>,
     deadline: Pin<Box<Sleep>>,
     timeout: Duration,
 }
@@ -109,7 +112,19 @@ impl Pool {
     ) -> Result<CallStream> {
         let shared = &self.shared;
         Counters::bump(&shared.counters.requests);
-        let started = start_stream(shared, command, args, options).await;
+        let started = match shared.circuit.allow(Instant::now()) {
+            Ok(permit) => {
+                let started = start_stream(shared, command, args, options, permit).await;
+                if let Err(err) = &started {
+                    shared
+                        .circuit
+                        .record(permit, Outcome::of(&started), Instant::now());
+                    tracing::debug!(command, error = %err, "stream did not start");
+                }
+                started
+            }
+            Err(refused) => Err(refused),
+        };
         if let Err(err) = &started {
             shared.counters.count_error(err);
         }
@@ -122,6 +137,7 @@ async fn start_stream(
     command: &str,
     args: Value,
     options: &CallOptions,
+    permit: Permit,
 ) -> Result<CallStream> {
     let (args, timeout) = prepare(shared, command, args, options)?;
     let session = options.session.as_ref();
@@ -144,6 +160,7 @@ async fn start_stream(
         }),
         ended: None,
         done: false,
+        permit: Some(permit),
         deadline: Box::pin(tokio::time::sleep(timeout)),
         timeout,
     })
@@ -154,10 +171,26 @@ impl CallStream {
         if let Err(err) = &outcome {
             self.shared.counters.count_error(err);
         }
+        if let Some(permit) = self.permit.take() {
+            self.shared
+                .circuit
+                .record(permit, Outcome::of(&outcome), Instant::now());
+        }
         self.done = true;
         // Dropping a guard that has not completed cancels the call on the worker.
         self.guard = None;
         Poll::Ready(Some(outcome.map(StreamItem::Done)))
+    }
+}
+
+impl Drop for CallStream {
+    fn drop(&mut self) {
+        // A stream dropped before its end tells the breaker nothing either way.
+        if let Some(permit) = self.permit.take() {
+            self.shared
+                .circuit
+                .record(permit, Outcome::Neutral, Instant::now());
+        }
     }
 }
 

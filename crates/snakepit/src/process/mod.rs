@@ -15,7 +15,7 @@ mod spawner;
 mod unix;
 
 pub(crate) use output::OutputTail;
-pub(crate) use procfs::{group_members, is_running, is_same_process, stat};
+pub(crate) use procfs::{group_members, group_rss_bytes, is_running, is_same_process, stat};
 pub(crate) use spawner::{
     LinkMode, LinkReader, LinkWriter, SpawnRequest, SpawnedProcess, reaper, run_to_string, spawn,
 };

@@ -52,6 +52,26 @@ pub(crate) fn group_members(pgrp: u32) -> Vec<(u32, ProcStat)> {
         .collect()
 }
 
+/// The resident memory of every live process in group `pgrp`, in bytes.
+pub(crate) fn group_rss_bytes(pgrp: u32) -> u64 {
+    group_members(pgrp)
+        .iter()
+        .map(|(pid, _)| rss_bytes(*pid))
+        .sum()
+}
+
+/// The resident memory of one process, in bytes (0 when it cannot be read).
+fn rss_bytes(pid: u32) -> u64 {
+    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return 0;
+    };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +85,6 @@ mod tests {
         assert!(!is_same_process(me, mine.start_ticks + 1));
         assert!(group_members(mine.pgrp).iter().any(|(pid, _)| *pid == me));
         assert!(stat(u32::MAX - 1).is_none());
+        assert!(rss_bytes(me) > 0);
     }
 }

@@ -81,6 +81,14 @@ pub(super) struct Shared {
     pub(super) pid: u32,
     pub(super) classic: bool,
     pub(super) alive: AtomicBool,
+    /// Set when the pool kills the worker, so its exit is not taken for a crash.
+    pub(super) killed: AtomicBool,
+    /// Set when the worker is being replaced by a fresh one (recycling).
+    pub(super) retiring: AtomicBool,
+    /// Calls it has answered.
+    pub(super) served: AtomicU64,
+    /// When it became ready.
+    pub(super) started: std::time::Instant,
     pub(super) writer: tokio::sync::Mutex<LinkWriter>,
     /// Calls waiting for a reply; `None` once the worker is closed.
     pub(super) pending: Mutex<Option<HashMap<u64, Pending>>>,
@@ -110,6 +118,7 @@ impl Shared {
     /// Marks the worker as not to be used and kills its process group.
     pub(super) fn kill_now(&self) {
         self.alive.store(false, Ordering::Release);
+        self.killed.store(true, Ordering::Release);
         if let Err(err) = signal_group(self.pid, Signal::SIGKILL) {
             tracing::warn!(worker = %self.id, error = %err, "could not kill the worker's process group");
         }
@@ -170,6 +179,58 @@ impl Worker {
     /// Whether the worker can take calls: not exited, not being killed or stopped.
     pub(crate) fn is_alive(&self) -> bool {
         self.shared().alive.load(Ordering::Acquire)
+    }
+
+    /// Marks the worker for retirement: it takes no new call and is stopped once idle.
+    /// Returns `false` if it already was.
+    pub(crate) fn retire(&self) -> bool {
+        !self.shared().retiring.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether the worker is retiring.
+    pub(crate) fn is_retiring(&self) -> bool {
+        self.shared().retiring.load(Ordering::Acquire)
+    }
+
+    /// Counts one answered call; returns how many it has answered.
+    pub(crate) fn count_served(&self) -> u64 {
+        self.shared().served.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// How long ago the worker became ready.
+    pub(crate) fn age(&self) -> Duration {
+        self.shared().started.elapsed()
+    }
+
+    /// The resident memory of the worker's process group, in bytes.
+    pub(crate) fn group_rss(&self) -> u64 {
+        crate::process::group_rss_bytes(self.pid())
+    }
+
+    /// Sends a `ping` and waits up to `timeout` for the `pong`. Classic workers cannot be
+    /// pinged and always pass.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] when no answer came in time, or the worker's exit error.
+    pub(crate) async fn ping(&self, timeout: Duration) -> Result<()> {
+        if self.is_classic() {
+            return Ok(());
+        }
+        let id = self.shared().next_call.fetch_add(1, Ordering::Relaxed);
+        let reply = self.register(id, None, None)?;
+        self.send(&Message::for_call(Kind::Ping, id)).await?;
+        match tokio::time::timeout(timeout, reply).await {
+            Ok(Ok(outcome)) => outcome.map(drop),
+            Ok(Err(_)) => Err(self.closed_error()),
+            Err(_) => {
+                self.forget(id);
+                Err(Error::Timeout {
+                    command: "ping".to_owned(),
+                    after: timeout,
+                })
+            }
+        }
     }
 
     /// Whether the worker speaks the classic v0.0.1 protocol.

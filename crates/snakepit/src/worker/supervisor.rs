@@ -188,6 +188,7 @@ impl Supervisor {
             }
             End::LinkClosed => (self.wait_or_kill(LINK_CLOSED_GRACE).await, None),
             End::Protocol(detail) => {
+                self.shared.killed.store(true, Ordering::Release);
                 self.kill_group();
                 (self.child.wait().await.ok(), Some(Closed::Protocol(detail)))
             }
@@ -199,6 +200,7 @@ impl Supervisor {
                 (self.wait_or_kill(grace).await, Some(Closed::Shutdown))
             }
             End::Kill => {
+                self.shared.killed.store(true, Ordering::Release);
                 self.kill_group();
                 (self.child.wait().await.ok(), None)
             }
@@ -206,8 +208,10 @@ impl Supervisor {
         // The leader is gone; whatever it started in its group goes with it.
         self.kill_group();
         self.shared.output.settle(OUTPUT_SETTLE).await;
+        let mut exit = status.map(ExitInfo::from_status).unwrap_or_default();
+        exit.killed_by_pool = self.shared.killed.load(Ordering::Acquire);
         closed.unwrap_or_else(|| Closed::Exited {
-            exit: status.map(ExitInfo::from_status).unwrap_or_default(),
+            exit,
             stderr_tail: self.shared.output.tail(),
         })
     }
@@ -223,6 +227,7 @@ impl Supervisor {
             Ok(status) => status.ok(),
             Err(_) => {
                 tracing::warn!(worker = %self.shared.id, ?grace, "worker did not exit in time; killing it");
+                self.shared.killed.store(true, Ordering::Release);
                 self.kill_group();
                 self.child.wait().await.ok()
             }

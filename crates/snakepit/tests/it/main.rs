@@ -12,6 +12,8 @@
 //! - `lifecycle`: no orphans: host SIGKILL, ignored SIGTERM, grandchildren, the run registry,
 //!   side-by-side hosts, script mode.
 //! - `examples`: the shared protocol example frames.
+//! - `faults`: crash classes, retries, taint, circuit breaker, heartbeats, recycling, typed
+//!   errors.
 //! - `sessions`: affinity modes, lost and busy owners, session state and variables in Python.
 //! - `streams`: streaming calls, cancel on drop, backpressure, queueing, deadlines.
 //! - `host_tools`: Rust tools Python calls; session scoping; nesting.
@@ -30,6 +32,7 @@ mod classic;
 mod crash;
 mod deadline;
 mod examples;
+mod faults;
 mod host_tools;
 mod lifecycle;
 mod queue;

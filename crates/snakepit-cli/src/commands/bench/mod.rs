@@ -1,0 +1,29 @@
+//! `snakepit bench`: the pool's hot paths, each beside what it costs at the least.
+//!
+//! One run measures, in this order, with every pool shut down before the next measurement
+//! starts:
+//!
+//! - [`ping`]: `ping` latency and throughput through pools of 1 and 2 workers beside the
+//!   floor ([`snakepit::floor::Floor`]), a bare framed echo with a Python process: the same
+//!   link, frames and codec as a pool worker and nothing else, so pool/floor is what the pool
+//!   itself costs.
+//! - [`session`]: the session store's get/update rate in process, and `ping` round trips in
+//!   a session through one worker.
+//! - [`stream`]: chunks per second of a streaming call through one worker beside the
+//!   streaming floor.
+//! - [`host_tool`]: round trips of a worker calling a no-op host tool, timed in the worker.
+//!
+//! [`run()`] prints them as a table with the targets, or as one JSON object ([`report`]).
+
+mod host_tool;
+mod ping;
+mod report;
+mod run;
+mod session;
+mod setup;
+mod stats;
+mod stream;
+mod table;
+
+pub(crate) use run::run;
+pub(crate) use setup::pin_to_cpu;

@@ -1,0 +1,35 @@
+//! The report of one `snakepit bench` run: what `--json` prints, and what the table shows.
+
+use serde::Serialize;
+
+use super::host_tool::HostToolFigures;
+use super::ping::PingRow;
+use super::session::SessionFigures;
+use super::stream::StreamFigures;
+
+/// Everything one `snakepit bench` run measured; printed as is with `--json`.
+#[derive(Debug, Serialize)]
+pub(crate) struct BenchReport {
+    /// The codec of the pools and the floors: `msgpack` or `json`.
+    pub(crate) encoding: &'static str,
+    /// The CPU the process was pinned to, if any.
+    pub(crate) pinned: Option<usize>,
+    /// `ping` through the pool beside the floor, per worker count.
+    pub(crate) ping: Vec<PingRow>,
+    /// The session store, and `ping` in a session.
+    pub(crate) sessions: SessionFigures,
+    /// Streaming through the pool beside the streaming floor.
+    pub(crate) stream: StreamFigures,
+    /// Host tool round trips from a worker.
+    pub(crate) host_tool: HostToolFigures,
+}
+
+impl BenchReport {
+    /// The p50 of plain `ping` through one worker, the yardstick of the later sections.
+    pub(super) fn ping_p50_us(&self) -> Option<f64> {
+        self.ping
+            .iter()
+            .find(|row| row.workers == 1)
+            .map(|row| row.pool.p50_us)
+    }
+}

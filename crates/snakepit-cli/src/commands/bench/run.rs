@@ -1,0 +1,59 @@
+//! Runs every measurement in turn and prints the report.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::report::BenchReport;
+use super::setup::default_python;
+use super::{host_tool, ping, session, stream, table};
+use crate::cli::BenchArgs;
+
+/// Runs `snakepit bench`.
+///
+/// # Errors
+///
+/// When a pool or a floor does not start, or a call fails.
+pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let python = args.python.clone().unwrap_or_else(default_python);
+    let iterations = usize::try_from(args.iterations).context("--iterations is too large")?;
+    // Measure on a runtime worker thread, where the I/O driver runs, as a real caller
+    // would; `block_on` polls on the main thread and would add a cross-thread wake-up to
+    // every call.
+    let report = tokio::spawn(measure(python, iterations, args.pin))
+        .await
+        .context("the benchmark task panicked")??;
+    if args.json {
+        let text = serde_json::to_string(&report).context("could not print the report")?;
+        println!("{text}");
+    } else {
+        table::print(&report, iterations);
+    }
+    Ok(())
+}
+
+/// Runs the measurements one after the other; each shuts its pools down before the next.
+async fn measure(
+    python: PathBuf,
+    iterations: usize,
+    pinned: Option<usize>,
+) -> anyhow::Result<BenchReport> {
+    let (encoding, ping) = ping::measure(&python, iterations).await?;
+    let sessions = session::measure(&python, iterations)
+        .await
+        .context("the session benchmark failed")?;
+    let stream = stream::measure(&python, encoding, iterations)
+        .await
+        .context("the stream benchmark failed")?;
+    let host_tool = host_tool::measure(&python, iterations)
+        .await
+        .context("the host tool benchmark failed")?;
+    Ok(BenchReport {
+        encoding: encoding.as_str(),
+        pinned,
+        ping,
+        sessions,
+        stream,
+        host_tool,
+    })
+}

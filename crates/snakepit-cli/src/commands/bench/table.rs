@@ -1,0 +1,107 @@
+//! The human-readable report: every figure with its target and an ok/MISSED verdict.
+
+use super::ping::{TARGET_P50_RATIO, TARGET_THROUGHPUT_RATIO};
+use super::report::BenchReport;
+use super::session::{STORE_SESSIONS_PER_TASK, STORE_TASKS, TARGET_STORE_OPS_PER_S};
+use super::stream::{ROUNDS, TARGET_STREAM_RATIO, chunk_count};
+
+/// Prints `report`, measured with `iterations` calls per figure.
+pub(super) fn print(report: &BenchReport, iterations: usize) {
+    print_ping(report, iterations);
+    let ping_p50 = report
+        .ping_p50_us()
+        .map_or_else(|| "-".to_owned(), |p50| format!("{p50:.1}"));
+    print_sessions(report, &ping_p50);
+    print_stream(report, iterations);
+    print_host_tool(report, iterations, &ping_p50);
+}
+
+fn print_ping(report: &BenchReport, iterations: usize) {
+    let pinned = report.pinned.map_or_else(
+        || "not pinned".to_owned(),
+        |cpu| format!("pinned to CPU {cpu}"),
+    );
+    println!(
+        "snakepit bench: ping, {iterations} calls per figure, encoding {}, {pinned}",
+        report.encoding
+    );
+    println!(
+        "targets: pool p50 <= {TARGET_P50_RATIO}x floor, pool throughput >= {:.0}% of floor\n",
+        TARGET_THROUGHPUT_RATIO * 100.0
+    );
+    println!(
+        "{:<8} {:<6} {:>10} {:>10} {:>12}",
+        "workers", "setup", "p50 µs", "p99 µs", "calls/s"
+    );
+    for row in &report.ping {
+        for (setup, figures) in [("floor", row.floor), ("pool", row.pool)] {
+            println!(
+                "{:<8} {setup:<6} {:>10.1} {:>10.1} {:>12.0}",
+                row.workers, figures.p50_us, figures.p99_us, figures.calls_per_s
+            );
+        }
+        println!(
+            "{:<8} {:<6} p50 {:.2}x floor (target <= {TARGET_P50_RATIO}x) {}; throughput {:.0}% of floor (target >= {:.0}%) {}",
+            row.workers,
+            "ratio",
+            row.ratio.p50,
+            verdict(row.ratio.p50 <= TARGET_P50_RATIO),
+            row.ratio.throughput * 100.0,
+            TARGET_THROUGHPUT_RATIO * 100.0,
+            verdict(row.ratio.throughput >= TARGET_THROUGHPUT_RATIO),
+        );
+    }
+}
+
+fn print_sessions(report: &BenchReport, ping_p50: &str) {
+    let sessions = &report.sessions;
+    println!(
+        "\nsessions: store get/update from {STORE_TASKS} tasks over {} sessions; ping in a session through 1 worker",
+        STORE_TASKS * STORE_SESSIONS_PER_TASK
+    );
+    println!(
+        "{:<12} {:>12.0} ops/s (target >= {TARGET_STORE_OPS_PER_S:.0}) {}",
+        "store",
+        sessions.store_ops_per_s,
+        verdict(sessions.store_ops_per_s >= TARGET_STORE_OPS_PER_S),
+    );
+    println!(
+        "{:<12} p50 {:.1} µs, p99 {:.1} µs (plain ping p50 {ping_p50} µs)",
+        "in session", sessions.in_session_p50_us, sessions.in_session_p99_us,
+    );
+}
+
+fn print_stream(report: &BenchReport, iterations: usize) {
+    let stream = &report.stream;
+    println!(
+        "\nstream: {} chunks through 1 worker beside the streaming floor, median of {ROUNDS} streams",
+        chunk_count(iterations)
+    );
+    println!(
+        "{:<12} {:>12.0} frames/s",
+        "floor", stream.floor_frames_per_s
+    );
+    println!("{:<12} {:>12.0} chunks/s", "pool", stream.chunks_per_s);
+    println!(
+        "{:<12} {:.0}% of floor (target >= {:.0}%) {}",
+        "ratio",
+        stream.ratio * 100.0,
+        TARGET_STREAM_RATIO * 100.0,
+        verdict(stream.ratio >= TARGET_STREAM_RATIO),
+    );
+}
+
+fn print_host_tool(report: &BenchReport, iterations: usize, ping_p50: &str) {
+    let host_tool = &report.host_tool;
+    println!(
+        "\nhost tool: a worker calls the no-op host tool {iterations} times, timed in the worker"
+    );
+    println!(
+        "{:<12} p50 {:.1} µs, p99 {:.1} µs (plain ping p50 {ping_p50} µs)",
+        "round trip", host_tool.p50_us, host_tool.p99_us,
+    );
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "ok" } else { "MISSED" }
+}
