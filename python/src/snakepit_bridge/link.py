@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import select
 import sys
+import time
 from collections import deque
 from typing import Any, Callable
 
@@ -33,6 +34,9 @@ from .protocol import (
 )
 
 __all__ = ["Link", "LinkClosed"]
+
+#: How often, at most, a non-blocking cancel check reads the link (seconds).
+_CHECK_INTERVAL = 0.001
 
 
 class LinkClosed(Exception):
@@ -65,6 +69,7 @@ class Link:
         self.current_call: int | None = None
         #: Whether the host asked to cancel :attr:`current_call`.
         self.cancel_requested = False
+        self._last_check = 0.0
         #: Whether the host is gone (end-of-file, a broken pipe or a protocol error).
         self.closed = False
         #: The protocol error that closed the link, re-raised by the main loop.
@@ -246,6 +251,13 @@ class Link:
         """
         if self.cancel_requested or self.closed:
             return True
+        if timeout == 0.0:
+            # A non-blocking check costs a system call; streaming tools check at every
+            # chunk, so look at the link at most once per millisecond.
+            now = time.monotonic()
+            if now - self._last_check < _CHECK_INTERVAL:
+                return False
+            self._last_check = now
         try:
             self._absorb()
             if self.cancel_requested:

@@ -105,6 +105,10 @@ impl Supervisor {
                         Ok(Routed::Chunk(chunks, data)) => {
                             // A full chunk buffer stops the reading here: backpressure on the
                             // worker, whose writes block until the caller catches up.
+                            let data = match chunks.try_send(data) {
+                                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => continue,
+                                Err(mpsc::error::TrySendError::Full(data)) => data,
+                            };
                             tokio::select! {
                                 _delivered = chunks.send(data) => {}
                                 status = self.child.wait() => return End::Exited(status),
