@@ -224,3 +224,66 @@ fn status_and_cleanup_read_and_sweep_the_registry() {
     assert_eq!(report[0]["run_id"], "7-7-7");
     assert!(!state.path().join("7-7-7.lock").exists());
 }
+
+#[test]
+fn call_streams_chunks_and_runs_in_a_session() {
+    let streamed = snakepit(&[
+        "call",
+        "progress",
+        "--stream",
+        "--json",
+        "--args",
+        r#"{"steps": 4, "delay_ms": 1}"#,
+    ]);
+    assert_success(&streamed);
+    let lines: Vec<serde_json::Value> = stdout(&streamed)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    // Four chunks, then the final result.
+    assert_eq!(lines.len(), 5, "{}", stdout(&streamed));
+    assert_eq!(lines[3]["progress"], serde_json::json!(100.0));
+    assert_eq!(lines[4]["done"], serde_json::json!(true));
+    assert!(
+        stderr(&streamed).contains("100.0%"),
+        "no progress bar: {}",
+        stderr(&streamed)
+    );
+
+    let in_session = snakepit(&[
+        "call",
+        "echo",
+        "--session",
+        "user-7",
+        "--json",
+        "--args",
+        r#"{"x": 1}"#,
+    ]);
+    assert_success(&in_session);
+    assert_eq!(stdout(&in_session).trim(), r#"{"x":1}"#);
+}
+
+#[test]
+fn tools_lists_the_showcase_tools_with_their_parameters() {
+    let listed = snakepit(&["tools"]);
+    assert_success(&listed);
+    let text = stdout(&listed);
+    assert!(
+        text.contains("compute(") && text.contains("operation"),
+        "{text}"
+    );
+    assert!(
+        text.contains("progress(") && text.contains("[streaming]"),
+        "{text}"
+    );
+    let json = snakepit(&["tools", "--json"]);
+    assert_success(&json);
+    let tools: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert!(
+        tools
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|tool| tool["name"] == "ping")
+    );
+}
