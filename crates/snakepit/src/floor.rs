@@ -83,24 +83,8 @@ impl Floor {
     ///
     /// [`Error::Io`] when the link fails, [`Error::Protocol`] when the answer does not decode.
     pub async fn echo(&mut self, message: &Message) -> Result<Message> {
-        let frame = self
-            .buffer
-            .encode(message, self.encoding, DEFAULT_MAX_FRAME)?;
-        self.writer
-            .write_all(frame)
-            .await
-            .map_err(|source| Error::Io {
-                context: "could not write to the floor".to_owned(),
-                source,
-            })?;
-        match self.reader.next().await {
-            Some(Ok(payload)) => decode(&payload),
-            Some(Err(source)) => Err(Error::Io {
-                context: "could not read from the floor".to_owned(),
-                source,
-            }),
-            None => Err(Error::Protocol("the floor closed its link".to_owned())),
-        }
+        self.send(message).await?;
+        self.receive().await
     }
 
     /// Asks the floor for `n` bare chunk frames and reads them all, then the result; returns
@@ -111,34 +95,40 @@ impl Floor {
     ///
     /// As [`Floor::echo`].
     pub async fn stream(&mut self, id: u64, n: u64) -> Result<u64> {
-        let request = Message::call(id, "chunks", serde_json::json!({ "n": n }));
+        self.send(&Message::call(id, "chunks", serde_json::json!({ "n": n })))
+            .await?;
+        let mut chunks = 0;
+        loop {
+            let message = self.receive().await?;
+            match message.kind() {
+                Kind::Chunk => chunks += 1,
+                Kind::Result => return Ok(chunks),
+                other => return Err(Error::Protocol(format!("the floor sent a {other:?}"))),
+            }
+        }
+    }
+
+    async fn send(&mut self, message: &Message) -> Result<()> {
         let frame = self
             .buffer
-            .encode(&request, self.encoding, DEFAULT_MAX_FRAME)?;
+            .encode(message, self.encoding, DEFAULT_MAX_FRAME)?;
         self.writer
             .write_all(frame)
             .await
             .map_err(|source| Error::Io {
                 context: "could not write to the floor".to_owned(),
                 source,
-            })?;
-        let mut chunks = 0;
-        loop {
-            let message = match self.reader.next().await {
-                Some(Ok(payload)) => decode(&payload)?,
-                Some(Err(source)) => {
-                    return Err(Error::Io {
-                        context: "could not read from the floor".to_owned(),
-                        source,
-                    });
-                }
-                None => return Err(Error::Protocol("the floor closed its link".to_owned())),
-            };
-            match message.kind() {
-                Kind::Chunk => chunks += 1,
-                Kind::Result => return Ok(chunks),
-                other => return Err(Error::Protocol(format!("the floor sent a {other:?}"))),
-            }
+            })
+    }
+
+    async fn receive(&mut self) -> Result<Message> {
+        match self.reader.next().await {
+            Some(Ok(payload)) => decode(&payload),
+            Some(Err(source)) => Err(Error::Io {
+                context: "could not read from the floor".to_owned(),
+                source,
+            }),
+            None => Err(Error::Protocol("the floor closed its link".to_owned())),
         }
     }
 

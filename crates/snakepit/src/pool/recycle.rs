@@ -3,7 +3,9 @@
 //!
 //! The replacement starts while the old worker keeps serving. Once it is ready it joins the
 //! pool and the old worker retires: it takes no new call, finishes the one it runs, and is
-//! stopped. No call fails because of a recycle.
+//! stopped. No call fails because of a recycle. The worker's in-memory state goes with it:
+//! a session it owned moves to another worker (hint affinity) or reports
+//! [`Error::SessionLost`](crate::Error::SessionLost) once (strict affinity).
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -71,11 +73,10 @@ async fn replace(pool: Weak<PoolShared>, old: Worker) {
                 fresh.kill();
                 return;
             }
-            old.retire();
             if let Some(retired) = shared.scheduler.release(fresh) {
                 stop_retired(&shared, retired);
             }
-            if let Some(idle) = shared.scheduler.take_retired(old.id()) {
+            if let Some(idle) = shared.scheduler.retire(&old) {
                 stop_retired(&shared, idle);
             }
         }

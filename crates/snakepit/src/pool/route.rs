@@ -45,9 +45,16 @@ async fn checkout_in_session(
     affinity: Affinity,
 ) -> Result<Lease> {
     let owner = shared.sessions.owner(session);
-    let lost = |worker: WorkerId| Error::SessionLost {
-        session: session.as_str().to_owned(),
-        worker,
+    // A lost session is reported once; the session is unbound, so its next call starts
+    // afresh on a new owner.
+    let lost = |worker: WorkerId| {
+        if let Err(err) = shared.sessions.bind_owner(session, None) {
+            tracing::debug!(%session, error = %err, "could not unbind a lost session");
+        }
+        Error::SessionLost {
+            session: session.as_str().to_owned(),
+            worker,
+        }
     };
     match (owner, affinity) {
         (None, _) => checkout(shared).await,

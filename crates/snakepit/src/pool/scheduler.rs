@@ -201,10 +201,17 @@ impl Scheduler {
         retired
     }
 
-    /// Takes a retiring worker out of the idle list, if it is there.
-    pub(super) fn take_retired(&self, id: WorkerId) -> Option<Worker> {
+    /// Retires `worker`: from now on it gets no call. Returns it when it is idle, to be
+    /// stopped at once; a busy worker comes back from [`Scheduler::release`] instead.
+    /// Marking and removing happen under the lock every checkout takes, so no checkout can
+    /// see a retiring worker in the idle list.
+    pub(super) fn retire(&self, worker: &Worker) -> Option<Worker> {
         let mut state = self.state();
-        let index = state.idle.iter().position(|worker| worker.id() == id)?;
+        worker.retire();
+        let index = state
+            .idle
+            .iter()
+            .position(|idle| idle.id() == worker.id())?;
         state.idle.remove(index)
     }
 
@@ -248,10 +255,7 @@ impl Scheduler {
 /// Removes worker `id` from the idle list, if it is there and alive.
 fn take_idle(state: &mut State, id: WorkerId) -> Option<Worker> {
     let index = state.idle.iter().position(|worker| worker.id() == id)?;
-    state
-        .idle
-        .remove(index)
-        .filter(|worker| worker.is_alive() && !worker.is_retiring())
+    state.idle.remove(index).filter(Worker::is_alive)
 }
 
 /// Gives the worker in hand to the first waiter still waiting.

@@ -104,6 +104,7 @@ pub struct Variable {
     /// The variable's name, unique within its session.
     pub name: String,
     /// Its type.
+    #[serde(rename = "type")]
     pub var_type: VariableType,
     /// Its current value.
     pub value: Value,
@@ -399,7 +400,7 @@ mod tests {
             serde_json::to_value(&variable).unwrap(),
             json!({
                 "name": "v",
-                "var_type": "embedding",
+                "type": "embedding",
                 "value": [0.5, 1.0],
                 "constraints": {"dimensions": 2},
                 "version": 3

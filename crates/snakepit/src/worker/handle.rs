@@ -181,10 +181,10 @@ impl Worker {
         self.shared().alive.load(Ordering::Acquire)
     }
 
-    /// Marks the worker for retirement: it takes no new call and is stopped once idle.
-    /// Returns `false` if it already was.
-    pub(crate) fn retire(&self) -> bool {
-        !self.shared().retiring.swap(true, Ordering::AcqRel)
+    /// Marks the worker for retirement: it takes no new call and is stopped once idle. Only
+    /// the scheduler calls this, under its lock.
+    pub(crate) fn retire(&self) {
+        self.shared().retiring.store(true, Ordering::Release);
     }
 
     /// Whether the worker is retiring.

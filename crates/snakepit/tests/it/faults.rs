@@ -110,6 +110,8 @@ async fn a_slot_that_keeps_crashing_is_tainted_and_the_pool_degraded() {
         .await
         .unwrap();
     for _ in 0..3 {
+        // Each replacement may take a while under load; crash it only once it is there.
+        support::assert_full_size(&pool, 1).await;
         let crashed = pool.execute("crash_exit", json!({"code": 1})).await;
         assert!(
             matches!(crashed, Err(Error::WorkerExited { .. })),

@@ -149,13 +149,7 @@ async fn a_worker_that_ignores_sigterm_is_killed_after_the_grace_period() {
     );
     let pids = pool.worker_pids();
     // Busy in a plain sleep, the worker reads neither the closed link nor SIGTERM.
-    let busy = {
-        let pool = pool.clone();
-        tokio::spawn(async move { pool.execute("block", json!({"seconds": 30})).await })
-    };
-    let reached =
-        support::eventually(Duration::from_secs(10), || async { pool.stats().busy == 1 }).await;
-    assert!(reached);
+    let busy = support::occupy(&pool, "block", json!({"seconds": 30})).await;
     let started = std::time::Instant::now();
     pool.shutdown().await;
     assert!(

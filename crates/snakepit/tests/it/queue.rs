@@ -17,14 +17,6 @@ async fn until_queued(pool: &snakepit::Pool, queued: usize) {
     assert!(reached, "queue never reached {queued}: {:?}", pool.stats());
 }
 
-async fn until_busy(pool: &snakepit::Pool, busy: usize) {
-    let reached = support::eventually(Duration::from_secs(10), || async {
-        pool.stats().busy == busy
-    })
-    .await;
-    assert!(reached, "busy never reached {busy}: {:?}", pool.stats());
-}
-
 #[tokio::test]
 async fn a_full_queue_refuses_at_once_and_queued_calls_are_served_in_order() {
     let pool = support::builder(support::fault_adapter(), 1)
@@ -32,11 +24,7 @@ async fn a_full_queue_refuses_at_once_and_queued_calls_are_served_in_order() {
         .start()
         .await
         .unwrap();
-    let blocker = {
-        let pool = pool.clone();
-        tokio::spawn(async move { pool.execute("sleep", json!({"seconds": 0.5})).await })
-    };
-    until_busy(&pool, 1).await;
+    let blocker = support::occupy(&pool, "sleep", json!({"seconds": 0.5})).await;
     let order = Arc::new(Mutex::new(Vec::new()));
     let mut queued = Vec::new();
     for n in 0..3 {
@@ -72,11 +60,7 @@ async fn a_call_that_waits_past_the_queue_timeout_fails() {
         .start()
         .await
         .unwrap();
-    let blocker = {
-        let pool = pool.clone();
-        tokio::spawn(async move { pool.execute("sleep", json!({"seconds": 1.0})).await })
-    };
-    until_busy(&pool, 1).await;
+    let blocker = support::occupy(&pool, "sleep", json!({"seconds": 1.0})).await;
     let err = pool.execute("pid", json!({})).await.unwrap_err();
     assert!(matches!(err, Error::QueueTimeout { .. }), "{err:?}");
     assert_eq!(pool.stats().queue_timeouts, 1);
@@ -90,11 +74,7 @@ async fn a_call_that_waits_past_the_queue_timeout_fails() {
 #[tokio::test]
 async fn an_abandoned_wait_leaves_the_queue_and_loses_no_worker() {
     let pool = support::fault_pool(1).await;
-    let blocker = {
-        let pool = pool.clone();
-        tokio::spawn(async move { pool.execute("sleep", json!({"seconds": 0.3})).await })
-    };
-    until_busy(&pool, 1).await;
+    let blocker = support::occupy(&pool, "sleep", json!({"seconds": 0.3})).await;
     let waiting = {
         let pool = pool.clone();
         tokio::spawn(async move { pool.execute("pid", json!({})).await })

@@ -27,13 +27,7 @@ async fn after_shutdown_every_worker_is_gone_and_calls_are_refused() {
 async fn dropping_the_pool_without_shutdown_leaves_no_process() {
     let pool = support::fault_pool(3).await;
     let pids = pool.worker_pids();
-    let busy = {
-        let pool = pool.clone();
-        tokio::spawn(async move { pool.execute("block", json!({"seconds": 30})).await })
-    };
-    let reached =
-        support::eventually(Duration::from_secs(10), || async { pool.stats().busy == 1 }).await;
-    assert!(reached);
+    let busy = support::occupy(&pool, "block", json!({"seconds": 30})).await;
     busy.abort();
     drop(pool);
     support::assert_all_gone(&pids, Duration::from_secs(5)).await;
@@ -42,13 +36,7 @@ async fn dropping_the_pool_without_shutdown_leaves_no_process() {
 #[tokio::test]
 async fn shutdown_lets_a_running_call_finish() {
     let pool = support::fault_pool(1).await;
-    let running = {
-        let pool = pool.clone();
-        tokio::spawn(async move { pool.execute("sleep", json!({"seconds": 0.3})).await })
-    };
-    let reached =
-        support::eventually(Duration::from_secs(10), || async { pool.stats().busy == 1 }).await;
-    assert!(reached);
+    let running = support::occupy(&pool, "sleep", json!({"seconds": 0.3})).await;
     pool.shutdown().await;
     assert_eq!(running.await.unwrap().unwrap(), json!({"slept": 0.3}));
 }
@@ -61,13 +49,7 @@ async fn shutdown_fails_calls_that_outlast_the_drain_and_those_still_queued() {
         .await
         .unwrap();
     let pids = pool.worker_pids();
-    let running = {
-        let pool = pool.clone();
-        tokio::spawn(async move { pool.execute("block", json!({"seconds": 30})).await })
-    };
-    let reached =
-        support::eventually(Duration::from_secs(10), || async { pool.stats().busy == 1 }).await;
-    assert!(reached);
+    let running = support::occupy(&pool, "block", json!({"seconds": 30})).await;
     let queued = {
         let pool = pool.clone();
         tokio::spawn(async move { pool.execute("pid", json!({})).await })

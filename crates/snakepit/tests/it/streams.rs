@@ -126,13 +126,7 @@ async fn a_slow_consumer_makes_the_worker_wait() {
 #[tokio::test]
 async fn a_stream_waits_in_the_queue_behind_a_busy_worker() {
     let pool = support::fault_pool(1).await;
-    let busy = {
-        let pool = pool.clone();
-        tokio::spawn(async move { pool.execute("sleep", json!({"seconds": 0.3})).await })
-    };
-    let reached =
-        support::eventually(Duration::from_secs(10), || async { pool.stats().busy == 1 }).await;
-    assert!(reached);
+    let busy = support::occupy(&pool, "sleep", json!({"seconds": 0.3})).await;
     let queued = {
         let pool = pool.clone();
         tokio::spawn(async move {

@@ -4,7 +4,9 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use snakepit::{Pool, PoolBuilder, PythonAdapter};
+use serde_json::Value;
+use snakepit::{CallOptions, Pool, PoolBuilder, PythonAdapter};
+use tokio::task::JoinHandle;
 
 /// The repository root.
 pub(crate) fn repo_root() -> PathBuf {
@@ -117,4 +119,32 @@ pub(crate) async fn assert_full_size(pool: &Pool, size: usize) {
         "pool did not return to {size} workers: {:?}",
         pool.stats()
     );
+}
+
+/// Starts a call in the background and waits until the pool counts one more busy worker.
+pub(crate) async fn occupy_with(
+    pool: &Pool,
+    command: &str,
+    args: Value,
+    options: CallOptions,
+) -> JoinHandle<snakepit::Result<Value>> {
+    let busy_before = pool.stats().busy;
+    let caller = pool.clone();
+    let command = command.to_owned();
+    let call = tokio::spawn(async move { caller.execute_with(&command, args, &options).await });
+    let busy = eventually(Duration::from_secs(10), || async {
+        pool.stats().busy > busy_before
+    })
+    .await;
+    assert!(busy, "the call never took a worker: {:?}", pool.stats());
+    call
+}
+
+/// [`occupy_with`] with default options.
+pub(crate) async fn occupy(
+    pool: &Pool,
+    command: &str,
+    args: Value,
+) -> JoinHandle<snakepit::Result<Value>> {
+    occupy_with(pool, command, args, CallOptions::new()).await
 }
