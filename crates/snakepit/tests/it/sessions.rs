@@ -14,6 +14,13 @@ fn in_session(session: &str, affinity: Affinity) -> CallOptions {
     CallOptions::new().session(session).affinity(affinity)
 }
 
+/// What the worker kept under `key` in the session's state.
+async fn recall(pool: &snakepit::Pool, session: &str, key: &str) -> Value {
+    pool.execute_in_session(session, "recall", json!({"key": key}))
+        .await
+        .unwrap()
+}
+
 async fn owner_pid(pool: &snakepit::Pool, session: &str, affinity: Affinity) -> Value {
     pool.execute_with("pid", json!({}), &in_session(session, affinity))
         .await
@@ -143,24 +150,11 @@ async fn python_sees_the_session_id_keeps_its_state_and_loses_it_after_delete() 
         .await
         .unwrap();
     assert_eq!(seen, json!("alice"));
-    assert_eq!(
-        pool.execute_in_session("alice", "recall", json!({"key": "model"}))
-            .await
-            .unwrap(),
-        json!("small")
-    );
-    assert_eq!(
-        pool.execute_in_session("bob", "recall", json!({"key": "model"}))
-            .await
-            .unwrap(),
-        Value::Null
-    );
+    assert_eq!(recall(&pool, "alice", "model").await, json!("small"));
+    assert_eq!(recall(&pool, "bob", "model").await, Value::Null);
     pool.sessions().delete("alice").unwrap();
     let forgotten = support::eventually(Duration::from_secs(5), || async {
-        pool.execute_in_session("alice", "recall", json!({"key": "model"}))
-            .await
-            .unwrap()
-            == Value::Null
+        recall(&pool, "alice", "model").await == Value::Null
     })
     .await;
     assert!(forgotten, "the worker kept the deleted session's state");
@@ -188,10 +182,7 @@ async fn an_expired_session_is_dropped_on_its_worker() {
     .await;
     assert!(expired, "the session never expired");
     let dropped = support::eventually(Duration::from_secs(5), || async {
-        pool.execute_in_session("brief", "recall", json!({"key": "k"}))
-            .await
-            .unwrap()
-            == Value::Null
+        recall(&pool, "brief", "k").await == Value::Null
     })
     .await;
     assert!(dropped, "the worker kept the expired session's state");
