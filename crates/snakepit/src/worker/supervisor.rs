@@ -97,10 +97,14 @@ impl Supervisor {
     }
 
     async fn watch(&mut self) -> End {
+        let shared = Arc::clone(&self.shared);
+        // One wait future for the whole watch: each new one would cost a `waitpid` per frame.
+        let exited = self.child.wait();
+        tokio::pin!(exited);
         loop {
             tokio::select! {
                 frame = self.reader.next() => match frame {
-                    Some(Ok(payload)) => match self.route(&payload) {
+                    Some(Ok(payload)) => match route(&shared, &payload) {
                         Ok(Routed::Done) => {}
                         Ok(Routed::Chunk(chunks, data)) => {
                             // A full chunk buffer stops the reading here: backpressure on the
@@ -111,74 +115,18 @@ impl Supervisor {
                             };
                             tokio::select! {
                                 _delivered = chunks.send(data) => {}
-                                status = self.child.wait() => return End::Exited(status),
+                                status = &mut exited => return End::Exited(status),
                                 control = self.control.recv() => return End::from_control(control),
                             }
                         }
-                        Ok(Routed::HostCall(message)) => self.spawn_host_call(*message),
+                        Ok(Routed::HostCall(message)) => spawn_host_call(&shared, *message),
                         Err(detail) => return End::Protocol(detail),
                     },
                     Some(Err(err)) => return End::Protocol(err.to_string()),
                     None => return End::LinkClosed,
                 },
-                status = self.child.wait() => return End::Exited(status),
+                status = &mut exited => return End::Exited(status),
                 control = self.control.recv() => return End::from_control(control),
-            }
-        }
-    }
-
-    /// Routes one frame from the worker. An error means the worker broke the protocol.
-    fn route(&self, payload: &[u8]) -> Result<Routed, String> {
-        let message = decode(payload).map_err(|err| err.to_string())?;
-        match message.kind() {
-            Kind::Chunk => {
-                let pending = self
-                    .shared
-                    .pending
-                    .lock()
-                    .expect("pending lock is never poisoned");
-                let chunks = message
-                    .id
-                    .and_then(|id| pending.as_ref()?.get(&id)?.chunks.clone());
-                Ok(match (chunks, message.data) {
-                    (Some(chunks), Some(data)) => Routed::Chunk(chunks, data),
-                    (Some(chunks), None) => Routed::Chunk(chunks, Value::Null),
-                    (None, _) => Routed::Done,
-                })
-            }
-            Kind::HostCall => Ok(Routed::HostCall(Box::new(message))),
-            Kind::Result | Kind::Pong => {
-                let mut pending = self
-                    .shared
-                    .pending
-                    .lock()
-                    .expect("pending lock is never poisoned");
-                let Some(pending) = pending.as_mut() else {
-                    return Ok(Routed::Done);
-                };
-                let id = match message.id {
-                    Some(id) => Some(id),
-                    // A classic worker that does not echo ids has one call in flight.
-                    None if self.shared.classic && pending.len() == 1 => {
-                        pending.keys().next().copied()
-                    }
-                    None => return Err("a reply without an id".to_owned()),
-                };
-                match id.and_then(|id| pending.remove(&id)) {
-                    Some(call) => {
-                        // The caller may have stopped waiting; the reply is then dropped.
-                        let _unheard = call.reply.send(Ok(message));
-                    }
-                    None => {
-                        tracing::debug!(worker = %self.shared.id, id = ?message.id, "reply to no pending call")
-                    }
-                }
-                Ok(Routed::Done)
-            }
-            Kind::Hello => Err("a second hello".to_owned()),
-            kind => {
-                tracing::debug!(worker = %self.shared.id, ?kind, "message ignored");
-                Ok(Routed::Done)
             }
         }
     }
@@ -242,7 +190,7 @@ impl Supervisor {
     async fn drain_link(&mut self) {
         let drain = async {
             while let Some(Ok(payload)) = self.reader.next().await {
-                match self.route(&payload) {
+                match route(&self.shared, &payload) {
                     Ok(Routed::Chunk(chunks, data)) => {
                         // The process is gone; a caller that stopped reading loses the rest.
                         let _unread = chunks.try_send(data);
@@ -255,53 +203,105 @@ impl Supervisor {
         // A grandchild may hold the link open; then the drain stops at the deadline.
         let _open = tokio::time::timeout(DRAIN_AFTER_EXIT, drain).await;
     }
+}
 
-    /// Runs a host tool for the worker in a task of its own (the tool may take long, or call
-    /// the pool) and writes the answer to the worker.
-    fn spawn_host_call(&self, message: Message) {
-        let shared = Arc::clone(&self.shared);
-        let session = message.id.and_then(|id| {
+/// Routes one frame from the worker. An error means the worker broke the protocol.
+fn route(shared: &Shared, payload: &[u8]) -> Result<Routed, String> {
+    let message = decode(payload).map_err(|err| err.to_string())?;
+    match message.kind() {
+        Kind::Chunk => {
             let pending = shared
                 .pending
                 .lock()
                 .expect("pending lock is never poisoned");
-            pending.as_ref()?.get(&id).map(|call| call.session.clone())
-        });
-        tokio::spawn(async move {
-            let tool = message.tool.unwrap_or_default();
-            let args = message
-                .args
-                .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-            let outcome = match (&shared.host, session) {
-                (Some(host), Some(session)) => host.dispatch(shared.id, session, &tool, args).await,
-                (None, Some(_)) => Err(HostFailure::new(
-                    "UnknownHostTool",
-                    "this pool offers no host tools",
-                )),
-                (_, None) => Err(HostFailure::new(
-                    "InvalidHostCall",
-                    "a host call outside any running call",
-                )),
+            let chunks = message
+                .id
+                .and_then(|id| pending.as_ref()?.get(&id)?.chunks.clone());
+            Ok(match (chunks, message.data) {
+                (Some(chunks), Some(data)) => Routed::Chunk(chunks, data),
+                (Some(chunks), None) => Routed::Chunk(chunks, Value::Null),
+                (None, _) => Routed::Done,
+            })
+        }
+        Kind::HostCall => Ok(Routed::HostCall(Box::new(message))),
+        Kind::Result | Kind::Pong => {
+            let mut pending = shared
+                .pending
+                .lock()
+                .expect("pending lock is never poisoned");
+            let Some(pending) = pending.as_mut() else {
+                return Ok(Routed::Done);
             };
-            let mut reply = Message {
-                id: message.id,
-                reference: message.reference,
-                ..Message::new(Kind::HostResult)
+            let id = match message.id {
+                Some(id) => Some(id),
+                // A classic worker that does not echo ids has one call in flight.
+                None if shared.classic && pending.len() == 1 => pending.keys().next().copied(),
+                None => return Err("a reply without an id".to_owned()),
             };
-            match outcome {
-                Ok(result) => {
-                    reply.success = Some(true);
-                    reply.result = Some(result);
+            match id.and_then(|id| pending.remove(&id)) {
+                Some(call) => {
+                    // The caller may have stopped waiting; the reply is then dropped.
+                    let _unheard = call.reply.send(Ok(message));
                 }
-                Err(failure) => {
-                    reply.success = Some(false);
-                    reply.error =
-                        Some(serde_json::json!({"type": failure.kind, "message": failure.message}));
+                None => {
+                    tracing::debug!(worker = %shared.id, id = ?message.id, "reply to no pending call")
                 }
             }
-            if let Err(err) = shared.send(&reply).await {
-                tracing::debug!(worker = %shared.id, error = %err, "could not answer a host call");
-            }
-        });
+            Ok(Routed::Done)
+        }
+        Kind::Hello => Err("a second hello".to_owned()),
+        kind => {
+            tracing::debug!(worker = %shared.id, ?kind, "message ignored");
+            Ok(Routed::Done)
+        }
     }
+}
+
+/// Runs a host tool for the worker in a task of its own (the tool may take long, or call
+/// the pool) and writes the answer to the worker.
+fn spawn_host_call(shared: &Arc<Shared>, message: Message) {
+    let shared = Arc::clone(shared);
+    let session = message.id.and_then(|id| {
+        let pending = shared
+            .pending
+            .lock()
+            .expect("pending lock is never poisoned");
+        pending.as_ref()?.get(&id).map(|call| call.session.clone())
+    });
+    tokio::spawn(async move {
+        let tool = message.tool.unwrap_or_default();
+        let args = message
+            .args
+            .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+        let outcome = match (&shared.host, session) {
+            (Some(host), Some(session)) => host.dispatch(shared.id, session, &tool, args).await,
+            (None, Some(_)) => Err(HostFailure::new(
+                "UnknownHostTool",
+                "this pool offers no host tools",
+            )),
+            (_, None) => Err(HostFailure::new(
+                "InvalidHostCall",
+                "a host call outside any running call",
+            )),
+        };
+        let mut reply = Message {
+            id: message.id,
+            reference: message.reference,
+            ..Message::new(Kind::HostResult)
+        };
+        match outcome {
+            Ok(result) => {
+                reply.success = Some(true);
+                reply.result = Some(result);
+            }
+            Err(failure) => {
+                reply.success = Some(false);
+                reply.error =
+                    Some(serde_json::json!({"type": failure.kind, "message": failure.message}));
+            }
+        }
+        if let Err(err) = shared.send(&reply).await {
+            tracing::debug!(worker = %shared.id, error = %err, "could not answer a host call");
+        }
+    });
 }
