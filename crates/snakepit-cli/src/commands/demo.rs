@@ -1,15 +1,17 @@
 //! `snakepit demo`: a tour of the pool with the bundled showcase adapter.
 //!
 //! It starts the pool, runs a batch of calls concurrently (pings, echoes, arithmetic with
-//! one division by zero that comes back as a typed error, and worker facts), prints every
-//! result and the pool's stats, shuts down and then checks that every worker process is gone.
+//! one division by zero that comes back as a typed error, and worker facts), streams the
+//! `progress` tool chunk by chunk, prints every result and the pool's stats, shuts down and
+//! then checks that every worker process is gone.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use futures_util::StreamExt;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use snakepit::{Pool, PoolStats, PythonAdapter};
+use snakepit::{Pool, PoolStats, PythonAdapter, StreamItem};
 
 use crate::cli::DemoArgs;
 
@@ -41,6 +43,30 @@ pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     }
     println!("all {} worker processes are gone", pids.len());
     Ok(())
+}
+
+/// Streams the `progress` tool and shows each chunk as it arrives.
+async fn stream_progress(pool: &Pool) {
+    println!("\nstreaming `progress` (5 steps, 100 ms apart); chunks print as they arrive:");
+    let began = Instant::now();
+    let stream = pool
+        .execute_stream("progress", json!({"steps": 5, "delay_ms": 100}))
+        .await;
+    let mut stream = match stream {
+        Ok(stream) => stream,
+        Err(err) => {
+            println!("  err  could not start the stream: {err}");
+            return;
+        }
+    };
+    while let Some(item) = stream.next().await {
+        let at = began.elapsed().as_millis();
+        match item {
+            Ok(StreamItem::Chunk(chunk)) => println!("  {at:>5} ms  chunk  {chunk}"),
+            Ok(StreamItem::Done(result)) => println!("  {at:>5} ms  done   {result}"),
+            Err(err) => println!("  {at:>5} ms  err    {err}"),
+        }
+    }
 }
 
 /// Runs the batch of calls and prints what happened; returns the workers' pids.
@@ -76,6 +102,8 @@ async fn tour(pool: Pool, size: usize, started: Instant) -> Vec<u32> {
         }
     }
     println!("finished in {} ms", elapsed.as_millis());
+
+    stream_progress(&pool).await;
 
     println!("\nstats:");
     print_stats(&pool.stats());
@@ -114,6 +142,11 @@ fn print_stats(stats: &PoolStats) {
         ("queue_timeouts", stats.queue_timeouts.to_string()),
         ("pool_saturated", stats.pool_saturated.to_string()),
         ("restarts", stats.restarts.to_string()),
+        ("retries", stats.retries.to_string()),
+        ("recycled", stats.recycled.to_string()),
+        ("circuit", format!("{:?}", stats.circuit).to_lowercase()),
+        ("tainted_slots", stats.tainted_slots.to_string()),
+        ("degraded", stats.degraded.to_string()),
     ];
     for (name, value) in rows {
         println!("  {name:<15} {value}");
