@@ -10,19 +10,12 @@ import time
 from typing import Any
 
 import pytest
-from harness import FAULT_ADAPTER, Worker
+from harness import Worker
 
 from snakepit_bridge.protocol import encode_frame
 
 #: A cancelled call must answer well within this many seconds.
 PROMPT = 2.0
-
-
-@pytest.fixture
-def worker() -> Any:
-    fault_worker = Worker.adapter(FAULT_ADAPTER)
-    yield fault_worker
-    fault_worker.close()
 
 
 def expect_host_call(worker: Worker, call_id: int, tool: str, args: dict[str, Any]) -> Any:

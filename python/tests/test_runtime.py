@@ -29,13 +29,6 @@ PROMPT = 2.0
 
 
 @pytest.fixture
-def worker() -> Any:
-    fault_worker = Worker.adapter(FAULT_ADAPTER)
-    yield fault_worker
-    fault_worker.close()
-
-
-@pytest.fixture
 def showcase() -> Any:
     showcase_worker = Worker.adapter(SHOWCASE_ADAPTER)
     yield showcase_worker

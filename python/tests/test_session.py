@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-from harness import FAULT_ADAPTER, Worker
-
-
-@pytest.fixture
-def worker() -> Any:
-    fault_worker = Worker.adapter(FAULT_ADAPTER)
-    yield fault_worker
-    fault_worker.close()
+from harness import Worker
 
 
 def test_session_state_persists_across_calls(worker: Worker) -> None:

@@ -11,17 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import FAULT_ADAPTER, SHOWCASE_ADAPTER, Worker, wait_for_file
+from harness import SHOWCASE_ADAPTER, Worker, wait_for_file
 
 #: A cancelled stream must answer well within this many seconds.
 PROMPT = 2.0
-
-
-@pytest.fixture
-def worker() -> Any:
-    fault_worker = Worker.adapter(FAULT_ADAPTER)
-    yield fault_worker
-    fault_worker.close()
 
 
 def data(chunks: list[dict[str, Any]]) -> list[Any]:
