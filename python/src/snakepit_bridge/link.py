@@ -140,13 +140,16 @@ class Link:
         Raises :class:`~snakepit_bridge.convert.SerializationError` when even the converted
         chunk cannot be encoded or is over the frame limit.
         """
-        payload = encode_lenient(
-            {"kind": "chunk", "id": call_id, "seq": seq, "data": data},
-            "data",
-            self.encoding,
-            self.reader.max_frame,
-            f"chunk {seq} of call {call_id}",
-        )
+        message = {"kind": "chunk", "id": call_id, "seq": seq, "data": data}
+        self.send_lenient(message, "data", f"chunk {seq} of call {call_id}")
+
+    def send_lenient(self, message: dict[str, Any], field: str, what: str) -> None:
+        """Encode and write ``message``, converting its ``field`` if the wire cannot carry it.
+
+        Raises :class:`~snakepit_bridge.convert.SerializationError` when even the converted
+        message cannot be encoded or is over the frame limit; nothing is written then.
+        """
+        payload = encode_lenient(message, field, self.encoding, self.reader.max_frame, what)
         self.write_raw(len(payload).to_bytes(4, "big") + payload)
 
     # Host calls.

@@ -34,7 +34,7 @@ from . import adapter as _adapter_module
 from . import protocol
 from .adapter import Tool, discover_tools
 from .context import CallContext, Cancelled, Stream
-from .convert import SerializationError, encode_lenient
+from .convert import SerializationError
 from .link import Link, LinkClosed
 from .protocol import ProtocolError, message_kind
 
@@ -302,7 +302,6 @@ class Runtime:
         """
         if stream is None:
             stream = Stream(self.link.current_call or 0, self.link, enabled=streaming)
-        link = self.link
         collected: list[Any] = []
         try:
             while True:
@@ -311,12 +310,7 @@ class Runtime:
                 except StopIteration as stop:
                     returned = stop.value
                     break
-                if link.poll(0.0):
-                    raise Cancelled()
-                if streaming:
-                    stream.emit(value)
-                else:
-                    collected.append(value)
+                self._deliver(value, stream, streaming, collected)
         except BaseException:
             _close_quietly(generator)
             raise
@@ -324,21 +318,26 @@ class Runtime:
             return returned
         return collected
 
+    def _deliver(self, value: Any, stream: Stream, streaming: bool, collected: list[Any]) -> None:
+        """Hand one yielded value on: a chunk when streaming, else collected; after a cancel
+        check of the link, so a cancelled generator is closed before its next value goes out.
+        """
+        if self.link.poll(0.0):
+            raise Cancelled()
+        if streaming:
+            stream.emit(value)
+        else:
+            collected.append(value)
+
     async def _drive_async(
         self, generator: AsyncGenerator[Any, None], stream: Stream, streaming: bool
     ) -> Any:
         """The ``async`` twin of :meth:`_drive` (an async generator returns no value)."""
-        link = self.link
         collected: list[Any] = []
         try:
             async for value in generator:
                 # A generator that never awaits starves the loop's link watcher, so look here.
-                if link.poll(0.0):
-                    raise Cancelled()
-                if streaming:
-                    stream.emit(value)
-                else:
-                    collected.append(value)
+                self._deliver(value, stream, streaming, collected)
         finally:
             try:
                 await generator.aclose()
@@ -393,19 +392,11 @@ class Runtime:
             loop.remove_reader(fd)
 
     def _send_result(self, call_id: Any, command: str, result: Any) -> None:
-        link = self.link
+        message = {"kind": "result", "id": call_id, "success": True, "result": result}
         try:
-            payload = encode_lenient(
-                {"kind": "result", "id": call_id, "success": True, "result": result},
-                "result",
-                link.encoding,
-                link.reader.max_frame,
-                f"the result of tool {command!r}",
-            )
+            self.link.send_lenient(message, "result", f"the result of tool {command!r}")
         except SerializationError as exc:
             self._send_error(call_id, _error("SerializationError", str(exc)))
-            return
-        link.write_raw(len(payload).to_bytes(4, "big") + payload)
 
     def _send_error(self, call_id: Any, error: dict[str, Any]) -> None:
         message = {"kind": "result", "id": call_id, "success": False, "error": error}
