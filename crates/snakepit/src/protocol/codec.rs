@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::Message;
+use super::depth::{MAX_DEPTH, Scan, scan};
 use crate::error::{Error, Result};
 
 /// A message encoding.
@@ -63,12 +64,50 @@ impl Encoding {
         }
     }
 
-    fn decode_as<T: DeserializeOwned>(self, payload: &[u8]) -> Result<T> {
+    /// Decodes a payload nested at most one level more than [`MAX_DEPTH`] (the frame's map
+    /// around its values); deeper payloads are measured by [`scan`] and refused.
+    fn decode_as<T: DeserializeOwned>(self, payload: &[u8]) -> Result<T, FrameError> {
+        let too_deep = || match scan(payload, self) {
+            Some(scanned) => FrameError::TooDeep(scanned),
+            None => FrameError::Malformed(Error::Protocol(format!(
+                "invalid {self} message: nested too deep"
+            ))),
+        };
         match self {
-            Self::Json => serde_json::from_slice(payload)
-                .map_err(|err| Error::Protocol(format!("invalid JSON message: {err}"))),
-            Self::MsgPack => rmp_serde::from_slice(payload)
-                .map_err(|err| Error::Protocol(format!("invalid MessagePack message: {err}"))),
+            Self::Json => match serde_json::from_slice(payload) {
+                Ok(value) => Ok(value),
+                // serde_json stops at 128 levels; below the protocol's limit the payload is
+                // decoded again on a stack that grows as needed.
+                Err(err) if err.to_string().starts_with("recursion limit exceeded") => {
+                    match scan(payload, self) {
+                        Some(scanned) if scanned.depth <= MAX_DEPTH + 1 => {
+                            let mut json = serde_json::Deserializer::from_slice(payload);
+                            json.disable_recursion_limit();
+                            let deep = serde_stacker::Deserializer::new(&mut json);
+                            T::deserialize(deep).map_err(|err| {
+                                FrameError::Malformed(Error::Protocol(format!(
+                                    "invalid JSON message: {err}"
+                                )))
+                            })
+                        }
+                        _ => Err(too_deep()),
+                    }
+                }
+                Err(err) => Err(FrameError::Malformed(Error::Protocol(format!(
+                    "invalid JSON message: {err}"
+                )))),
+            },
+            Self::MsgPack => {
+                let mut msgpack = rmp_serde::Deserializer::from_read_ref(payload);
+                msgpack.set_max_depth(MAX_DEPTH + 2);
+                match T::deserialize(&mut msgpack) {
+                    Ok(value) => Ok(value),
+                    Err(rmp_serde::decode::Error::DepthLimitExceeded) => Err(too_deep()),
+                    Err(err) => Err(FrameError::Malformed(Error::Protocol(format!(
+                        "invalid MessagePack message: {err}"
+                    )))),
+                }
+            }
         }
     }
 }
@@ -97,7 +136,43 @@ impl FromStr for Encoding {
 ///
 /// [`Error::Protocol`] when the payload is not a message in either encoding.
 pub fn decode(payload: &[u8]) -> Result<Message> {
-    Encoding::detect(payload)?.decode_as(payload)
+    decode_frame(payload).map_err(FrameError::into_error)
+}
+
+/// Why a frame could not be decoded.
+#[derive(Debug)]
+pub enum FrameError {
+    /// The frame is well-formed but nests deeper than [`MAX_DEPTH`]; the scan says which
+    /// call it belongs to.
+    TooDeep(Scan),
+    /// The frame is not a message.
+    Malformed(Error),
+}
+
+impl FrameError {
+    /// The error as the crate's error.
+    pub fn into_error(self) -> Error {
+        match self {
+            Self::TooDeep(scan) => Error::Protocol(format!(
+                "a frame nested {} levels deep; the limit is {MAX_DEPTH}",
+                scan.depth.saturating_sub(1)
+            )),
+            Self::Malformed(err) => err,
+        }
+    }
+}
+
+/// Decodes one frame payload into a [`Message`], telling a frame that is only too deep
+/// from one that is malformed.
+///
+/// # Errors
+///
+/// [`FrameError::TooDeep`] when a value in it nests deeper than [`MAX_DEPTH`],
+/// [`FrameError::Malformed`] when it is not a message.
+pub fn decode_frame(payload: &[u8]) -> Result<Message, FrameError> {
+    Encoding::detect(payload)
+        .map_err(FrameError::Malformed)?
+        .decode_as(payload)
 }
 
 /// Decodes one frame payload into a generic value, keeping fields [`Message`] does not know.
@@ -106,7 +181,9 @@ pub fn decode(payload: &[u8]) -> Result<Message> {
 ///
 /// [`Error::Protocol`] when the payload is not a map in either encoding.
 pub fn decode_value(payload: &[u8]) -> Result<Value> {
-    let value: Value = Encoding::detect(payload)?.decode_as(payload)?;
+    let value: Value = Encoding::detect(payload)?
+        .decode_as(payload)
+        .map_err(FrameError::into_error)?;
     if value.is_object() {
         Ok(value)
     } else {

@@ -5,10 +5,12 @@
 //! Python bridge.
 
 mod codec;
+mod depth;
 mod frame;
 mod message;
 
-pub use codec::{Encoding, decode, decode_value, encode_value};
+pub use codec::{Encoding, FrameError, decode, decode_frame, decode_value, encode_value};
+pub use depth::{MAX_DEPTH, Scan, exceeds, scan};
 pub use frame::{DEFAULT_MAX_FRAME, FrameBuffer, frame_codec};
 pub use message::{Kind, Message, ParamSpec, ToolSpec};
 
