@@ -127,6 +127,16 @@ pub enum Error {
         /// Why the adapter rejected it.
         reason: String,
     },
+    /// A value crossing the link nests deeper than the protocol allows
+    /// ([`MAX_DEPTH`](crate::MAX_DEPTH) levels): the call fails, the worker keeps
+    /// serving.
+    #[error("{what} nests deeper than {limit} levels, the protocol's limit")]
+    TooDeep {
+        /// What was too deep: the result, a stream chunk.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
     /// The adapter rejected a worker's result.
     #[error("invalid result from `{command}`: {reason}")]
     InvalidResponse {

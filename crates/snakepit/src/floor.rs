@@ -6,6 +6,9 @@
 //! `python -m snakepit_bridge.floor`, which answers every message with a `result` carrying
 //! the message's `args`.
 
+/// The wire types the floor speaks, for the benchmark.
+pub use crate::protocol::{Encoding, Message};
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -19,7 +22,7 @@ use crate::adapter::{Adapter, PythonAdapter};
 use crate::error::{Error, Result};
 use crate::process::{LinkMode, LinkReader, LinkWriter, SpawnRequest, signal_group, spawn};
 use crate::protocol::{
-    DEFAULT_MAX_FRAME, Encoding, FrameBuffer, Kind, Message, decode, frame_codec,
+    DEFAULT_MAX_FRAME, FrameBuffer, Kind, decode, frame_codec,
 };
 use crate::worker::WorkerId;
 

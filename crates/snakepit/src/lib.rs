@@ -6,7 +6,7 @@ mod error;
 pub mod floor;
 mod pool;
 mod process;
-pub mod protocol;
+mod protocol;
 pub mod registry;
 pub mod session;
 pub mod tool;
@@ -19,5 +19,6 @@ pub use config::{
     Affinity, CircuitConfig, HealthConfig, PoolConfig, RecycleConfig, RetryConfig, RetryPolicy,
 };
 pub use error::{Error, ErrorKind, ExitClass, ExitInfo, Result, WorkerError};
-pub use pool::{CallOptions, CallStream, CircuitState, Pool, PoolBuilder, PoolStats, StreamItem};
+pub use pool::{Call, CallStream, CircuitState, Pool, PoolBuilder, PoolStats, StreamItem};
+pub use protocol::{MAX_DEPTH, ParamSpec, ToolSpec};
 pub use worker::WorkerId;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 use futures_util::StreamExt;
 use serde_json::Value;
-use snakepit::{CallOptions, Pool, StreamItem};
+use snakepit::{Call, StreamItem};
 
 use super::workers::pool_builder;
 
@@ -27,26 +27,31 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
     if !call_args.is_object() {
         bail!("--args must be a JSON object, not {call_args}");
     }
-    let mut options = match args.timeout {
-        Some(seconds) => CallOptions::new().timeout(
+    let timeout = args
+        .timeout
+        .map(|seconds| {
             Duration::try_from_secs_f64(seconds)
-                .with_context(|| format!("--timeout {seconds} is not a usable duration"))?,
-        ),
-        None => CallOptions::new(),
-    };
-    if let Some(session) = &args.session {
-        options = options.session(session.as_str());
-    }
+                .with_context(|| format!("--timeout {seconds} is not a usable duration"))
+        })
+        .transpose()?;
+    let session = args.session.clone();
     let builder = pool_builder(&args.worker)?;
     let command = args.command.clone();
     let (stream, json) = (args.stream, args.json);
     // Script mode: the workers are gone before `run_script` returns, on success and on error.
     let outcome = builder
         .run_script(move |pool| async move {
+            let mut call = pool.call(command).json(call_args);
+            if let Some(timeout) = timeout {
+                call = call.timeout(timeout);
+            }
+            if let Some(session) = session {
+                call = call.session(session);
+            }
             if stream {
-                stream_call(&pool, &command, call_args, &options, json).await
+                stream_call(call, json).await
             } else {
-                pool.execute_with(&command, call_args, &options).await
+                call.send().await
             }
         })
         .await
@@ -63,14 +68,8 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
 }
 
 /// Runs a streaming call, printing each chunk as it arrives; returns the final result.
-async fn stream_call(
-    pool: &Pool,
-    command: &str,
-    args: Value,
-    options: &CallOptions,
-    json: bool,
-) -> snakepit::Result<Value> {
-    let mut stream = pool.execute_stream_with(command, args, options).await?;
+async fn stream_call(call: Call<'_>, json: bool) -> snakepit::Result<Value> {
+    let mut stream = call.stream().await?;
     let mut bar = ProgressBar::default();
     while let Some(item) = stream.next().await {
         match item {

@@ -13,7 +13,6 @@ use crate::config::{Affinity, CircuitConfig, HealthConfig, RecycleConfig, RetryC
 use crate::error::{Error, Result};
 use crate::registry::{Run, default_state_dir, sweep};
 use crate::session::SessionStore;
-use crate::tool::HostTools;
 use crate::worker::WorkerSpec;
 
 /// Builds a [`Pool`]. Every setting has a default; see [`PoolConfig`].
@@ -176,7 +175,6 @@ impl PoolBuilder {
             None
         };
         let sessions = self.sessions.unwrap_or_default();
-        let host = Arc::new(HostTools::new(sessions.clone()));
         let mut env = command.env;
         env.push((
             OsString::from("SNAKEPIT_MAX_FRAME"),
@@ -191,9 +189,9 @@ impl PoolBuilder {
             startup_timeout: self.config.startup_timeout,
             max_frame: self.config.max_frame,
             run,
-            host: Some(Arc::clone(&host)),
+            host: None,
         };
-        start_pool(self.adapter, self.config, spec, sessions, host).await
+        start_pool(self.adapter, self.config, spec, sessions).await
     }
 }
 

@@ -43,11 +43,20 @@ pub(super) enum Outcome {
 impl Outcome {
     pub(super) fn of<T>(result: &Result<T>) -> Self {
         match result {
-            Ok(_) | Err(Error::Worker(_)) | Err(Error::InvalidResponse { .. }) => Self::Success,
-            Err(
-                Error::WorkerExited { .. } | Error::WorkerProtocol { .. } | Error::Timeout { .. },
-            ) => Self::Failure,
-            Err(_) => Self::Neutral,
+            Ok(_) => Self::Success,
+            Err(err) => Self::of_error(err),
+        }
+    }
+
+    pub(super) fn of_error(err: &Error) -> Self {
+        match err {
+            Error::Worker(_) | Error::InvalidResponse { .. } | Error::TooDeep { .. } => {
+                Self::Success
+            }
+            Error::WorkerExited { .. } | Error::WorkerProtocol { .. } | Error::Timeout { .. } => {
+                Self::Failure
+            }
+            _ => Self::Neutral,
         }
     }
 }

@@ -1,23 +1,21 @@
 //! [`Pool`], the cheap cloneable handle, and the state all its clones share.
 
-use std::collections::{HashMap, HashSet};
 use std::hash::RandomState;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::circuit::CircuitBreaker;
-use super::health::Slots;
-use super::scheduler::Scheduler;
+use super::roster::Roster;
 use super::stats::{Counters, PoolStats};
 use crate::adapter::Adapter;
 use crate::config::PoolConfig;
 use crate::protocol::ToolSpec;
 use crate::session::{SessionId, SessionStore};
 use crate::tool::{HostTool, HostTools};
-use crate::worker::{Worker, WorkerEvent, WorkerId, WorkerSpec};
+use crate::worker::{WorkerEvent, WorkerSpec};
 
 /// A pool of worker processes.
 ///
@@ -50,14 +48,14 @@ pub(crate) struct PoolShared {
     pub(super) adapter: Arc<dyn Adapter>,
     pub(super) config: PoolConfig,
     pub(super) spec: WorkerSpec,
-    pub(super) scheduler: Scheduler,
+    /// The workers, their load and slots, and the queue.
+    pub(super) roster: Roster,
     pub(super) counters: Counters,
-    /// Every live worker, busy or idle.
-    pub(super) workers: Mutex<HashMap<WorkerId, Worker>>,
     pub(super) events: mpsc::UnboundedSender<WorkerEvent>,
-    pub(super) tools: Vec<ToolSpec>,
-    /// Replacement starts in progress; shutdown waits for them.
-    pub(super) replacements: TaskTracker,
+    /// The tools the workers offer, as the first worker announced them.
+    pub(super) tools: std::sync::OnceLock<Vec<ToolSpec>>,
+    /// Replacement starts and stops of retired workers; shutdown waits for them.
+    pub(super) tasks: TaskTracker,
     /// Cancelled when shutdown begins; replacements stop retrying.
     pub(super) closing: CancellationToken,
     /// The sessions of this pool's calls.
@@ -66,35 +64,8 @@ pub(crate) struct PoolShared {
     pub(super) host: Arc<HostTools>,
     /// The circuit breaker.
     pub(super) circuit: CircuitBreaker,
-    /// Which worker fills which slot, and the slots' crash history.
-    pub(super) slots: Mutex<Slots>,
-    /// Workers whose replacement by recycling is under way.
-    pub(super) recycling: Mutex<HashSet<WorkerId>>,
     /// Seeds each worker's jitter factor for recycling limits.
     pub(super) jitter_seed: RandomState,
-}
-
-impl PoolShared {
-    pub(super) fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
-        self.slots.lock().expect("slot lock is never poisoned")
-    }
-
-    pub(super) fn recycling(&self) -> std::sync::MutexGuard<'_, HashSet<WorkerId>> {
-        self.recycling
-            .lock()
-            .expect("recycling lock is never poisoned")
-    }
-
-    /// Whether worker `id` is one of the pool's live workers.
-    pub(super) fn is_live_worker(&self, id: WorkerId) -> bool {
-        self.workers().get(&id).is_some_and(Worker::is_alive)
-    }
-
-    pub(super) fn workers(&self) -> std::sync::MutexGuard<'_, HashMap<WorkerId, Worker>> {
-        self.workers
-            .lock()
-            .expect("worker table lock is never poisoned")
-    }
 }
 
 impl Pool {
@@ -102,8 +73,8 @@ impl Pool {
         Self { shared }
     }
 
-    /// The pool's session store: sessions, programs and variables of the calls made with
-    /// [`Pool::execute_in_session`].
+    /// The pool's session store: sessions, programs and variables of the calls made in a
+    /// session.
     pub fn sessions(&self) -> &SessionStore {
         &self.shared.sessions
     }
@@ -123,24 +94,23 @@ impl Pool {
         self.shared.host.register_for_session(session, tool);
     }
 
+    /// Removes a global host tool; `false` when there was none of that name.
+    pub fn unregister_host_tool(&self, name: &str) -> bool {
+        self.shared.host.unregister(name)
+    }
+
     /// A snapshot of the pool's state and counters.
     pub fn stats(&self) -> PoolStats {
         let shared = &self.shared;
         let now = std::time::Instant::now();
-        let workers = shared
-            .workers()
-            .values()
-            .filter(|worker| worker.is_alive() && !worker.is_retiring())
-            .count();
-        let tainted_slots = shared.slots().tainted(now);
-        let (available, queued) = shared.scheduler.counts();
+        let counts = shared.roster.counts(now);
         let counters = &shared.counters;
         PoolStats {
-            workers,
-            available,
-            busy: workers.saturating_sub(available),
+            workers: counts.live,
+            available: counts.idle,
+            busy: counts.busy,
             requests: Counters::read(&counters.requests),
-            queued,
+            queued: counts.queued,
             errors: Counters::read(&counters.errors),
             timeouts: Counters::read(&counters.timeouts),
             queue_timeouts: Counters::read(&counters.queue_timeouts),
@@ -149,8 +119,8 @@ impl Pool {
             retries: Counters::read(&counters.retries),
             recycled: Counters::read(&counters.recycled),
             circuit: shared.circuit.state(now),
-            tainted_slots,
-            degraded: tainted_slots > 0 || workers < shared.config.size,
+            tainted_slots: counts.tainted,
+            degraded: counts.tainted > 0 || counts.live < shared.config.size,
         }
     }
 
@@ -159,10 +129,11 @@ impl Pool {
     pub fn worker_pids(&self) -> Vec<u32> {
         let mut pids: Vec<u32> = self
             .shared
+            .roster
             .workers()
-            .values()
+            .iter()
             .filter(|worker| worker.is_alive())
-            .map(Worker::pid)
+            .map(crate::worker::Worker::pid)
             .collect();
         pids.sort_unstable();
         pids
@@ -170,7 +141,7 @@ impl Pool {
 
     /// The tools the workers offer, as the first worker announced them.
     pub fn tools(&self) -> &[ToolSpec] {
-        &self.shared.tools
+        self.shared.tools.get().map_or(&[], Vec::as_slice)
     }
 
     /// The pool's settings.

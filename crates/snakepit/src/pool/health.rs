@@ -6,7 +6,7 @@
 //! window taint the slot for `taint_duration`, during which the pool runs short and reports
 //! itself degraded.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::config::HealthConfig;
@@ -33,6 +33,8 @@ pub(super) struct Slots {
     config: HealthConfig,
     slots: Vec<Slot>,
     by_worker: HashMap<WorkerId, usize>,
+    /// Slots whose next worker is starting (a replacement or a recycle).
+    starting: HashSet<usize>,
 }
 
 impl Slots {
@@ -41,6 +43,7 @@ impl Slots {
             config,
             slots: (0..size).map(|_| Slot::default()).collect(),
             by_worker: HashMap::new(),
+            starting: HashSet::new(),
         }
     }
 
@@ -104,9 +107,31 @@ impl Slots {
             .count()
     }
 
-    /// A slot no live worker fills (for a replacement that has none recorded).
+    /// A slot no live worker fills and none is starting for.
     pub(super) fn free_slot(&self) -> Option<usize> {
-        (0..self.slots.len()).find(|slot| !self.by_worker.values().any(|taken| taken == slot))
+        (0..self.slots.len()).find(|slot| {
+            !self.starting.contains(slot) && !self.by_worker.values().any(|taken| taken == slot)
+        })
+    }
+
+    /// Whether a worker fills `slot`.
+    pub(super) fn is_filled(&self, slot: usize) -> bool {
+        self.by_worker.values().any(|taken| *taken == slot)
+    }
+
+    /// Records that a worker for `slot` is starting; `false` when one already is.
+    pub(super) fn begin_start(&mut self, slot: usize) -> bool {
+        self.starting.insert(slot)
+    }
+
+    /// Records that the start for `slot` is over (ready, failed or abandoned).
+    pub(super) fn end_start(&mut self, slot: usize) {
+        self.starting.remove(&slot);
+    }
+
+    /// Whether a worker for `slot` is starting.
+    pub(super) fn is_starting(&self, slot: usize) -> bool {
+        self.starting.contains(&slot)
     }
 }
 

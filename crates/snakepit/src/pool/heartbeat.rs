@@ -1,12 +1,11 @@
 //! Heartbeats: idle workers are pinged at an interval; one that does not answer in time
 //! (stuck in C code holding the GIL, say) is killed and replaced. Busy workers are judged by
-//! their call's deadline instead.
+//! their calls' deadlines instead.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use super::handle::PoolShared;
-use super::recycle::give_back;
-use crate::worker::WorkerId;
+use super::lease::Lease;
 
 /// Pings idle workers for as long as the pool exists.
 pub(super) async fn heartbeat(pool: Weak<PoolShared>) {
@@ -22,25 +21,23 @@ pub(super) async fn heartbeat(pool: Weak<PoolShared>) {
     loop {
         ticker.tick().await;
         let Some(shared) = pool.upgrade() else { break };
-        if shared.scheduler.is_closed() {
+        if shared.roster.is_closed() {
             break;
         }
-        let ids: Vec<WorkerId> = shared.workers().keys().copied().collect();
-        for id in ids {
-            // Only idle workers: taking one out of the idle list keeps calls off it meanwhile.
-            let Some(worker) = shared.scheduler.try_take(id) else {
+        for worker in shared.roster.workers() {
+            // Only idle workers, taken whole: no call lands on one while it is pinged.
+            let Some(worker) = shared.roster.try_take_idle(worker.id()) else {
                 continue;
             };
-            let pool = Weak::clone(&pool);
+            let places = worker.capacity();
+            let lease = Lease::with_places(Arc::clone(&shared), worker, places);
             tokio::spawn(async move {
-                let answered = worker.ping(health.heartbeat_timeout).await;
-                if let Err(err) = &answered {
+                let worker = lease.worker();
+                if let Err(err) = worker.ping(health.heartbeat_timeout).await {
                     tracing::warn!(worker = %worker.id(), error = %err, "worker missed its heartbeat; killing it");
                     worker.kill();
                 }
-                if let Some(shared) = pool.upgrade() {
-                    give_back(&shared, worker, false);
-                }
+                drop(lease);
             });
         }
     }

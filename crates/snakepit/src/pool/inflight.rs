@@ -1,29 +1,47 @@
-//! A call running on a worker, and what happens to the worker when its caller stops waiting.
+//! A call running on a worker, and what happens to the worker's place when its caller stops
+//! waiting.
 
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::scheduler::Lease;
+use super::lease::Lease;
 use crate::error::Result;
 use crate::protocol::Message;
+use crate::worker::{InFlight, Worker};
 
 /// A call on a worker. Dropped before the reply arrived (deadline passed, caller gone,
-/// stream dropped), it cancels the call and keeps the worker out of the pool until the
-/// worker answers, or kills it after the grace period.
+/// stream dropped), it cancels the call and keeps the worker's place taken until the worker
+/// answers, or kills the worker after the grace period.
 #[derive(Debug)]
 pub(super) struct InFlightGuard {
-    pub(super) lease: Option<Lease>,
-    pub(super) id: u64,
-    pub(super) reply: Option<oneshot::Receiver<Result<Message>>>,
-    pub(super) grace: Duration,
+    lease: Option<Lease>,
+    id: u64,
+    reply: Option<oneshot::Receiver<Result<Message>>>,
+    grace: Duration,
 }
 
 impl InFlightGuard {
-    /// The reply arrived: the worker goes back to the pool.
+    pub(super) fn new(lease: Lease, in_flight: InFlight, grace: Duration) -> Self {
+        Self {
+            lease: Some(lease),
+            id: in_flight.id,
+            reply: Some(in_flight.reply),
+            grace,
+        }
+    }
+
+    /// The worker the call runs on.
+    pub(super) fn worker(&self) -> Option<&Worker> {
+        self.lease.as_ref().map(Lease::worker)
+    }
+
+    /// The reply arrived: the place goes back.
     pub(super) fn complete(&mut self) {
         self.reply = None;
-        self.lease = None;
+        if let Some(mut lease) = self.lease.take() {
+            lease.served();
+        }
     }
 
     /// The receiver of the reply.
@@ -48,7 +66,8 @@ impl Drop for InFlightGuard {
     }
 }
 
-/// Cancels an abandoned call and returns the worker to the pool once it answers, or kills it.
+/// Cancels an abandoned call and gives its place back once the worker answers, or kills the
+/// worker. The grace period bounds everything, sending the cancel included.
 async fn recover(
     lease: Lease,
     id: u64,
@@ -56,8 +75,12 @@ async fn recover(
     grace: Duration,
 ) {
     let worker = lease.worker().clone();
-    worker.cancel(id).await;
-    match tokio::time::timeout(grace, reply).await {
+    let answered = tokio::time::timeout(grace, async {
+        worker.cancel(id).await;
+        reply.await
+    })
+    .await;
+    match answered {
         Ok(Ok(Ok(_))) => tracing::debug!(worker = %worker.id(), id, "worker answered the cancel"),
         _ => {
             tracing::warn!(worker = %worker.id(), id, ?grace, "worker did not answer the cancel; killing it");

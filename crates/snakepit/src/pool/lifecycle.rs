@@ -1,8 +1,8 @@
-//! Starting a pool, replacing workers that exit, shutting down, and the kill on drop.
+//! Starting a pool, replacing workers that exit, telling workers about removed sessions,
+//! shutting down, and the kill on drop.
 
-use std::collections::HashMap;
 use std::hash::RandomState;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -13,36 +13,56 @@ use tracing::Instrument;
 
 use super::circuit::CircuitBreaker;
 use super::handle::{Pool, PoolShared};
-use super::health::Slots;
 use super::heartbeat::heartbeat;
-use super::recycle::{give_back, watch_limits};
-use super::scheduler::Scheduler;
+use super::host::PoolHost;
+use super::recycle::watch_limits;
+use super::replace;
+use super::roster::{AfterExit, Roster};
 use super::stats::Counters;
 use crate::adapter::Adapter;
 use crate::config::PoolConfig;
 use crate::error::Result;
 use crate::session::{RemovedSession, SessionStore};
 use crate::tool::HostTools;
-use crate::worker::{Worker, WorkerEvent, WorkerSpec, start};
+use crate::worker::{WorkerEvent, WorkerSpec, start};
 
-/// The first pause before retrying a replacement that failed to start.
-const FIRST_RETRY: Duration = Duration::from_millis(100);
-/// The longest pause between retries.
-const MAX_RETRY: Duration = Duration::from_secs(10);
+/// How long telling a worker to drop a removed session's state may take.
+const SESSION_DROP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Starts every worker concurrently and builds the pool once all are ready.
+/// Builds the pool, starts every worker concurrently, and returns once all are ready.
 pub(super) async fn start_pool(
     adapter: Arc<dyn Adapter>,
     config: PoolConfig,
     spec: WorkerSpec,
     sessions: SessionStore,
-    host: Arc<HostTools>,
 ) -> Result<Pool> {
     let span = tracing::info_span!("pool.start", adapter = %adapter.name(), size = config.size);
     async move {
         let (events, event_receiver) = mpsc::unbounded_channel();
-        let starts = (0..config.size).map(|_| start(&spec, events.clone()));
-        let mut started = Vec::with_capacity(config.size);
+        let host = Arc::new(HostTools::new(&sessions));
+        let shared = Arc::new_cyclic(|pool: &Weak<PoolShared>| PoolShared {
+            adapter,
+            roster: Roster::new(config.max_queue, config.size, config.health),
+            circuit: CircuitBreaker::new(config.circuit),
+            jitter_seed: RandomState::new(),
+            spec: WorkerSpec {
+                host: Some(Arc::new(PoolHost {
+                    pool: Weak::clone(pool),
+                })),
+                ..spec
+            },
+            config,
+            counters: Counters::default(),
+            events,
+            tools: std::sync::OnceLock::new(),
+            tasks: TaskTracker::new(),
+            closing: CancellationToken::new(),
+            sessions,
+            host,
+        });
+        let size = shared.config.size;
+        let starts = (0..size).map(|_| start(&shared.spec, shared.events.clone()));
+        let mut started = Vec::with_capacity(size);
         let mut failure = None;
         for outcome in futures_util::future::join_all(starts).await {
             match outcome {
@@ -59,35 +79,15 @@ pub(super) async fn start_pool(
             }
             return Err(err);
         }
-        let tools = started
-            .first()
-            .map(|worker| worker.tools().to_vec())
-            .unwrap_or_default();
-        let shared = Arc::new(PoolShared {
-            adapter,
-            scheduler: Scheduler::new(config.max_queue),
-            circuit: CircuitBreaker::new(config.circuit),
-            slots: Mutex::new(Slots::new(config.size, config.health)),
-            recycling: Mutex::default(),
-            jitter_seed: RandomState::new(),
-            config,
-            spec,
-            counters: Counters::default(),
-            workers: Mutex::new(HashMap::new()),
-            events,
-            tools,
-            replacements: TaskTracker::new(),
-            closing: CancellationToken::new(),
-            sessions,
-            host,
-        });
-        shared.host.attach(Arc::downgrade(&shared));
+        if let Some(first) = started.first() {
+            let _set = shared.tools.set(first.tools().to_vec());
+        }
         let removals = shared.sessions.subscribe_removals();
         tokio::spawn(forget_sessions(Arc::downgrade(&shared), removals).in_current_span());
         for (slot, worker) in started.into_iter().enumerate() {
-            shared.workers().insert(worker.id(), worker.clone());
-            shared.slots().assign(worker.id(), slot);
-            give_back(&shared, worker, false);
+            if let Some(refused) = shared.roster.insert(worker, Some(slot)) {
+                refused.kill();
+            }
         }
         tokio::spawn(manage(Arc::downgrade(&shared), event_receiver).in_current_span());
         tokio::spawn(heartbeat(Arc::downgrade(&shared)).in_current_span());
@@ -106,30 +106,20 @@ pub(super) async fn start_pool(
 async fn manage(pool: Weak<PoolShared>, mut events: mpsc::UnboundedReceiver<WorkerEvent>) {
     while let Some(WorkerEvent::Exited { worker }) = events.recv().await {
         let Some(shared) = pool.upgrade() else { break };
-        let gone = shared.workers().remove(&worker);
-        shared.scheduler.forget_worker(worker);
-        shared.recycling().remove(&worker);
-        let slot = shared.slots().release(worker);
-        // A retired worker was replaced before it stopped; nothing to do.
-        let retired = gone.as_ref().is_some_and(Worker::is_retiring);
-        if shared.scheduler.is_closed() || retired {
-            continue;
+        match shared.roster.on_exit(worker, std::time::Instant::now()) {
+            AfterExit::Nothing => {}
+            AfterExit::Replace { slot, restart } => {
+                if restart.tainted {
+                    tracing::error!(%worker, slot, delay = ?restart.after, "worker slot keeps crashing; tainted");
+                }
+                replace::spawn(&shared, slot, restart.after);
+            }
         }
-        let slot = slot.or_else(|| shared.slots().free_slot());
-        let restart = slot.map(|slot| shared.slots().crashed(slot, std::time::Instant::now()));
-        let delay = restart.map_or(shared.config.health.restart_backoff, |restart| {
-            restart.after
-        });
-        if restart.is_some_and(|restart| restart.tainted) {
-            tracing::error!(%worker, ?slot, ?delay, "worker slot keeps crashing; tainted");
-        }
-        shared
-            .replacements
-            .spawn(replace(Weak::clone(&pool), slot, delay).in_current_span());
     }
 }
 
-/// Tells the owning worker to drop the state of each removed session, and forgets the
+/// Tells the owning worker to drop the state of each removed session (each in a task of
+/// its own, so a worker that does not read cannot hold up the others), and forgets the
 /// session's host tools.
 async fn forget_sessions(
     pool: Weak<PoolShared>,
@@ -138,56 +128,17 @@ async fn forget_sessions(
     while let Some(removed) = removals.recv().await {
         let Some(shared) = pool.upgrade() else { break };
         shared.host.forget_session(&removed.id);
-        let owner = removed
-            .owner
-            .and_then(|owner| shared.workers().get(&owner).cloned());
+        let owner = removed.owner.and_then(|owner| shared.roster.get(owner));
         drop(shared);
         if let Some(worker) = owner {
-            worker.drop_session(&removed.id).await;
-        }
-    }
-}
-
-/// Starts one replacement worker for `slot` after `delay`, retrying with exponential
-/// backoff until it is ready or the pool is gone or closed.
-async fn replace(pool: Weak<PoolShared>, slot: Option<usize>, delay: Duration) {
-    let mut pause = FIRST_RETRY;
-    let closing = match pool.upgrade() {
-        Some(shared) => shared.closing.clone(),
-        None => return,
-    };
-    tokio::select! {
-        () = tokio::time::sleep(delay) => {}
-        () = closing.cancelled() => return,
-    }
-    loop {
-        let Some(shared) = pool.upgrade() else { return };
-        if shared.scheduler.is_closed() {
-            return;
-        }
-        match start(&shared.spec, shared.events.clone()).await {
-            Ok(worker) => {
-                Counters::bump(&shared.counters.restarts);
-                shared.workers().insert(worker.id(), worker.clone());
-                if let Some(slot) = slot {
-                    shared.slots().assign(worker.id(), slot);
+            tokio::spawn(async move {
+                let dropped =
+                    tokio::time::timeout(SESSION_DROP_TIMEOUT, worker.drop_session(&removed.id));
+                if dropped.await.is_err() {
+                    tracing::warn!(worker = %worker.id(), session = %removed.id, "session_drop not sent in time");
                 }
-                if shared.scheduler.is_closed() {
-                    worker.kill();
-                } else {
-                    tracing::info!(worker = %worker.id(), "replacement worker ready");
-                    give_back(&shared, worker, false);
-                }
-                return;
-            }
-            Err(err) => tracing::warn!(error = %err, ?pause, "replacement worker failed to start"),
+            });
         }
-        drop(shared);
-        tokio::select! {
-            () = tokio::time::sleep(pause) => {}
-            () = closing.cancelled() => return,
-        }
-        pause = (pause * 2).min(MAX_RETRY);
     }
 }
 
@@ -199,29 +150,26 @@ impl Pool {
     /// process is gone. Calling it again does nothing more.
     pub async fn shutdown(&self) {
         let shared = &self.shared;
-        shared.scheduler.close();
+        shared.roster.close();
         shared.closing.cancel();
         let deadline = Instant::now() + shared.config.drain_timeout;
         loop {
-            let released = shared.scheduler.released.notified();
+            let released = shared.roster.released.notified();
             tokio::pin!(released);
             released.as_mut().enable();
-            let stats = self.stats();
-            if stats.busy == 0 {
+            let busy = self.stats().busy;
+            if busy == 0 {
                 break;
             }
             if tokio::time::timeout_at(deadline, released).await.is_err() {
-                tracing::warn!(
-                    busy = stats.busy,
-                    "calls still running at shutdown; stopping their workers"
-                );
+                tracing::warn!(busy, "calls still running at shutdown; stopping their workers");
                 break;
             }
         }
         // A replacement that was starting is killed as soon as it is ready; wait for that.
-        shared.replacements.close();
-        shared.replacements.wait().await;
-        let workers: Vec<Worker> = shared.workers().values().cloned().collect();
+        shared.tasks.close();
+        shared.tasks.wait().await;
+        let workers = shared.roster.workers();
         let grace = shared.config.stop_grace;
         futures_util::future::join_all(workers.iter().map(|worker| worker.stop(grace))).await;
         tracing::info!(workers = workers.len(), "pool shut down");
@@ -230,11 +178,7 @@ impl Pool {
 
 impl Drop for PoolShared {
     fn drop(&mut self) {
-        let workers = self
-            .workers
-            .get_mut()
-            .expect("worker table lock is never poisoned");
-        for worker in workers.values() {
+        for worker in self.roster.workers() {
             worker.kill_sync();
         }
     }

@@ -1,19 +1,28 @@
-//! The pool: a fixed number of workers, a FIFO queue of calls waiting for one, deadlines,
-//! replacement of workers that die, statistics and shutdown.
+//! The pool: workers that each take calls up to their capacity, a FIFO queue of calls
+//! waiting for a place, deadlines, replacement of workers that die, statistics and shutdown.
 //!
-//! [`Pool`] is the cheap cloneable handle. A call checks out an idle worker through the
-//! scheduler (or waits in its queue), sends the call on the worker's link and waits for the
-//! reply under its deadline. A background manager task replaces workers that exit.
+//! [`Pool`] is the cheap cloneable handle; [`Call`] is one request. A call goes through one
+//! path (`dispatch.rs`): circuit breaker, retries, routing (`route.rs`) to a place on a
+//! worker held in a lease (`lease.rs`), the send and the wait under the deadline, and the
+//! lease's return, the only way a place goes back. The roster (`roster.rs`) owns the
+//! workers, their load, their slots and the queue (`scheduler.rs`, a pure data structure)
+//! under one lock. Background tasks replace workers that exit, ping idle ones and recycle.
 
 mod builder;
-mod call;
 mod circuit;
+mod dispatch;
 mod handle;
 mod health;
 mod heartbeat;
+mod host;
 mod inflight;
+mod lease;
 mod lifecycle;
 mod recycle;
+mod replace;
+mod reply;
+mod request;
+mod roster;
 mod route;
 mod scheduler;
 mod script;
@@ -21,9 +30,8 @@ mod stats;
 mod stream;
 
 pub use builder::PoolBuilder;
-pub use call::CallOptions;
 pub use circuit::CircuitState;
 pub use handle::Pool;
-pub(crate) use handle::PoolShared;
+pub use request::Call;
 pub use stats::PoolStats;
 pub use stream::{CallStream, StreamItem};

@@ -2,42 +2,43 @@
 //! memory, make-before-break.
 //!
 //! The replacement starts while the old worker keeps serving. Once it is ready it joins the
-//! pool and the old worker retires: it takes no new call, finishes the one it runs, and is
+//! pool and the old worker retires: it takes no new call, finishes the ones it runs, and is
 //! stopped. No call fails because of a recycle. The worker's in-memory state goes with it:
 //! a session it owned moves to another worker (hint affinity) or reports
-//! [`Error::SessionLost`](crate::Error::SessionLost) once (strict affinity).
+//! [`Error::SessionLost`](crate::Error::SessionLost) once (strict affinity). The roster
+//! lets one start per slot be under way, so a worker that dies while its replacement starts
+//! gets no second replacement.
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Arc;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use tracing::Instrument;
 
 use super::handle::PoolShared;
+use super::replace;
 use super::stats::Counters;
-use crate::worker::{Worker, start};
+use crate::worker::{Worker, WorkerId, start};
 
-/// Returns a worker to the pool after use. `served` counts a call it answered, which may
-/// make it due for recycling.
-pub(super) fn give_back(shared: &Arc<PoolShared>, worker: Worker, served: bool) {
-    if served {
-        let calls = worker.count_served();
-        if let Some(limit) = shared.config.recycle.max_requests {
-            if scaled(shared, &worker, limit as f64) <= calls as f64 {
-                recycle(shared, &worker, "request count");
-            }
+/// Counts a served call of `worker`, which may make it due for recycling.
+pub(super) fn count_call(shared: &Arc<PoolShared>, worker: &Worker) {
+    let calls = worker.count_served();
+    if let Some(limit) = shared.config.recycle.max_requests {
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "call counts compared approximately"
+        )]
+        let due = scaled(shared, worker.id(), limit as f64) <= calls as f64;
+        if due {
+            recycle(shared, worker, "request count");
         }
-    }
-    if let Some(retired) = shared.scheduler.release(worker) {
-        stop_retired(shared, retired);
     }
 }
 
 /// The worker's own share of a limit: `limit` scaled by its jitter factor in `1 ± jitter`.
-fn scaled(shared: &PoolShared, worker: &Worker, limit: f64) -> f64 {
+fn scaled(shared: &PoolShared, worker: WorkerId, limit: f64) -> f64 {
     let jitter = shared.config.recycle.jitter.clamp(0.0, 0.9);
     let mut hasher = shared.jitter_seed.build_hasher();
-    hasher.write_u64(worker.id().get());
+    hasher.write_u64(worker.get());
     #[expect(
         clippy::cast_precision_loss,
         reason = "a random fraction needs no precision"
@@ -48,49 +49,38 @@ fn scaled(shared: &PoolShared, worker: &Worker, limit: f64) -> f64 {
 
 /// Starts replacing `old`, unless that is already under way.
 pub(super) fn recycle(shared: &Arc<PoolShared>, old: &Worker, reason: &'static str) {
-    if !shared.recycling().insert(old.id()) || shared.scheduler.is_closed() {
+    let Some(slot) = shared.roster.begin_recycle(old.id()) else {
         return;
-    }
+    };
     tracing::info!(worker = %old.id(), reason, "recycling worker");
     let pool = Arc::downgrade(shared);
-    let old = old.clone();
     shared
-        .replacements
-        .spawn(replace(pool, old).in_current_span());
+        .tasks
+        .spawn(make_then_break(pool, old.id(), slot).in_current_span());
 }
 
-async fn replace(pool: Weak<PoolShared>, old: Worker) {
+async fn make_then_break(pool: Weak<PoolShared>, old: WorkerId, slot: usize) {
     let Some(shared) = pool.upgrade() else { return };
     match start(&shared.spec, shared.events.clone()).await {
         Ok(fresh) => {
-            let slot = shared.slots().slot_of(old.id());
-            if let Some(slot) = slot {
-                shared.slots().assign(fresh.id(), slot);
-            }
-            shared.workers().insert(fresh.id(), fresh.clone());
             Counters::bump(&shared.counters.recycled);
-            if shared.scheduler.is_closed() {
-                fresh.kill();
-                return;
-            }
-            if let Some(retired) = shared.scheduler.release(fresh) {
-                stop_retired(&shared, retired);
-            }
-            if let Some(idle) = shared.scheduler.retire(&old) {
-                stop_retired(&shared, idle);
+            for worker in shared.roster.finish_recycle(old, fresh, slot) {
+                stop_retired(&shared, worker);
             }
         }
         Err(err) => {
-            tracing::warn!(worker = %old.id(), error = %err, "could not start a replacement; keeping the worker");
-            shared.recycling().remove(&old.id());
+            tracing::warn!(worker = %old, error = %err, "could not start a replacement; keeping the worker");
+            if shared.roster.recycle_failed(slot) {
+                replace::spawn(&shared, slot, shared.config.health.restart_backoff);
+            }
         }
     }
 }
 
-/// Stops a retired worker once it is idle (it is: it just came back).
-fn stop_retired(shared: &Arc<PoolShared>, worker: Worker) {
+/// Stops a retired worker, which is idle.
+pub(super) fn stop_retired(shared: &Arc<PoolShared>, worker: Worker) {
     let grace = shared.config.stop_grace;
-    shared.replacements.spawn(
+    shared.tasks.spawn(
         async move {
             tracing::debug!(worker = %worker.id(), "stopping a retired worker");
             worker.stop(grace).await;
@@ -100,7 +90,7 @@ fn stop_retired(shared: &Arc<PoolShared>, worker: Worker) {
 }
 
 /// Checks age and memory of every worker at the configured interval, for as long as the
-/// pool exists.
+/// pool exists. Memory is read from `/proc` off the async runtime.
 pub(super) async fn watch_limits(pool: Weak<PoolShared>) {
     let Some(interval) = pool
         .upgrade()
@@ -113,32 +103,45 @@ pub(super) async fn watch_limits(pool: Weak<PoolShared>) {
     loop {
         ticker.tick().await;
         let Some(shared) = pool.upgrade() else { break };
-        if shared.scheduler.is_closed() {
+        if shared.roster.is_closed() {
             break;
         }
         let limits = shared.config.recycle;
         let workers: Vec<Worker> = shared
+            .roster
             .workers()
-            .values()
+            .into_iter()
             .filter(|worker| !worker.is_retiring())
-            .cloned()
             .collect();
-        for worker in workers {
+        let mut over_memory = Vec::new();
+        for worker in &workers {
             if let Some(max_age) = limits.max_age {
-                if worker.age().as_secs_f64() >= scaled(&shared, &worker, max_age.as_secs_f64()) {
-                    recycle(&shared, &worker, "age");
+                if worker.age().as_secs_f64() >= scaled(&shared, worker.id(), max_age.as_secs_f64())
+                {
+                    recycle(&shared, worker, "age");
                     continue;
                 }
             }
-            if let Some(max_memory) = limits.max_memory_bytes {
-                #[expect(
-                    clippy::cast_precision_loss,
-                    reason = "byte counts compared approximately"
-                )]
-                let over = worker.group_rss() as f64 >= max_memory as f64;
-                if over {
-                    recycle(&shared, &worker, "memory");
-                }
+            over_memory.push(worker.clone());
+        }
+        let Some(max_memory) = limits.max_memory_bytes else {
+            continue;
+        };
+        drop(shared);
+        let pids: Vec<u32> = over_memory.iter().map(Worker::pid).collect();
+        let Ok(rss) = tokio::task::spawn_blocking(move || {
+            pids.iter()
+                .map(|pid| crate::process::group_rss_bytes(*pid))
+                .collect::<Vec<u64>>()
+        })
+        .await
+        else {
+            continue;
+        };
+        let Some(shared) = pool.upgrade() else { break };
+        for (worker, rss) in over_memory.iter().zip(rss) {
+            if rss >= max_memory {
+                recycle(&shared, worker, "memory");
             }
         }
     }

@@ -1,4 +1,5 @@
-//! Which worker a call gets: any free worker, or the one that owns the call's session.
+//! Which worker a call gets: any worker with a free place, or the one that owns the call's
+//! session.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -6,14 +7,15 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use super::handle::PoolShared;
-use super::scheduler::{Checkout, Lease, QueueSlot};
+use super::lease::{Lease, QueueSlot};
+use super::roster::Checkout;
 use crate::config::Affinity;
 use crate::error::{Error, Result};
 use crate::session::SessionId;
 use crate::worker::{Worker, WorkerId};
 
-/// Takes a worker for a call, in `session` if given, waiting in the queue up to the queue
-/// timeout. A call in a session makes the worker it gets the session's owner.
+/// Takes a place on a worker for a call, in `session` if given, waiting in the queue up to
+/// the queue timeout. A call in a session makes the worker it gets the session's owner.
 pub(super) async fn checkout_for(
     shared: &Arc<PoolShared>,
     session: Option<&SessionId>,
@@ -56,29 +58,31 @@ async fn checkout_in_session(
             worker,
         }
     };
+    let roster = &shared.roster;
+    let lease = |worker| Ok(Lease::new(Arc::clone(shared), worker));
     match (owner, affinity) {
         (None, _) => checkout(shared).await,
-        (Some(owner), Affinity::Hint) => match shared.scheduler.try_take(owner) {
-            Some(worker) => Ok(Lease::new(Arc::clone(shared), worker)),
-            None => match shared.scheduler.try_take_any() {
-                Some(worker) => Ok(Lease::new(Arc::clone(shared), worker)),
+        (Some(owner), Affinity::Hint) => match roster.try_take(owner) {
+            Some(worker) => lease(worker),
+            None => match roster.try_take_any() {
+                Some(worker) => lease(worker),
                 None => checkout(shared).await,
             },
         },
-        (Some(owner), Affinity::StrictQueue) => match shared.scheduler.checkout_worker(owner)? {
-            Checkout::Ready(worker) => Ok(Lease::new(Arc::clone(shared), worker)),
+        (Some(owner), Affinity::StrictQueue) => match roster.checkout_worker(owner)? {
+            Checkout::Ready(worker) => lease(worker),
             Checkout::Wait { ticket, receiver } => {
                 wait(shared, ticket, receiver, || lost(owner)).await
             }
             Checkout::Gone => Err(lost(owner)),
         },
         (Some(owner), Affinity::StrictFailFast) => {
-            if !shared.is_live_worker(owner) {
+            if !roster.is_live(owner) {
                 return Err(lost(owner));
             }
-            match shared.scheduler.try_take(owner) {
-                Some(worker) => Ok(Lease::new(Arc::clone(shared), worker)),
-                None if shared.is_live_worker(owner) => Err(Error::SessionBusy {
+            match roster.try_take(owner) {
+                Some(worker) => lease(worker),
+                None if roster.is_live(owner) => Err(Error::SessionBusy {
                     session: session.as_str().to_owned(),
                     worker: owner,
                 }),
@@ -88,9 +92,9 @@ async fn checkout_in_session(
     }
 }
 
-/// Takes any free worker, waiting in the FIFO queue up to the queue timeout.
+/// Takes a place on any worker, waiting in the FIFO queue up to the queue timeout.
 pub(super) async fn checkout(shared: &Arc<PoolShared>) -> Result<Lease> {
-    match shared.scheduler.checkout()? {
+    match shared.roster.checkout()? {
         Checkout::Ready(worker) => Ok(Lease::new(Arc::clone(shared), worker)),
         Checkout::Wait { ticket, receiver } => {
             wait(shared, ticket, receiver, || Error::Shutdown).await
@@ -118,7 +122,7 @@ async fn wait(
             slot.receiver = None;
             Ok(Lease::new(Arc::clone(shared), worker))
         }
-        Ok(Err(_)) if shared.scheduler.is_closed() => Err(Error::Shutdown),
+        Ok(Err(_)) if shared.roster.is_closed() => Err(Error::Shutdown),
         Ok(Err(_)) => Err(closed()),
         Err(_) => Err(Error::QueueTimeout {
             waited: started.elapsed(),

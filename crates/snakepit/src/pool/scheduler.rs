@@ -1,324 +1,217 @@
-//! Who gets which worker: the idle workers and the FIFO queue of calls waiting for one.
+//! The queue of calls waiting for a worker, as a pure data structure: no I/O, no pool types.
 //!
-//! One short critical section per checkout and per release. A released worker goes straight
-//! to the oldest call waiting for that very worker (strict session affinity), else to the
-//! oldest call waiting for any worker, so a call never overtakes one that waited longer.
+//! Waiting calls sit in one shared FIFO queue (any worker will do) or in the queue of one
+//! particular worker (strict session affinity). When a worker frees a place,
+//! [`Scheduler::next_for`] picks who gets it: within a queue, the oldest call first; between
+//! the worker's own queue and the shared queue, the two take turns whenever both have
+//! calls waiting, so the session owner keeps its priority but an ordinary call never waits
+//! behind more than one owner call per freed place.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 
-use tokio::sync::{Notify, oneshot};
-
-use super::handle::PoolShared;
-use crate::error::{Error, Result};
-use crate::worker::{Worker, WorkerId};
-
-/// The outcome of a checkout that does not wait.
-pub(super) enum Checkout {
-    /// A worker was idle.
-    Ready(Worker),
-    /// The call joined the queue under `ticket`; the worker arrives on `receiver`.
-    Wait {
-        ticket: u64,
-        receiver: oneshot::Receiver<Worker>,
-    },
-    /// The worker asked for has exited.
-    Gone,
-}
-
+/// A waiting call: its ticket and what to hand it (a reply channel, in the pool).
 #[derive(Debug)]
-struct Waiter {
+struct Waiter<T> {
     ticket: u64,
-    sender: oneshot::Sender<Worker>,
+    payload: T,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    idle: VecDeque<Worker>,
-    /// Calls waiting for any worker.
-    waiters: VecDeque<Waiter>,
-    /// Calls waiting for one particular worker.
-    owner_waiters: HashMap<WorkerId, VecDeque<Waiter>>,
-    /// Workers that exited; nobody may wait for them any more.
-    gone: HashSet<WorkerId>,
+/// Why a call could not join the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refused {
+    /// The queue holds `max_queue` calls.
+    Saturated {
+        /// How many wait.
+        queued: usize,
+    },
+    /// The scheduler is closed.
+    Closed,
+}
+
+/// The waiting calls. `K` names a worker, `T` is what a waiting call is handed.
+#[derive(Debug)]
+pub(super) struct Scheduler<K, T> {
+    shared: VecDeque<Waiter<T>>,
+    owned: HashMap<K, VecDeque<Waiter<T>>>,
+    /// Workers whose last freed place went to their own queue.
+    owner_served_last: HashMap<K, bool>,
     next_ticket: u64,
+    max_queue: usize,
     closed: bool,
 }
 
-impl State {
-    fn queued(&self) -> usize {
-        self.waiters.len()
-            + self
-                .owner_waiters
-                .values()
-                .map(VecDeque::len)
-                .sum::<usize>()
-    }
-
-    fn ticket(&mut self) -> u64 {
-        let ticket = self.next_ticket;
-        self.next_ticket += 1;
-        ticket
-    }
-}
-
-/// The idle workers and the queue.
-#[derive(Debug)]
-pub(super) struct Scheduler {
-    state: Mutex<State>,
-    max_queue: usize,
-    /// Notified whenever a worker is released.
-    pub(super) released: Notify,
-}
-
-impl Scheduler {
+impl<K: Hash + Eq + Copy, T> Scheduler<K, T> {
+    /// An empty queue holding at most `max_queue` calls.
     pub(super) fn new(max_queue: usize) -> Self {
         Self {
-            state: Mutex::default(),
+            shared: VecDeque::new(),
+            owned: HashMap::new(),
+            owner_served_last: HashMap::new(),
+            next_ticket: 0,
             max_queue,
-            released: Notify::new(),
+            closed: false,
         }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().expect("scheduler lock is never poisoned")
+    /// How many calls wait.
+    pub(super) fn queued(&self) -> usize {
+        self.shared.len() + self.owned.values().map(VecDeque::len).sum::<usize>()
     }
 
-    /// Takes an idle worker, or joins the queue.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Shutdown`] once the pool is closed, [`Error::PoolSaturated`] when the queue
-    /// is full.
-    pub(super) fn checkout(&self) -> Result<Checkout> {
-        let mut state = self.state();
-        if state.closed {
-            return Err(Error::Shutdown);
-        }
-        while let Some(worker) = state.idle.pop_front() {
-            if worker.is_alive() {
-                return Ok(Checkout::Ready(worker));
-            }
-        }
-        self.enqueue(&mut state, None)
-    }
-
-    /// Takes worker `id` if it is idle, or joins its own queue.
-    ///
-    /// # Errors
-    ///
-    /// As [`Scheduler::checkout`].
-    pub(super) fn checkout_worker(&self, id: WorkerId) -> Result<Checkout> {
-        let mut state = self.state();
-        if state.closed {
-            return Err(Error::Shutdown);
-        }
-        if state.gone.contains(&id) {
-            return Ok(Checkout::Gone);
-        }
-        if let Some(worker) = take_idle(&mut state, id) {
-            return Ok(Checkout::Ready(worker));
-        }
-        self.enqueue(&mut state, Some(id))
-    }
-
-    /// Takes worker `id` if it is idle; never waits.
-    pub(super) fn try_take(&self, id: WorkerId) -> Option<Worker> {
-        let mut state = self.state();
-        if state.closed {
-            return None;
-        }
-        take_idle(&mut state, id)
-    }
-
-    /// Takes any idle worker; never waits.
-    pub(super) fn try_take_any(&self) -> Option<Worker> {
-        let mut state = self.state();
-        if state.closed {
-            return None;
-        }
-        while let Some(worker) = state.idle.pop_front() {
-            if worker.is_alive() {
-                return Some(worker);
-            }
-        }
-        None
-    }
-
-    fn enqueue(&self, state: &mut State, owner: Option<WorkerId>) -> Result<Checkout> {
-        let queued = state.queued();
-        if queued >= self.max_queue {
-            return Err(Error::PoolSaturated { queued });
-        }
-        let ticket = state.ticket();
-        let (sender, receiver) = oneshot::channel();
-        let waiter = Waiter { ticket, sender };
-        match owner {
-            Some(owner) => state
-                .owner_waiters
-                .entry(owner)
-                .or_default()
-                .push_back(waiter),
-            None => state.waiters.push_back(waiter),
-        }
-        Ok(Checkout::Wait { ticket, receiver })
-    }
-
-    /// Fails the calls waiting for worker `id` (it is gone): their receivers close.
-    pub(super) fn forget_worker(&self, id: WorkerId) {
-        let mut state = self.state();
-        state.owner_waiters.remove(&id);
-        state.gone.insert(id);
-    }
-
-    /// Hands a worker to the oldest waiter, or makes it idle. A dead worker is dropped; a
-    /// retiring worker is handed back to the caller, to be stopped.
-    #[must_use = "a retiring worker comes back and must be stopped"]
-    pub(super) fn release(&self, worker: Worker) -> Option<Worker> {
-        let mut retired = None;
-        if worker.is_alive() {
-            let mut state = self.state();
-            // Checked under the lock, so a worker retired while it was busy is caught either
-            // here or by `take_retired`, never left idle.
-            if worker.is_retiring() {
-                retired = Some(worker);
-            } else {
-                let id = worker.id();
-                let mut worker = Some(worker);
-                if let Some(owner_waiters) = state.owner_waiters.get_mut(&id) {
-                    hand_over(owner_waiters, &mut worker);
-                    if owner_waiters.is_empty() {
-                        state.owner_waiters.remove(&id);
-                    }
-                }
-                hand_over(&mut state.waiters, &mut worker);
-                if let Some(worker) = worker {
-                    state.idle.push_back(worker);
-                }
-            }
-        }
-        self.released.notify_waiters();
-        retired
-    }
-
-    /// Retires `worker`: from now on it gets no call. Returns it when it is idle, to be
-    /// stopped at once; a busy worker comes back from [`Scheduler::release`] instead.
-    /// Marking and removing happen under the lock every checkout takes, so no checkout can
-    /// see a retiring worker in the idle list.
-    pub(super) fn retire(&self, worker: &Worker) -> Option<Worker> {
-        let mut state = self.state();
-        worker.retire();
-        let index = state
-            .idle
-            .iter()
-            .position(|idle| idle.id() == worker.id())?;
-        state.idle.remove(index)
-    }
-
-    /// Leaves the queue. `false` when the ticket already got a worker.
-    pub(super) fn leave(&self, ticket: u64) -> bool {
-        let mut state = self.state();
-        let state = &mut *state;
-        std::iter::once(&mut state.waiters)
-            .chain(state.owner_waiters.values_mut())
-            .any(
-                |queue| match queue.iter().position(|waiter| waiter.ticket == ticket) {
-                    Some(index) => {
-                        queue.remove(index);
-                        true
-                    }
-                    None => false,
-                },
-            )
-    }
-
-    /// Stops taking calls; every waiting call fails with [`Error::Shutdown`].
-    pub(super) fn close(&self) {
-        let mut state = self.state();
-        state.closed = true;
-        state.waiters.clear();
-        state.owner_waiters.clear();
-    }
-
+    /// Whether the scheduler is closed.
     pub(super) fn is_closed(&self) -> bool {
-        self.state().closed
+        self.closed
     }
 
-    /// Idle live workers and waiting calls.
-    pub(super) fn counts(&self) -> (usize, usize) {
-        let state = self.state();
-        let idle = state.idle.iter().filter(|worker| worker.is_alive()).count();
-        (idle, state.queued())
-    }
-}
-
-/// Removes worker `id` from the idle list, if it is there and alive.
-fn take_idle(state: &mut State, id: WorkerId) -> Option<Worker> {
-    let index = state.idle.iter().position(|worker| worker.id() == id)?;
-    state.idle.remove(index).filter(Worker::is_alive)
-}
-
-/// Gives the worker in hand to the first waiter still waiting.
-fn hand_over(waiters: &mut VecDeque<Waiter>, worker: &mut Option<Worker>) {
-    while worker.is_some() {
-        let Some(waiter) = waiters.pop_front() else {
-            return;
-        };
-        let offered = worker
-            .take()
-            .expect("the loop runs while a worker is in hand");
-        if let Err(returned) = waiter.sender.send(offered) {
-            *worker = Some(returned);
+    /// Adds a call waiting for `owner` (or any worker); returns its ticket.
+    pub(super) fn enqueue(&mut self, owner: Option<K>, payload: T) -> Result<u64, Refused> {
+        if self.closed {
+            return Err(Refused::Closed);
         }
-    }
-}
-
-/// A checked-out worker. Dropping it returns the worker to the pool (or drops it if dead).
-#[derive(Debug)]
-pub(super) struct Lease {
-    shared: Arc<PoolShared>,
-    worker: Option<Worker>,
-}
-
-impl Lease {
-    pub(super) fn new(shared: Arc<PoolShared>, worker: Worker) -> Self {
-        Self {
-            shared,
-            worker: Some(worker),
+        let queued = self.queued();
+        if queued >= self.max_queue {
+            return Err(Refused::Saturated { queued });
         }
-    }
-
-    pub(super) fn worker(&self) -> &Worker {
-        self.worker
-            .as_ref()
-            .expect("a lease holds its worker until dropped")
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if let Some(worker) = self.worker.take() {
-            super::recycle::give_back(&self.shared, worker, true);
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        let waiter = Waiter { ticket, payload };
+        match owner {
+            Some(owner) => self.owned.entry(owner).or_default().push_back(waiter),
+            None => self.shared.push_back(waiter),
         }
+        Ok(ticket)
     }
-}
 
-/// A place in the queue. Dropping it leaves the queue, and gives back a worker that was
-/// handed over just as the wait was abandoned.
-pub(super) struct QueueSlot {
-    pub(super) shared: Arc<PoolShared>,
-    pub(super) ticket: u64,
-    pub(super) receiver: Option<oneshot::Receiver<Worker>>,
-}
-
-impl Drop for QueueSlot {
-    fn drop(&mut self) {
-        if let Some(mut receiver) = self.receiver.take() {
-            if !self.shared.scheduler.leave(self.ticket) {
-                if let Ok(worker) = receiver.try_recv() {
-                    super::recycle::give_back(&self.shared, worker, false);
-                }
+    /// Takes the call that gets a place freed on `worker` (see the module docs for the
+    /// rule); `None` when no call can run there.
+    pub(super) fn next_for(&mut self, worker: K) -> Option<(u64, T)> {
+        let own_waiting = self.owned.get(&worker).is_some_and(|queue| !queue.is_empty());
+        let shared_waiting = !self.shared.is_empty();
+        let owner_last = self.owner_served_last.get(&worker).copied().unwrap_or(false);
+        let from_own = own_waiting && !(shared_waiting && owner_last);
+        let waiter = if from_own {
+            let queue = self.owned.get_mut(&worker)?;
+            let waiter = queue.pop_front();
+            if queue.is_empty() {
+                self.owned.remove(&worker);
             }
+            waiter
+        } else {
+            self.shared.pop_front()
+        }?;
+        if own_waiting && shared_waiting {
+            self.owner_served_last.insert(worker, from_own);
+        } else {
+            self.owner_served_last.remove(&worker);
         }
+        Some((waiter.ticket, waiter.payload))
+    }
+
+    /// Removes the call with `ticket`; `None` when it is no longer waiting.
+    pub(super) fn leave(&mut self, ticket: u64) -> Option<T> {
+        let shared = &mut self.shared;
+        let queue = std::iter::once(shared)
+            .chain(self.owned.values_mut())
+            .find(|queue| queue.iter().any(|waiter| waiter.ticket == ticket))?;
+        let index = queue.iter().position(|waiter| waiter.ticket == ticket)?;
+        queue.remove(index).map(|waiter| waiter.payload)
+    }
+
+    /// Removes every call waiting for `worker` (it is gone) and returns them.
+    pub(super) fn forget_owner(&mut self, worker: K) -> Vec<T> {
+        self.owner_served_last.remove(&worker);
+        self.owned
+            .remove(&worker)
+            .map(|queue| queue.into_iter().map(|waiter| waiter.payload).collect())
+            .unwrap_or_default()
+    }
+
+    /// Closes the queue: every waiting call is returned, and no call joins any more.
+    pub(super) fn close(&mut self) -> Vec<T> {
+        self.closed = true;
+        self.owner_served_last.clear();
+        let shared = std::mem::take(&mut self.shared);
+        let owned = std::mem::take(&mut self.owned);
+        shared
+            .into_iter()
+            .chain(owned.into_values().flatten())
+            .map(|waiter| waiter.payload)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain_for(scheduler: &mut Scheduler<u8, &'static str>, worker: u8) -> Vec<&'static str> {
+        std::iter::from_fn(|| scheduler.next_for(worker).map(|(_, name)| name)).collect()
+    }
+
+    #[test]
+    fn calls_are_served_in_arrival_order() {
+        let mut scheduler = Scheduler::new(10);
+        for name in ["a", "b", "c"] {
+            scheduler.enqueue(None, name).unwrap();
+        }
+        assert_eq!(scheduler.queued(), 3);
+        assert_eq!(drain_for(&mut scheduler, 1), ["a", "b", "c"]);
+        assert_eq!(scheduler.queued(), 0);
+    }
+
+    #[test]
+    fn a_worker_serves_only_its_own_queue_and_the_shared_one() {
+        let mut scheduler = Scheduler::new(10);
+        scheduler.enqueue(Some(2), "for-two").unwrap();
+        scheduler.enqueue(Some(1), "for-one").unwrap();
+        assert_eq!(drain_for(&mut scheduler, 1), ["for-one"]);
+        assert_eq!(drain_for(&mut scheduler, 2), ["for-two"]);
+    }
+
+    #[test]
+    fn owner_calls_and_shared_calls_take_turns() {
+        let mut scheduler = Scheduler::new(20);
+        for name in ["o1", "o2", "o3", "o4"] {
+            scheduler.enqueue(Some(1), name).unwrap();
+        }
+        for name in ["s1", "s2"] {
+            scheduler.enqueue(None, name).unwrap();
+        }
+        assert_eq!(
+            drain_for(&mut scheduler, 1),
+            ["o1", "s1", "o2", "s2", "o3", "o4"]
+        );
+    }
+
+    #[test]
+    fn a_full_queue_refuses_and_a_closed_one_returns_its_calls() {
+        let mut scheduler = Scheduler::new(2);
+        scheduler.enqueue(None, "a").unwrap();
+        scheduler.enqueue(Some(3), "b").unwrap();
+        assert_eq!(
+            scheduler.enqueue(None, "c"),
+            Err(Refused::Saturated { queued: 2 })
+        );
+        let mut returned = scheduler.close();
+        returned.sort_unstable();
+        assert_eq!(returned, ["a", "b"]);
+        assert!(scheduler.is_closed());
+        assert_eq!(scheduler.enqueue(None, "d"), Err(Refused::Closed));
+        assert_eq!(scheduler.queued(), 0);
+    }
+
+    #[test]
+    fn a_call_can_leave_and_an_owner_can_be_forgotten() {
+        let mut scheduler = Scheduler::new(10);
+        let a = scheduler.enqueue(None, "a").unwrap();
+        let b = scheduler.enqueue(Some(4), "b").unwrap();
+        scheduler.enqueue(Some(4), "c").unwrap();
+        assert_eq!(scheduler.leave(a), Some("a"));
+        assert_eq!(scheduler.leave(a), None);
+        assert_eq!(scheduler.leave(b), Some("b"));
+        assert_eq!(scheduler.forget_owner(4), ["c"]);
+        assert_eq!(scheduler.queued(), 0);
+        assert_eq!(scheduler.next_for(4), None);
     }
 }

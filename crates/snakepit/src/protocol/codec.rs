@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+#[cfg(test)]
 use serde_json::Value;
 
 use super::Message;
@@ -38,7 +39,7 @@ impl Encoding {
     ///
     /// [`Error::Protocol`] when the payload is empty or starts with neither a JSON object nor
     /// a MessagePack map.
-    pub fn detect(payload: &[u8]) -> Result<Self> {
+    pub(crate) fn detect(payload: &[u8]) -> Result<Self> {
         match payload.first() {
             Some(b'{') => Ok(Self::Json),
             Some(0x80..=0x8f | 0xde | 0xdf) => Ok(Self::MsgPack),
@@ -54,7 +55,7 @@ impl Encoding {
     /// # Errors
     ///
     /// [`Error::Protocol`] when the value cannot be encoded.
-    pub fn encode_into<T: Serialize + ?Sized>(self, value: &T, out: &mut Vec<u8>) -> Result<()> {
+    pub(crate) fn encode_into<T: Serialize + ?Sized>(self, value: &T, out: &mut Vec<u8>) -> Result<()> {
         match self {
             Self::Json => serde_json::to_writer(&mut *out, value)
                 .map_err(|err| Error::Protocol(format!("could not encode JSON: {err}"))),
@@ -135,13 +136,13 @@ impl FromStr for Encoding {
 /// # Errors
 ///
 /// [`Error::Protocol`] when the payload is not a message in either encoding.
-pub fn decode(payload: &[u8]) -> Result<Message> {
+pub(crate) fn decode(payload: &[u8]) -> Result<Message> {
     decode_frame(payload).map_err(FrameError::into_error)
 }
 
 /// Why a frame could not be decoded.
 #[derive(Debug)]
-pub enum FrameError {
+pub(crate) enum FrameError {
     /// The frame is well-formed but nests deeper than [`MAX_DEPTH`]; the scan says which
     /// call it belongs to.
     TooDeep(Scan),
@@ -151,7 +152,7 @@ pub enum FrameError {
 
 impl FrameError {
     /// The error as the crate's error.
-    pub fn into_error(self) -> Error {
+    pub(crate) fn into_error(self) -> Error {
         match self {
             Self::TooDeep(scan) => Error::Protocol(format!(
                 "a frame nested {} levels deep; the limit is {MAX_DEPTH}",
@@ -169,7 +170,7 @@ impl FrameError {
 ///
 /// [`FrameError::TooDeep`] when a value in it nests deeper than [`MAX_DEPTH`],
 /// [`FrameError::Malformed`] when it is not a message.
-pub fn decode_frame(payload: &[u8]) -> Result<Message, FrameError> {
+pub(crate) fn decode_frame(payload: &[u8]) -> Result<Message, FrameError> {
     Encoding::detect(payload)
         .map_err(FrameError::Malformed)?
         .decode_as(payload)
@@ -180,7 +181,8 @@ pub fn decode_frame(payload: &[u8]) -> Result<Message, FrameError> {
 /// # Errors
 ///
 /// [`Error::Protocol`] when the payload is not a map in either encoding.
-pub fn decode_value(payload: &[u8]) -> Result<Value> {
+#[cfg(test)]
+pub(crate) fn decode_value(payload: &[u8]) -> Result<Value> {
     let value: Value = Encoding::detect(payload)?
         .decode_as(payload)
         .map_err(FrameError::into_error)?;
@@ -196,7 +198,8 @@ pub fn decode_value(payload: &[u8]) -> Result<Value> {
 /// # Errors
 ///
 /// [`Error::Protocol`] when the value cannot be encoded.
-pub fn encode_value(value: &Value, encoding: Encoding) -> Result<Vec<u8>> {
+#[cfg(test)]
+pub(crate) fn encode_value(value: &Value, encoding: Encoding) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     encoding.encode_into(value, &mut out)?;
     Ok(out)

@@ -18,7 +18,7 @@ pub const MAX_DEPTH: usize = 512;
 
 /// Whether `value` nests more than `limit` containers deep. Scalars have depth 0, `[]` and
 /// `{}` depth 1.
-pub fn exceeds(value: &Value, limit: usize) -> bool {
+pub(crate) fn exceeds(value: &Value, limit: usize) -> bool {
     let mut stack: Vec<(&Value, usize)> = vec![(value, 1)];
     while let Some((value, depth)) = stack.pop() {
         let children: Box<dyn Iterator<Item = &Value>> = match value {
@@ -36,20 +36,20 @@ pub fn exceeds(value: &Value, limit: usize) -> bool {
 
 /// What [`scan`] learned of a frame without decoding it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Scan {
+pub(crate) struct Scan {
     /// The deepest nesting in the frame, the frame's own map included.
-    pub depth: usize,
+    pub(crate) depth: usize,
     /// The frame's top-level `id`, if it is an unsigned integer.
-    pub id: Option<u64>,
+    pub(crate) id: Option<u64>,
     /// The frame's top-level `ref` (a host call's reference), if it is an unsigned integer.
-    pub reference: Option<u64>,
+    pub(crate) reference: Option<u64>,
     /// The frame's top-level `kind`, if it is a string.
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
 }
 
 /// Measures a frame's nesting and reads its top-level ids, without recursion. `None` when
 /// the payload is not well-formed enough to scan.
-pub fn scan(payload: &[u8], encoding: Encoding) -> Option<Scan> {
+pub(crate) fn scan(payload: &[u8], encoding: Encoding) -> Option<Scan> {
     match encoding {
         Encoding::Json => json::scan(payload),
         Encoding::MsgPack => msgpack::scan(payload),

@@ -11,10 +11,10 @@ use super::Encoding;
 use crate::error::{Error, Result};
 
 /// The default maximum frame size: 64 MiB.
-pub const DEFAULT_MAX_FRAME: usize = 64 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_FRAME: usize = 64 * 1024 * 1024;
 
 /// A codec that splits a byte stream into frame payloads of at most `max_frame` bytes.
-pub fn frame_codec(max_frame: usize) -> LengthDelimitedCodec {
+pub(crate) fn frame_codec(max_frame: usize) -> LengthDelimitedCodec {
     LengthDelimitedCodec::builder()
         .length_field_length(4)
         .big_endian()
@@ -24,13 +24,13 @@ pub fn frame_codec(max_frame: usize) -> LengthDelimitedCodec {
 
 /// A reusable buffer holding one encoded frame.
 #[derive(Debug, Default)]
-pub struct FrameBuffer {
+pub(crate) struct FrameBuffer {
     bytes: Vec<u8>,
 }
 
 impl FrameBuffer {
     /// An empty buffer.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -40,7 +40,7 @@ impl FrameBuffer {
     ///
     /// [`Error::FrameTooLarge`] when the payload is over `max_frame` bytes, and
     /// [`Error::Protocol`] when the message cannot be encoded.
-    pub fn encode<T: Serialize + ?Sized>(
+    pub(crate) fn encode<T: Serialize + ?Sized>(
         &mut self,
         message: &T,
         encoding: Encoding,

@@ -11,7 +11,7 @@ use serde_json::Value;
 /// What a message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Worker → host: the worker is ready.
     Hello,
     /// Host → worker: the handshake answer.
@@ -49,83 +49,86 @@ pub enum Kind {
 pub struct Message {
     /// The message kind. Absent in classic messages; see [`Message::kind`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<Kind>,
+    pub(crate) kind: Option<Kind>,
     /// The call this message belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
     /// `call`: the command (tool) to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
+    pub(crate) command: Option<String>,
     /// `call`, `host_call`: the arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub args: Option<Value>,
+    pub(crate) args: Option<Value>,
     /// `call`, `session_drop`: the session the call belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
+    pub(crate) session_id: Option<String>,
     /// `call`: the call's deadline in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u64>,
+    pub(crate) timeout_ms: Option<u64>,
     /// `call`: whether the caller wants a stream of chunks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<bool>,
+    pub(crate) stream: Option<bool>,
     /// `result`, `host_result`: whether the call succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub success: Option<bool>,
+    pub(crate) success: Option<bool>,
     /// `result`, `host_result`: the value, when the call succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<Value>,
+    pub(crate) result: Option<Value>,
     /// `result`, `host_result`: the error, when the call failed: a map with `type`,
     /// `message` and `traceback`, or a plain string from a classic worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<Value>,
+    pub(crate) error: Option<Value>,
     /// `chunk`: the chunk's sequence number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seq: Option<u64>,
+    pub(crate) seq: Option<u64>,
     /// `chunk`, `event`: the payload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
+    pub(crate) data: Option<Value>,
     /// `host_call`, `host_result`: the worker's reference for the host call.
     #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
-    pub reference: Option<u64>,
+    pub(crate) reference: Option<u64>,
     /// `host_call`: the host tool to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool: Option<String>,
+    pub(crate) tool: Option<String>,
     /// `event`: the event's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// `hello`, `welcome`: the protocol version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<u32>,
+    pub(crate) protocol: Option<u32>,
     /// `hello`: the worker's process id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid: Option<u32>,
+    pub(crate) pid: Option<u32>,
     /// `hello`: the encodings the worker speaks, preferred first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encodings: Option<Vec<String>>,
+    pub(crate) encodings: Option<Vec<String>>,
     /// `hello`: the adapter's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adapter: Option<String>,
+    pub(crate) adapter: Option<String>,
     /// `hello`: the worker's runtime, such as `python 3.11.7`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime: Option<String>,
+    pub(crate) runtime: Option<String>,
     /// `hello`: the tools the worker offers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Vec<ToolSpec>>,
+    pub(crate) tools: Option<Vec<ToolSpec>>,
+    /// `hello`: how many calls the worker runs at once (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) capacity: Option<u32>,
     /// `welcome`: the encoding both sides use after the handshake.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<String>,
+    pub(crate) encoding: Option<String>,
     /// `welcome`: the worker's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub worker_id: Option<String>,
+    pub(crate) worker_id: Option<String>,
     /// `welcome`: the maximum frame size in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_frame: Option<u64>,
+    pub(crate) max_frame: Option<u64>,
 }
 
 impl Message {
     /// The message's kind: its `kind` field, or for a classic message without one, `call`
     /// when it names a command and `result` when it says whether it succeeded.
-    pub fn kind(&self) -> Kind {
+    pub(crate) fn kind(&self) -> Kind {
         match self.kind {
             Some(kind) => kind,
             None if self.command.is_some() => Kind::Call,
@@ -135,7 +138,7 @@ impl Message {
     }
 
     /// A message of the given kind with no fields set.
-    pub fn new(kind: Kind) -> Self {
+    pub(crate) fn new(kind: Kind) -> Self {
         Self {
             kind: Some(kind),
             ..Self::default()
@@ -154,7 +157,7 @@ impl Message {
     }
 
     /// A classic v0.0.1 request: exactly `id`, `command` and `args`.
-    pub fn classic_call(id: u64, command: &str, args: Value) -> Self {
+    pub(crate) fn classic_call(id: u64, command: &str, args: Value) -> Self {
         Self {
             kind: None,
             ..Self::call(id, command, args)
@@ -162,7 +165,7 @@ impl Message {
     }
 
     /// A message of `kind` that refers to call `id` (`cancel`, `ping`, `pong`).
-    pub fn for_call(kind: Kind, id: u64) -> Self {
+    pub(crate) fn for_call(kind: Kind, id: u64) -> Self {
         Self {
             id: Some(id),
             ..Self::new(kind)

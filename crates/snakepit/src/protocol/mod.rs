@@ -8,11 +8,19 @@ mod codec;
 mod depth;
 mod frame;
 mod message;
+#[cfg(test)]
+mod examples;
 
-pub use codec::{Encoding, FrameError, decode, decode_frame, decode_value, encode_value};
-pub use depth::{MAX_DEPTH, Scan, exceeds, scan};
-pub use frame::{DEFAULT_MAX_FRAME, FrameBuffer, frame_codec};
-pub use message::{Kind, Message, ParamSpec, ToolSpec};
+pub use codec::Encoding;
+pub(crate) use codec::{FrameError, decode, decode_frame};
+#[cfg(test)]
+pub(crate) use codec::{decode_value, encode_value};
+pub use depth::MAX_DEPTH;
+pub(crate) use depth::{Scan, exceeds};
+pub(crate) use frame::{DEFAULT_MAX_FRAME, FrameBuffer, frame_codec};
+pub use message::Message;
+pub(crate) use message::Kind;
+pub use message::{ParamSpec, ToolSpec};
 
 /// The protocol version this crate speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub(crate) const PROTOCOL_VERSION: u32 = 1;

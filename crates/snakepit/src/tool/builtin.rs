@@ -1,122 +1,127 @@
-//! The built-in host tools every worker can call: listing host tools and reading and writing
-//! the variables of the call's session.
+//! The built-in host tools every worker can call, registered as ordinary host tools:
+//! listing host tools, and reading and writing the variables of the call's session.
 
 use serde_json::Value;
 
-use super::HostToolInfo;
-use super::registry::{HostFailure, HostTools};
+use super::error::HostToolError;
+use super::tool::{HostCall, HostTool};
 use crate::protocol::ParamSpec;
-use crate::session::{SessionError, SessionId};
+use crate::session::{SessionError, SessionId, SessionStore};
 
 const LIST: &str = "snakepit.list_host_tools";
 const GET: &str = "snakepit.get_variable";
 const SET: &str = "snakepit.set_variable";
 const VARIABLES: &str = "snakepit.list_variables";
 
-pub(super) fn infos() -> Vec<HostToolInfo> {
-    let info = |name: &str, description: &str, parameters: Vec<ParamSpec>| HostToolInfo {
-        name: name.to_owned(),
-        description: description.to_owned(),
-        parameters,
-    };
-    vec![
-        info(LIST, "List the host tools this call can use.", Vec::new()),
-        info(
-            GET,
-            "Read a variable of the call's session.",
-            vec![ParamSpec::new("name").type_name("str").required()],
-        ),
-        info(
-            SET,
-            "Update a variable of the call's session (validated by its type and constraints).",
-            vec![
-                ParamSpec::new("name").type_name("str").required(),
-                ParamSpec::new("value").required(),
-            ],
-        ),
-        info(
-            VARIABLES,
-            "List the variables of the call's session.",
-            Vec::new(),
-        ),
-    ]
+/// The built-in tools, working on `sessions`.
+pub(super) fn tools(sessions: &SessionStore) -> Vec<HostTool> {
+    let list = HostTool::new(
+        LIST,
+        "List the host tools this call can use.",
+        |call: HostCall, _args| async move {
+            let pool = call
+                .pool()
+                .ok_or_else(|| HostToolError::new("the pool is shutting down"))?;
+            to_value(&pool.host_tools().visible(call.session()))
+        },
+    );
+    let store = sessions.clone();
+    let get = HostTool::new(
+        GET,
+        "Read a variable of the call's session.",
+        move |call: HostCall, args: Value| {
+            let store = store.clone();
+            async move {
+                let session = in_session(&call)?;
+                let name = string_arg(&args, "name")?;
+                to_value(
+                    &store
+                        .get_variable(session, name)
+                        .map_err(|err| session_failure(&err))?,
+                )
+            }
+        },
+    )
+    .param(ParamSpec::new("name").type_name("str").required());
+    let store = sessions.clone();
+    let set = HostTool::new(
+        SET,
+        "Update a variable of the call's session (validated by its type and constraints).",
+        move |call: HostCall, args: Value| {
+            let store = store.clone();
+            async move {
+                let session = in_session(&call)?;
+                let name = string_arg(&args, "name")?;
+                let value = args
+                    .get("value")
+                    .cloned()
+                    .ok_or_else(|| missing("value"))?;
+                to_value(
+                    &store
+                        .update_variable(session, name, value)
+                        .map_err(|err| session_failure(&err))?,
+                )
+            }
+        },
+    )
+    .param(ParamSpec::new("name").type_name("str").required())
+    .param(ParamSpec::new("value").required());
+    let store = sessions.clone();
+    let variables = HostTool::new(
+        VARIABLES,
+        "List the variables of the call's session.",
+        move |call: HostCall, _args| {
+            let store = store.clone();
+            async move {
+                let session = in_session(&call)?;
+                to_value(
+                    &store
+                        .list_variables(session)
+                        .map_err(|err| session_failure(&err))?,
+                )
+            }
+        },
+    );
+    vec![list, get, set, variables]
 }
 
-/// Runs a built-in tool, or `None` when `name` is not one.
-pub(super) fn dispatch(
-    tools: &HostTools,
-    session: Option<&SessionId>,
-    name: &str,
-    args: &Value,
-) -> Option<Result<Value, HostFailure>> {
-    let outcome = match name {
-        LIST => to_value(&tools.visible(session)),
-        GET => in_session(session).and_then(|session| {
-            let name = string_arg(args, "name")?;
-            to_value(
-                &tools
-                    .sessions()
-                    .get_variable(session, name)
-                    .map_err(|err| session_failure(&err))?,
-            )
-        }),
-        SET => in_session(session).and_then(|session| {
-            let name = string_arg(args, "name")?;
-            let value = args.get("value").cloned().ok_or_else(|| missing("value"))?;
-            to_value(
-                &tools
-                    .sessions()
-                    .update_variable(session, name, value)
-                    .map_err(|err| session_failure(&err))?,
-            )
-        }),
-        VARIABLES => in_session(session).and_then(|session| {
-            to_value(
-                &tools
-                    .sessions()
-                    .list_variables(session)
-                    .map_err(|err| session_failure(&err))?,
-            )
-        }),
-        _ => return None,
-    };
-    Some(outcome)
+fn in_session(call: &HostCall) -> Result<&SessionId, HostToolError> {
+    call.session()
+        .ok_or_else(|| HostToolError::with_kind("NoSession", "this call runs outside a session"))
 }
 
-fn in_session(session: Option<&SessionId>) -> Result<&SessionId, HostFailure> {
-    session.ok_or_else(|| HostFailure::new("NoSession", "this call runs outside a session"))
-}
-
-fn string_arg<'a>(args: &'a Value, key: &str) -> Result<&'a str, HostFailure> {
+fn string_arg<'a>(args: &'a Value, key: &str) -> Result<&'a str, HostToolError> {
     args.get(key)
         .and_then(Value::as_str)
         .ok_or_else(|| missing(key))
 }
 
-fn missing(key: &str) -> HostFailure {
-    HostFailure::new(
+fn missing(key: &str) -> HostToolError {
+    HostToolError::with_kind(
         "InvalidArguments",
         format!("missing string argument `{key}`"),
     )
 }
 
-fn session_failure(err: &SessionError) -> HostFailure {
+fn session_failure(err: &SessionError) -> HostToolError {
     let kind = match *err {
         SessionError::VariableNotFound { .. } | SessionError::NotFound(_) => "NotFound",
         SessionError::InvalidVariable { .. } => "InvalidVariable",
         _ => "SessionError",
     };
-    HostFailure::new(kind, err.to_string())
+    HostToolError::with_kind(kind, err.to_string())
 }
 
-fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, HostFailure> {
-    serde_json::to_value(value).map_err(|err| HostFailure::new("HostToolError", err.to_string()))
+fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, HostToolError> {
+    serde_json::to_value(value).map_err(|err| HostToolError::new(err.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{Constraints, SessionStore, SessionStoreConfig, VariableType};
+    use crate::session::{Constraints, SessionStoreConfig, VariableType};
+    use crate::tool::HostTools;
+    use crate::worker::WorkerId;
     use serde_json::json;
 
     #[tokio::test]
@@ -135,34 +140,45 @@ mod tests {
                 },
             )
             .unwrap();
-        let tools = HostTools::new(store);
-        let session = SessionId::from("s1");
-        let read = dispatch(&tools, Some(&session), GET, &json!({"name": "temperature"}))
-            .unwrap()
+        let tools = HostTools::new(&store);
+        let call = |session: Option<&str>| HostCall {
+            pool: None,
+            session: session.map(SessionId::from),
+            worker: WorkerId::next(),
+        };
+        let read = tools
+            .dispatch(call(Some("s1")), GET, json!({"name": "temperature"}))
+            .await
             .unwrap();
         assert_eq!(read["value"], json!(0.5));
-        let written = dispatch(
-            &tools,
-            Some(&session),
-            SET,
-            &json!({"name": "temperature", "value": 0.9}),
-        )
-        .unwrap()
-        .unwrap();
+        let written = tools
+            .dispatch(
+                call(Some("s1")),
+                SET,
+                json!({"name": "temperature", "value": 0.9}),
+            )
+            .await
+            .unwrap();
         assert_eq!(written["value"], json!(0.9));
-        let refused = dispatch(
-            &tools,
-            Some(&session),
-            SET,
-            &json!({"name": "temperature", "value": 2}),
-        )
-        .unwrap()
-        .unwrap_err();
+        let refused = tools
+            .dispatch(
+                call(Some("s1")),
+                SET,
+                json!({"name": "temperature", "value": 2}),
+            )
+            .await
+            .unwrap_err();
         assert_eq!(refused.kind, "InvalidVariable");
-        let outside = dispatch(&tools, None, GET, &json!({"name": "temperature"}))
-            .unwrap()
+        let outside = tools
+            .dispatch(call(None), GET, json!({"name": "temperature"}))
+            .await
             .unwrap_err();
         assert_eq!(outside.kind, "NoSession");
-        assert!(dispatch(&tools, None, "user.tool", &json!({})).is_none());
+        let unknown = tools
+            .dispatch(call(None), "user.tool", json!({}))
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.kind, "UnknownHostTool");
+        assert!(unknown.message.contains(GET), "{}", unknown.message);
     }
 }

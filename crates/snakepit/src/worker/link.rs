@@ -4,7 +4,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, Result};
 use crate::process::LinkWriter as Sink;
-use crate::protocol::{Encoding, FrameBuffer, Message};
+use crate::protocol::{Encoding, FrameBuffer, MAX_DEPTH, Message, exceeds};
 
 /// Writes frames to one worker.
 pub(super) struct LinkWriter {
@@ -23,6 +23,22 @@ impl std::fmt::Debug for LinkWriter {
     }
 }
 
+/// How far a write got, read by whoever must decide what an abandoned write left behind.
+#[derive(Debug, Default)]
+pub(super) struct Progress {
+    /// Bytes of the frame written so far.
+    pub(super) written: usize,
+    /// The frame's length.
+    pub(super) total: usize,
+}
+
+impl Progress {
+    /// Whether a part of a frame, but not all of it, is on the link.
+    pub(super) fn is_partial(&self) -> bool {
+        self.written > 0 && self.written < self.total
+    }
+}
+
 impl LinkWriter {
     pub(super) fn new(sink: Sink, encoding: Encoding, max_frame: usize) -> Self {
         Self {
@@ -33,7 +49,7 @@ impl LinkWriter {
         }
     }
 
-    /// Encodes and writes one message.
+    /// Encodes and writes one message, recording in `progress` how much is written.
     ///
     /// # Errors
     ///
@@ -42,17 +58,40 @@ impl LinkWriter {
     ///
     /// # Cancel safety
     ///
-    /// Not cancel safe: a write dropped halfway leaves a partial frame on the link. Callers
-    /// kill the worker when that happens.
-    pub(super) async fn send(&mut self, message: &Message) -> Result<()> {
+    /// Not cancel safe: a write dropped halfway leaves a partial frame on the link, and
+    /// `progress` says so. Callers kill the worker when that happens.
+    pub(super) async fn send(&mut self, message: &Message, progress: &mut Progress) -> Result<()> {
+        for value in [&message.args, &message.result, &message.data]
+            .into_iter()
+            .flatten()
+        {
+            if exceeds(value, MAX_DEPTH) {
+                return Err(Error::Protocol(format!(
+                    "a value nested deeper than {MAX_DEPTH} levels cannot be sent"
+                )));
+            }
+        }
         let frame = self.buffer.encode(message, self.encoding, self.max_frame)?;
-        self.sink
-            .write_all(frame)
-            .await
-            .map_err(|source| Error::Io {
-                context: "could not write to the worker's link".to_owned(),
-                source,
-            })
+        progress.total = frame.len();
+        progress.written = 0;
+        while progress.written < frame.len() {
+            let written = self
+                .sink
+                .write(&frame[progress.written..])
+                .await
+                .map_err(|source| Error::Io {
+                    context: "could not write to the worker's link".to_owned(),
+                    source,
+                })?;
+            if written == 0 {
+                return Err(Error::Io {
+                    context: "the worker's link is closed".to_owned(),
+                    source: std::io::ErrorKind::WriteZero.into(),
+                });
+            }
+            progress.written += written;
+        }
+        Ok(())
     }
 
     /// Tells the link no more frames come (the worker sees end-of-file).

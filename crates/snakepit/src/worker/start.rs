@@ -1,11 +1,10 @@
 //! Starting a worker: spawn the process, wait for its hello, answer with a welcome, and hand
 //! the process to its supervisor.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -15,15 +14,18 @@ use tokio_util::codec::FramedRead;
 use tracing::Instrument;
 
 use super::WorkerId;
-use super::handle::{Shared, Worker, WorkerEvent};
+use super::handle::Worker;
+use super::host::HostCalls;
 use super::link::LinkWriter;
+use super::pending::PendingTable;
+use super::shared::Shared;
+use super::state::{Lifecycle, WorkerEvent};
 use super::supervisor::Supervisor;
 use crate::error::{Error, ExitInfo, Result};
 use crate::process::reaper;
 use crate::process::{LinkMode, SpawnRequest, SpawnedProcess, signal_group, spawn};
 use crate::protocol::{Encoding, Kind, Message, PROTOCOL_VERSION, decode, frame_codec};
 use crate::registry::Run;
-use crate::tool::HostTools;
 
 /// How long the output readers get to catch the last lines of a worker that failed to start.
 const OUTPUT_SETTLE: Duration = Duration::from_millis(300);
@@ -41,7 +43,7 @@ pub(crate) struct WorkerSpec {
     /// The run registry entry the worker is recorded in.
     pub(crate) run: Option<Arc<Run>>,
     /// The host tools the worker's calls can use.
-    pub(crate) host: Option<Arc<HostTools>>,
+    pub(crate) host: Option<Arc<dyn HostCalls>>,
 }
 
 /// Starts one worker and waits until it is ready.
@@ -94,12 +96,12 @@ pub(crate) async fn start(
             Encoding::Json,
             spec.max_frame,
         );
-        let tools = if spec.classic {
-            Vec::new()
+        let (tools, capacity) = if spec.classic {
+            (Vec::new(), 1)
         } else {
             let greeted = greet(spec, worker, &mut reader, &mut writer, &mut process).await;
             match greeted {
-                Ok(tools) => tools,
+                Ok(greeted) => greeted,
                 Err(reason) => {
                     return Err(abandon(worker, reason, process, spec.run.as_deref()).await);
                 }
@@ -110,22 +112,19 @@ pub(crate) async fn start(
             id: worker,
             pid: process.pid,
             classic: spec.classic,
-            alive: AtomicBool::new(true),
-            killed: AtomicBool::new(false),
-            retiring: AtomicBool::new(false),
+            capacity,
+            lifecycle: watch::Sender::new(Lifecycle::Starting),
             served: AtomicU64::new(0),
             started: std::time::Instant::now(),
             writer: tokio::sync::Mutex::new(writer),
-            pending: Mutex::new(Some(HashMap::new())),
+            pending: PendingTable::new(),
             next_call: AtomicU64::new(1),
             tools,
             output: process.output,
-            closed: OnceLock::new(),
-            exited: watch::Sender::new(false),
             run: spec.run.clone(),
             host: spec.host.clone(),
         });
-        tracing::info!(%worker, pid = process.pid, "worker ready");
+        tracing::info!(%worker, pid = process.pid, capacity, "worker ready");
         let supervisor = Supervisor {
             shared: Arc::clone(&shared),
             child: process.child,
@@ -138,6 +137,7 @@ pub(crate) async fn start(
                 .run()
                 .instrument(tracing::info_span!("worker", %worker)),
         );
+        shared.advance(Lifecycle::Ready);
         Ok(Worker::new(shared, control))
     }
     .instrument(span)
@@ -152,7 +152,7 @@ async fn greet(
     reader: &mut FramedRead<crate::process::LinkReader, tokio_util::codec::LengthDelimitedCodec>,
     writer: &mut LinkWriter,
     process: &mut SpawnedProcess,
-) -> Result<Vec<crate::protocol::ToolSpec>, String> {
+) -> Result<(Vec<crate::protocol::ToolSpec>, usize), String> {
     let hello = tokio::select! {
         frame = reader.next() => match frame {
             Some(Ok(payload)) => decode(&payload).map_err(|err| format!("its first frame is not a message: {err}"))?,
@@ -206,12 +206,17 @@ async fn greet(
         ..Message::new(Kind::Welcome)
     };
     writer
-        .send(&welcome)
+        .send(&welcome, &mut super::link::Progress::default())
         .await
         .map_err(|err| format!("the welcome could not be sent: {err}"))?;
     writer.encoding = encoding;
     tracing::debug!(%worker, adapter = ?hello.adapter, runtime = ?hello.runtime, %encoding, "handshake done");
-    Ok(hello.tools.unwrap_or_default())
+    let capacity = hello
+        .capacity
+        .and_then(|capacity| usize::try_from(capacity).ok())
+        .unwrap_or(1)
+        .max(1);
+    Ok((hello.tools.unwrap_or_default(), capacity))
 }
 
 /// Kills a worker that did not start and builds the error that says why.

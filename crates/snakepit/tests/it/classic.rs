@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
-use snakepit::{CallOptions, Error, GenericAdapter, Pool, WorkerProtocol};
+use snakepit::{Error, GenericAdapter, Pool, WorkerProtocol};
 
 use crate::support;
 
@@ -79,11 +79,10 @@ async fn a_classic_python_worker_runs_and_is_killed_past_its_deadline() {
         pool.execute("add", json!({"a": 2, "b": 3})).await.unwrap(),
         json!(5)
     );
-    let err = pool
-        .execute_with(
+    let err = support::execute_with(&pool, 
             "sleep",
             json!({"seconds": 30}),
-            &CallOptions::new().timeout(Duration::from_millis(200)),
+            &support::Options::new().timeout(Duration::from_millis(200)),
         )
         .await
         .unwrap_err();

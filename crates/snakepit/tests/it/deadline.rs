@@ -3,20 +3,19 @@
 use std::time::Duration;
 
 use serde_json::json;
-use snakepit::{CallOptions, Error};
+use snakepit::{Error};
 
 use crate::support;
 
-fn within(millis: u64) -> CallOptions {
-    CallOptions::new().timeout(Duration::from_millis(millis))
+fn within(millis: u64) -> support::Options {
+    support::Options::new().timeout(Duration::from_millis(millis))
 }
 
 #[tokio::test]
 async fn a_cooperative_tool_is_cancelled_and_its_worker_kept() {
     let pool = support::fault_pool(1).await;
     let pid = pool.execute("pid", json!({})).await.unwrap();
-    let err = pool
-        .execute_with("sleep", json!({"seconds": 30}), &within(200))
+    let err = support::execute_with(&pool, "sleep", json!({"seconds": 30}), &within(200))
         .await
         .unwrap_err();
     assert!(
@@ -34,8 +33,7 @@ async fn a_cooperative_tool_is_cancelled_and_its_worker_kept() {
 async fn an_async_tool_is_cancelled_and_its_worker_kept() {
     let pool = support::fault_pool(1).await;
     let pid = pool.execute("pid", json!({})).await.unwrap();
-    let err = pool
-        .execute_with("async_sleep", json!({"seconds": 30}), &within(200))
+    let err = support::execute_with(&pool, "async_sleep", json!({"seconds": 30}), &within(200))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
@@ -48,8 +46,7 @@ async fn an_async_tool_is_cancelled_and_its_worker_kept() {
 async fn a_stuck_worker_is_killed_replaced_and_never_handed_a_call_meanwhile() {
     let pool = support::fault_pool(1).await;
     let stuck_pid = pool.execute("pid", json!({})).await.unwrap();
-    let err = pool
-        .execute_with("block", json!({"seconds": 30}), &within(200))
+    let err = support::execute_with(&pool, "block", json!({"seconds": 30}), &within(200))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
@@ -66,8 +63,7 @@ async fn a_stuck_worker_is_killed_replaced_and_never_handed_a_call_meanwhile() {
 #[tokio::test]
 async fn a_gil_holding_spin_is_killed_after_the_grace_period() {
     let pool = support::fault_pool(2).await;
-    let err = pool
-        .execute_with("spin", json!({"seconds": 30}), &within(200))
+    let err = support::execute_with(&pool, "spin", json!({"seconds": 30}), &within(200))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use snakepit::{
-    CallOptions, CircuitConfig, CircuitState, Error, ErrorKind, ExitClass, HealthConfig,
+    CircuitConfig, CircuitState, Error, ErrorKind, ExitClass, HealthConfig,
     RecycleConfig, RetryConfig, RetryPolicy,
 };
 
@@ -46,9 +46,8 @@ async fn every_exit_is_classified() {
         .start()
         .await
         .unwrap();
-    let options = CallOptions::new().timeout(Duration::from_millis(100));
-    let busy = pool
-        .execute_with("block", json!({"seconds": 30}), &options)
+    let options = support::Options::new().timeout(Duration::from_millis(100));
+    let busy = support::execute_with(&pool, "block", json!({"seconds": 30}), &options)
         .await;
     assert!(matches!(busy, Err(Error::Timeout { .. })));
     support::assert_full_size(&pool, 1).await;
@@ -60,9 +59,8 @@ async fn an_idempotent_call_is_retried_transparently_and_others_are_not() {
     let pool = support::fault_pool(2).await;
     let scratch = tempfile::tempdir().unwrap();
     let marker = scratch.path().join("first");
-    let idempotent = CallOptions::new().idempotent();
-    let reply = pool
-        .execute_with("crash_once", json!({"marker": marker}), &idempotent)
+    let idempotent = support::Options::new().idempotent();
+    let reply = support::execute_with(&pool, "crash_once", json!({"marker": marker}), &idempotent)
         .await;
     assert_eq!(reply.unwrap(), json!("survived"));
     assert_eq!(pool.stats().retries, 1);

@@ -11,7 +11,6 @@
 //! - `bridge`: the embedded and the installed bridge.
 //! - `lifecycle`: no orphans: host SIGKILL, ignored SIGTERM, grandchildren, the run registry,
 //!   side-by-side hosts, script mode.
-//! - `examples`: the shared protocol example frames.
 //! - `faults`: crash classes, retries, taint, circuit breaker, heartbeats, recycling, typed
 //!   errors.
 //! - `sessions`: affinity modes, lost and busy owners, session state and variables in Python.
@@ -31,7 +30,6 @@ mod calls;
 mod classic;
 mod crash;
 mod deadline;
-mod examples;
 mod faults;
 mod host_tools;
 mod lifecycle;

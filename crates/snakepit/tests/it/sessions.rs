@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use snakepit::session::{Constraints, VariableType};
-use snakepit::{Affinity, CallOptions, Error};
+use snakepit::{Affinity, Error};
 
 use crate::support;
 
-fn in_session(session: &str, affinity: Affinity) -> CallOptions {
-    CallOptions::new().session(session).affinity(affinity)
+fn in_session(session: &str, affinity: Affinity) -> support::Options {
+    support::Options::new().session(session).affinity(affinity)
 }
 
 /// What the worker kept under `key` in the session's state.
@@ -22,7 +22,7 @@ async fn recall(pool: &snakepit::Pool, session: &str, key: &str) -> Value {
 }
 
 async fn owner_pid(pool: &snakepit::Pool, session: &str, affinity: Affinity) -> Value {
-    pool.execute_with("pid", json!({}), &in_session(session, affinity))
+    support::execute_with(&pool, "pid", json!({}), &in_session(session, affinity))
         .await
         .unwrap()
 }
@@ -38,7 +38,7 @@ async fn in_strict_modes_every_call_of_a_session_lands_on_its_owner() {
             let session = format!("{affinity:?}-{}", (n * 7 + n / 5) % 8);
             calls.push(tokio::spawn(async move {
                 let options = in_session(&session, affinity);
-                (session, pool.execute_with("pid", json!({}), &options).await)
+                (session, support::execute_with(&pool, "pid", json!({}), &options).await)
             }));
         }
         let mut owners: HashMap<String, Value> = HashMap::new();
@@ -65,7 +65,7 @@ async fn in_strict_modes_every_call_of_a_session_lands_on_its_owner() {
 async fn in_hint_mode_no_call_waits_behind_a_busy_owner_while_a_worker_is_idle() {
     let pool = support::fault_pool(2).await;
     let owner = owner_pid(&pool, "chat", Affinity::Hint).await;
-    let options = CallOptions::new().session("chat");
+    let options = support::Options::new().session("chat");
     let busy = support::occupy_with(&pool, "sleep", json!({"seconds": 5}), options).await;
     let other = owner_pid(&pool, "chat", Affinity::Hint).await;
     assert_ne!(other, owner, "the call waited for the busy owner");
@@ -89,14 +89,12 @@ async fn strict_fail_fast_refuses_a_call_whose_owner_is_busy() {
     let options = in_session("s", Affinity::StrictFailFast);
     let busy = support::occupy_with(&pool, "sleep", json!({"seconds": 0.5}), options).await;
     let options = in_session("s", Affinity::StrictFailFast);
-    let err = pool
-        .execute_with("pid", json!({}), &options)
+    let err = support::execute_with(&pool, "pid", json!({}), &options)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::SessionBusy { .. }), "{err:?}");
     // Strict queue waits for the owner instead.
-    let queued = pool
-        .execute_with("pid", json!({}), &in_session("s", Affinity::StrictQueue))
+    let queued = support::execute_with(&pool, "pid", json!({}), &in_session("s", Affinity::StrictQueue))
         .await;
     assert!(queued.is_ok());
     busy.await.unwrap().unwrap();
@@ -121,8 +119,7 @@ async fn a_session_whose_owner_died_is_lost_once_in_strict_modes_and_moves_in_hi
         ("fast", Affinity::StrictFailFast),
     ] {
         let options = in_session(session, affinity);
-        let err = pool
-            .execute_with("pid", json!({}), &options)
+        let err = support::execute_with(&pool, "pid", json!({}), &options)
             .await
             .unwrap_err();
         assert!(
@@ -130,7 +127,7 @@ async fn a_session_whose_owner_died_is_lost_once_in_strict_modes_and_moves_in_hi
             "{affinity:?}: {err:?}"
         );
         // Reported once: the session's next call binds a new owner.
-        let again = pool.execute_with("pid", json!({}), &options).await;
+        let again = support::execute_with(&pool, "pid", json!({}), &options).await;
         assert!(again.is_ok(), "{affinity:?}: {again:?}");
     }
     let moved = pool.execute_in_session("hinted", "pid", json!({})).await;

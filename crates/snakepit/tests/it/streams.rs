@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use snakepit::{CallOptions, CallStream, Error, StreamItem};
+use snakepit::{CallStream, Error, StreamItem};
 
 use crate::support;
 
@@ -151,9 +151,8 @@ async fn a_stream_waits_in_the_queue_behind_a_busy_worker() {
 async fn a_stream_past_its_deadline_ends_with_a_timeout_and_the_worker_recovers() {
     let pool = support::fault_pool(1).await;
     let pid = pool.execute("pid", json!({})).await.unwrap();
-    let options = CallOptions::new().timeout(Duration::from_millis(300));
-    let stream = pool
-        .execute_stream_with("endless", json!({"delay_ms": 20}), &options)
+    let options = support::Options::new().timeout(Duration::from_millis(300));
+    let stream = support::stream_with(&pool, "endless", json!({"delay_ms": 20}), &options)
         .await
         .unwrap();
     let (chunks, result) = collect(stream).await;

@@ -15,7 +15,7 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 use serde_json::{Value, json};
 use snakepit::floor::Floor;
-use snakepit::protocol::{Encoding, Message};
+use snakepit::floor::{Encoding, Message};
 use snakepit::{Pool, PythonAdapter};
 
 use super::setup::warm_up;

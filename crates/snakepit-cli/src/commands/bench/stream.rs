@@ -13,7 +13,7 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 use serde_json::json;
 use snakepit::floor::Floor;
-use snakepit::protocol::Encoding;
+use snakepit::floor::Encoding;
 use snakepit::{Pool, StreamItem};
 
 use super::setup::{bench_pool, warm_up};

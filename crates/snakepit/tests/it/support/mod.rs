@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
-use snakepit::{CallOptions, Pool, PoolBuilder, PythonAdapter};
+use snakepit::{Pool, PoolBuilder, PythonAdapter};
 use tokio::task::JoinHandle;
+
+mod options;
+pub(crate) use options::{Options, execute_with, stream_with};
 
 /// The repository root.
 pub(crate) fn repo_root() -> PathBuf {
@@ -126,12 +129,12 @@ pub(crate) async fn occupy_with(
     pool: &Pool,
     command: &str,
     args: Value,
-    options: CallOptions,
+    options: Options,
 ) -> JoinHandle<snakepit::Result<Value>> {
     let busy_before = pool.stats().busy;
     let caller = pool.clone();
     let command = command.to_owned();
-    let call = tokio::spawn(async move { caller.execute_with(&command, args, &options).await });
+    let call = tokio::spawn(async move { execute_with(&caller, &command, args, &options).await });
     let busy = eventually(Duration::from_secs(10), || async {
         pool.stats().busy > busy_before
     })
@@ -146,5 +149,5 @@ pub(crate) async fn occupy(
     command: &str,
     args: Value,
 ) -> JoinHandle<snakepit::Result<Value>> {
-    occupy_with(pool, command, args, CallOptions::new()).await
+    occupy_with(pool, command, args, Options::new()).await
 }

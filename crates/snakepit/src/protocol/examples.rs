@@ -1,17 +1,15 @@
-//! The shared protocol example frames (`protocol/examples/`), also checked by the Python tests.
+//! Tests against the shared protocol example frames (`protocol/examples/`), which the
+//! Python bridge's tests check too.
 
 use std::path::PathBuf;
 
 use futures_util::StreamExt;
-use snakepit::protocol::{
-    DEFAULT_MAX_FRAME, Encoding, Kind, decode, decode_value, encode_value, frame_codec,
-};
+use super::{DEFAULT_MAX_FRAME, Encoding, Kind, decode, decode_value, encode_value, frame_codec};
 use tokio_util::codec::FramedRead;
 
-use crate::support;
 
 fn examples(kind: &str) -> Vec<PathBuf> {
-    let dir = support::repo_root().join("protocol/examples").join(kind);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join("protocol/examples").join(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())

@@ -1,0 +1,218 @@
+//! The one path every call takes: circuit breaker, retries, the adapter's checks, routing to
+//! a worker, sending under the deadline, and waiting for the answer. Streams take the same
+//! path up to the send, then hand the running call to a [`CallStream`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::circuit::Outcome;
+use super::handle::PoolShared;
+use super::inflight::InFlightGuard;
+use super::reply::to_result;
+use super::request::Request;
+use super::route::checkout_for;
+use super::stats::Counters;
+use super::stream::{CHUNK_BUFFER, CallStream};
+use crate::config::RetryPolicy;
+use crate::error::{Error, Result};
+use crate::protocol::{MAX_DEPTH, exceeds};
+use crate::worker::{CallFrame, ChunkSender};
+
+/// A call a worker has taken and been sent, with its deadline.
+#[derive(Debug)]
+pub(super) struct Started {
+    pub(super) guard: InFlightGuard,
+    pub(super) deadline: Instant,
+    pub(super) timeout: Duration,
+}
+
+/// Runs a request as a call.
+pub(super) async fn call(shared: &Arc<PoolShared>, request: Request) -> Result<Value> {
+    Counters::bump(&shared.counters.requests);
+    let outcome = match shared.circuit.allow(std::time::Instant::now()) {
+        Ok(permit) => {
+            let outcome = with_retries(shared, request).await;
+            shared
+                .circuit
+                .record(permit, Outcome::of(&outcome), std::time::Instant::now());
+            outcome
+        }
+        Err(refused) => Err(refused),
+    };
+    if let Err(err) = &outcome {
+        shared.counters.count_error(err);
+    }
+    outcome
+}
+
+/// Runs a request as a stream.
+pub(super) async fn stream(shared: &Arc<PoolShared>, request: Request) -> Result<CallStream> {
+    Counters::bump(&shared.counters.requests);
+    let permit = match shared.circuit.allow(std::time::Instant::now()) {
+        Ok(permit) => permit,
+        Err(refused) => {
+            shared.counters.count_error(&refused);
+            return Err(refused);
+        }
+    };
+    let (sender, chunks) = mpsc::channel(CHUNK_BUFFER);
+    let command = request.command.clone();
+    match start(shared, &request, request.args.clone(), Some(sender)).await {
+        Ok(started) => Ok(CallStream::new(
+            Arc::clone(shared),
+            command,
+            chunks,
+            started,
+            permit,
+        )),
+        Err(err) => {
+            shared
+                .circuit
+                .record(permit, Outcome::of_error(&err), std::time::Instant::now());
+            tracing::debug!(command, error = %err, "stream did not start");
+            shared.counters.count_error(&err);
+            Err(err)
+        }
+    }
+}
+
+/// Runs a call, and runs it again on another worker when its worker crashed and the retry
+/// policy allows it.
+async fn with_retries(shared: &Arc<PoolShared>, mut request: Request) -> Result<Value> {
+    let retry = &shared.config.retry;
+    let retryable = match retry.policy_for(&request.command) {
+        RetryPolicy::Never => false,
+        RetryPolicy::Idempotent => request.idempotent,
+        RetryPolicy::Always => true,
+    };
+    if !retryable || retry.max_retries == 0 {
+        let args = std::mem::take(&mut request.args);
+        return once(shared, &request, args).await;
+    }
+    let mut attempt = 0;
+    loop {
+        let outcome = once(shared, &request, request.args.clone()).await;
+        let crashed = matches!(
+            outcome,
+            Err(Error::WorkerExited { .. } | Error::WorkerProtocol { .. })
+        );
+        if !crashed || attempt >= retry.max_retries {
+            return outcome;
+        }
+        attempt += 1;
+        Counters::bump(&shared.counters.retries);
+        let pause = retry.backoff.saturating_mul(1 << (attempt - 1).min(16));
+        tracing::info!(command = request.command, attempt, ?pause, "worker crashed; retrying the call");
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// Runs a call once.
+async fn once(shared: &Arc<PoolShared>, request: &Request, args: Value) -> Result<Value> {
+    let started = start(shared, request, args, None).await?;
+    let command = request.command.as_str();
+    let Started {
+        mut guard,
+        deadline,
+        timeout,
+    } = started;
+    match tokio::time::timeout_at(deadline, guard.reply_mut()).await {
+        Ok(reply) => {
+            let worker = guard.worker().cloned();
+            guard.complete();
+            match reply {
+                Ok(Ok(message)) => to_result(shared, command, message),
+                Ok(Err(err)) => Err(err),
+                Err(_) => Err(worker.map_or(Error::Shutdown, |worker| worker.closed_error())),
+            }
+        }
+        Err(_) => {
+            // Dropping the guard cancels the call on the worker.
+            drop(guard);
+            Err(Error::Timeout {
+                command: command.to_owned(),
+                after: timeout,
+            })
+        }
+    }
+}
+
+/// Checks the call, takes a worker for it and sends it; the deadline starts when the worker
+/// is taken and bounds the send.
+async fn start(
+    shared: &Arc<PoolShared>,
+    request: &Request,
+    args: Value,
+    chunks: Option<ChunkSender>,
+) -> Result<Started> {
+    let command = request.command.as_str();
+    let (args, timeout) = prepare(shared, request, args)?;
+    let queued_at = Instant::now();
+    let session = request.session.as_ref();
+    let affinity = request.affinity.unwrap_or(shared.config.affinity);
+    let lease = checkout_for(shared, session, affinity).await?;
+    let worker = lease.worker().clone();
+    let deadline = Instant::now() + timeout;
+    let span = tracing::debug_span!(
+        "call",
+        command,
+        worker = %worker.id(),
+        queue_wait_us = duration_us(queued_at.elapsed()),
+    );
+    let frame = CallFrame {
+        command,
+        args,
+        session,
+        timeout,
+        chunks,
+    };
+    let sent = tokio::time::timeout_at(deadline, worker.start_call(frame))
+        .instrument(span)
+        .await;
+    let in_flight = match sent {
+        Ok(in_flight) => in_flight?,
+        Err(_) => {
+            return Err(Error::Timeout {
+                command: command.to_owned(),
+                after: timeout,
+            });
+        }
+    };
+    Ok(Started {
+        guard: InFlightGuard::new(lease, in_flight, shared.config.cancel_grace),
+        deadline,
+        timeout,
+    })
+}
+
+/// Runs the adapter's checks and shaping and the depth check; returns the arguments to send
+/// and the call's timeout.
+fn prepare(shared: &PoolShared, request: &Request, args: Value) -> Result<(Value, Duration)> {
+    let command = request.command.as_str();
+    let invalid = |reason: String| Error::InvalidCall {
+        command: command.to_owned(),
+        reason,
+    };
+    if exceeds(&args, MAX_DEPTH) {
+        return Err(invalid(format!(
+            "the arguments nest deeper than {MAX_DEPTH} levels, the protocol's limit"
+        )));
+    }
+    let adapter = &shared.adapter;
+    adapter.validate(command, &args).map_err(invalid)?;
+    let args = adapter.prepare_args(command, args);
+    let timeout = request
+        .timeout
+        .or_else(|| adapter.command_timeout(command, &args))
+        .unwrap_or(shared.config.call_timeout);
+    Ok((args, timeout))
+}
+
+fn duration_us(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}

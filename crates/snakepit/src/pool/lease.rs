@@ -1,0 +1,81 @@
+//! Holding a place on a worker, and the return path: the only place a worker goes back.
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use super::handle::PoolShared;
+use super::recycle;
+use crate::worker::Worker;
+
+/// A place on a worker, taken for one call. Dropping it gives the place back.
+#[derive(Debug)]
+pub(super) struct Lease {
+    shared: Arc<PoolShared>,
+    worker: Worker,
+    /// How many places it holds (a heartbeat holds all of an idle worker's).
+    places: usize,
+    /// Whether a call ran to its answer (counted for recycling by request count).
+    served: bool,
+}
+
+impl Lease {
+    pub(super) fn new(shared: Arc<PoolShared>, worker: Worker) -> Self {
+        Self::with_places(shared, worker, 1)
+    }
+
+    pub(super) fn with_places(shared: Arc<PoolShared>, worker: Worker, places: usize) -> Self {
+        Self {
+            shared,
+            worker,
+            places,
+            served: false,
+        }
+    }
+
+    pub(super) fn worker(&self) -> &Worker {
+        &self.worker
+    }
+
+    /// Records that the call got its answer.
+    pub(super) fn served(&mut self) {
+        self.served = true;
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        give_back(&self.shared, &self.worker, self.places, self.served);
+    }
+}
+
+/// Gives `places` places of `worker` back. A served call may make the worker due for
+/// recycling; a retiring worker that is now idle is stopped.
+fn give_back(shared: &Arc<PoolShared>, worker: &Worker, places: usize, served: bool) {
+    if served {
+        recycle::count_call(shared, worker);
+    }
+    if let Some(retired) = shared.roster.release(worker.id(), places) {
+        recycle::stop_retired(shared, retired);
+    }
+}
+
+/// A place in the queue. Dropping it leaves the queue, and gives back a worker that was
+/// handed over just as the wait was abandoned.
+pub(super) struct QueueSlot {
+    pub(super) shared: Arc<PoolShared>,
+    pub(super) ticket: u64,
+    pub(super) receiver: Option<oneshot::Receiver<Worker>>,
+}
+
+impl Drop for QueueSlot {
+    fn drop(&mut self) {
+        if let Some(mut receiver) = self.receiver.take() {
+            if !self.shared.roster.leave(self.ticket) {
+                if let Ok(worker) = receiver.try_recv() {
+                    drop(Lease::new(Arc::clone(&self.shared), worker));
+                }
+            }
+        }
+    }
+}

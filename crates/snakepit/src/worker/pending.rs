@@ -1,0 +1,87 @@
+//! The calls a worker owes an answer: each call id's reply sender, chunk sender and session.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::protocol::Message;
+use crate::session::SessionId;
+
+/// Where a streaming call's chunks go; an error ends the stream.
+pub(crate) type ChunkSender = mpsc::Sender<Result<Value>>;
+
+/// A call waiting for its reply: where the reply goes, where its chunks go (streaming
+/// calls), and the session it runs in (the scope of its host calls).
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) reply: oneshot::Sender<Result<Message>>,
+    pub(super) chunks: Option<ChunkSender>,
+    pub(super) session: Option<SessionId>,
+}
+
+/// The table of pending calls; `None` once the worker is closed, so nothing registers after
+/// the supervisor drained it.
+#[derive(Debug)]
+pub(super) struct PendingTable(Mutex<Option<HashMap<u64, Pending>>>);
+
+impl PendingTable {
+    pub(super) fn new() -> Self {
+        Self(Mutex::new(Some(HashMap::new())))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<HashMap<u64, Pending>>> {
+        self.0.lock().expect("pending lock is never poisoned")
+    }
+
+    /// Registers call `id`; `None` when the worker is closed.
+    pub(super) fn insert(&self, id: u64, pending: Pending) -> Option<()> {
+        self.lock().as_mut()?.insert(id, pending);
+        Some(())
+    }
+
+    /// Removes call `id`.
+    pub(super) fn remove(&self, id: u64) -> Option<Pending> {
+        self.lock().as_mut()?.remove(&id)
+    }
+
+    /// The chunk sender of call `id`.
+    pub(super) fn chunks(&self, id: u64) -> Option<ChunkSender> {
+        self.lock().as_ref()?.get(&id)?.chunks.clone()
+    }
+
+    /// The session of call `id`: `None` when no such call runs, `Some(None)` outside a session.
+    pub(super) fn session(&self, id: u64) -> Option<Option<SessionId>> {
+        Some(self.lock().as_ref()?.get(&id)?.session.clone())
+    }
+
+    /// The only pending call's id (classic workers that do not echo ids run one at a time).
+    pub(super) fn only(&self) -> Option<u64> {
+        let table = self.lock();
+        let table = table.as_ref()?;
+        (table.len() == 1).then(|| table.keys().next().copied()).flatten()
+    }
+
+    /// Answers call `id` with `outcome`; `false` when no such call waits.
+    pub(super) fn answer(&self, id: u64, outcome: Result<Message>) -> bool {
+        match self.remove(id) {
+            Some(call) => {
+                // The caller may have stopped waiting; the reply is then dropped.
+                let _unheard = call.reply.send(outcome);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Closes the table and fails every call still in it with `error`.
+    pub(super) fn close(&self, error: impl Fn() -> Error) {
+        let drained = self.lock().take();
+        for (_, call) in drained.into_iter().flatten() {
+            // A caller that stopped waiting has nothing to be told.
+            let _unheard = call.reply.send(Err(error()));
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! What the supervisor does with each frame a worker sends: replies to their callers, chunks
+//! to their streams, host calls to the host, and frames that nest too deep to the one call
+//! they belong to.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::host::{HostFailure, HostRequest};
+use super::pending::ChunkSender;
+use super::shared::Shared;
+use crate::error::Error;
+use crate::protocol::{FrameError, Kind, MAX_DEPTH, Message, Scan, decode_frame};
+
+/// What a frame from the worker asks of the supervisor.
+pub(super) enum Routed {
+    /// Nothing more.
+    Done,
+    /// Deliver a chunk (or the error that ends the stream) to a streaming caller.
+    Chunk(ChunkSender, crate::Result<Value>),
+    /// Run a host tool and answer.
+    HostCall(Box<Message>),
+}
+
+/// Routes one frame from the worker. An error means the worker broke the protocol.
+pub(super) fn route(shared: &Shared, payload: &[u8]) -> Result<Routed, String> {
+    let message = match decode_frame(payload) {
+        Ok(message) => message,
+        Err(FrameError::TooDeep(scan)) => return too_deep(shared, &scan),
+        Err(FrameError::Malformed(err)) => return Err(err.to_string()),
+    };
+    match message.kind() {
+        Kind::Chunk => {
+            let chunks = message.id.and_then(|id| shared.pending.chunks(id));
+            Ok(match chunks {
+                Some(chunks) => Routed::Chunk(chunks, Ok(message.data.unwrap_or(Value::Null))),
+                None => Routed::Done,
+            })
+        }
+        Kind::HostCall => Ok(Routed::HostCall(Box::new(message))),
+        Kind::Result | Kind::Pong => {
+            let id = match message.id {
+                Some(id) => id,
+                // A classic worker that does not echo ids has one call in flight.
+                None if shared.classic => match shared.pending.only() {
+                    Some(id) => id,
+                    None => return Ok(Routed::Done),
+                },
+                None => return Err("a reply without an id".to_owned()),
+            };
+            if !shared.pending.answer(id, Ok(message)) {
+                tracing::debug!(worker = %shared.id, id, "reply to no pending call");
+            }
+            Ok(Routed::Done)
+        }
+        Kind::Hello => Err("a second hello".to_owned()),
+        kind => {
+            tracing::debug!(worker = %shared.id, ?kind, "message ignored");
+            Ok(Routed::Done)
+        }
+    }
+}
+
+/// A well-formed frame too deep to decode fails only the call it belongs to.
+fn too_deep(shared: &Shared, scan: &Scan) -> Result<Routed, String> {
+    let refused = |what: &'static str| Error::TooDeep {
+        what,
+        limit: MAX_DEPTH,
+    };
+    let Some(id) = scan.id else {
+        return Err(format!(
+            "a frame nested {} levels deep, and no call id to fail",
+            scan.depth
+        ));
+    };
+    match scan.kind.as_deref() {
+        Some("chunk") => Ok(match shared.pending.chunks(id) {
+            Some(chunks) => Routed::Chunk(chunks, Err(refused("a stream chunk"))),
+            None => Routed::Done,
+        }),
+        Some("host_call") => {
+            let failure = HostFailure::new(
+                "DepthLimitExceeded",
+                format!("host call arguments nest deeper than {MAX_DEPTH} levels"),
+            );
+            let reply = host_reply(Some(id), scan.reference, Err(failure));
+            Ok(Routed::HostCall(Box::new(reply)))
+        }
+        _ => {
+            shared.pending.answer(id, Err(refused("the result")));
+            Ok(Routed::Done)
+        }
+    }
+}
+
+/// The `host_result` frame answering a host call.
+pub(super) fn host_reply(
+    id: Option<u64>,
+    reference: Option<u64>,
+    outcome: Result<Value, HostFailure>,
+) -> Message {
+    let mut reply = Message {
+        id,
+        reference,
+        ..Message::new(Kind::HostResult)
+    };
+    match outcome {
+        Ok(result) => {
+            reply.success = Some(true);
+            reply.result = Some(result);
+        }
+        Err(failure) => {
+            reply.success = Some(false);
+            reply.error = Some(serde_json::json!({"type": failure.kind, "message": failure.message}));
+        }
+    }
+    reply
+}
+
+/// Runs a host tool for the worker in a task of its own (the tool may take long, or call
+/// the pool) and writes the answer to the worker. A prepared `host_result` is written as is.
+pub(super) fn spawn_host_call(shared: &Arc<Shared>, message: Message) {
+    let shared = Arc::clone(shared);
+    if message.kind() == Kind::HostResult {
+        tokio::spawn(async move {
+            if let Err(err) = shared.send(&message).await {
+                tracing::debug!(worker = %shared.id, error = %err, "could not answer a host call");
+            }
+        });
+        return;
+    }
+    let session = message.id.and_then(|id| shared.pending.session(id));
+    tokio::spawn(async move {
+        let tool = message.tool.unwrap_or_default();
+        let args = message
+            .args
+            .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+        let outcome = match (&shared.host, session) {
+            (Some(host), Some(session)) => {
+                let request = HostRequest {
+                    worker: shared.id,
+                    session,
+                    tool,
+                    args,
+                };
+                host.host_call(request).await
+            }
+            (None, Some(_)) => Err(HostFailure::new(
+                "UnknownHostTool",
+                "this pool offers no host tools",
+            )),
+            (_, None) => Err(HostFailure::new(
+                "InvalidHostCall",
+                "a host call outside any running call",
+            )),
+        };
+        let outcome = outcome.and_then(|result| {
+            if crate::protocol::exceeds(&result, MAX_DEPTH) {
+                Err(HostFailure::new(
+                    "DepthLimitExceeded",
+                    format!("the host tool's result nests deeper than {MAX_DEPTH} levels"),
+                ))
+            } else {
+                Ok(result)
+            }
+        });
+        let reply = host_reply(message.id, message.reference, outcome);
+        if let Err(err) = shared.send(&reply).await {
+            tracing::debug!(worker = %shared.id, error = %err, "could not answer a host call");
+        }
+    });
+}

@@ -1,0 +1,132 @@
+//! The state a worker's handles share with its supervisor, and the one way to write to the
+//! worker's link.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use nix::sys::signal::Signal;
+use tokio::sync::watch;
+
+use super::WorkerId;
+use super::host::HostCalls;
+use super::link::{LinkWriter, Progress};
+use super::pending::PendingTable;
+use super::state::{Closed, Lifecycle};
+use crate::error::{Error, Result};
+use crate::process::{OutputTail, signal_group};
+use crate::protocol::{Message, ToolSpec};
+
+/// The state a worker's handles share with its supervisor.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) id: WorkerId,
+    pub(super) pid: u32,
+    pub(super) classic: bool,
+    /// How many calls it takes at once.
+    pub(super) capacity: usize,
+    pub(super) lifecycle: watch::Sender<Lifecycle>,
+    /// Calls it has answered.
+    pub(super) served: AtomicU64,
+    /// When it became ready.
+    pub(super) started: std::time::Instant,
+    pub(super) writer: tokio::sync::Mutex<LinkWriter>,
+    pub(super) pending: PendingTable,
+    pub(super) next_call: AtomicU64,
+    pub(super) tools: Vec<ToolSpec>,
+    pub(super) output: OutputTail,
+    pub(super) run: Option<Arc<crate::registry::Run>>,
+    pub(super) host: Option<Arc<dyn HostCalls>>,
+}
+
+impl Shared {
+    /// Moves the lifecycle forward to `next`; `false` when it is already past it.
+    pub(super) fn advance(&self, next: Lifecycle) -> bool {
+        self.lifecycle.send_if_modified(|state| {
+            if state.may_become(&next) {
+                *state = next;
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    pub(super) fn is_alive(&self) -> bool {
+        self.lifecycle.borrow().is_alive()
+    }
+
+    /// Why the worker is closed, once it is.
+    pub(super) fn closed(&self) -> Option<Closed> {
+        match &*self.lifecycle.borrow() {
+            Lifecycle::Exited(closed) => Some(closed.clone()),
+            _ => None,
+        }
+    }
+
+    /// A fresh call id.
+    pub(super) fn next_id(&self) -> u64 {
+        self.next_call.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Writes one message to the worker. A write abandoned halfway, or failed, kills the
+    /// worker: half a frame on the link would corrupt everything after it. A write abandoned
+    /// before its first byte leaves the worker as it was.
+    pub(super) async fn send(&self, message: &Message) -> Result<()> {
+        let mut writer = self.writer.lock().await;
+        self.send_locked(&mut writer, message).await
+    }
+
+    /// [`Shared::send`] with the writer already locked.
+    pub(super) async fn send_locked(&self, writer: &mut LinkWriter, message: &Message) -> Result<()> {
+        let mut write = WriteGuard {
+            shared: self,
+            progress: Progress::default(),
+            armed: true,
+        };
+        let outcome = writer.send(message, &mut write.progress).await;
+        write.armed = false;
+        if let Err(Error::Io { .. }) = &outcome {
+            self.kill_now();
+        }
+        outcome
+    }
+
+    /// Marks the worker as killed by the pool and kills its process group.
+    pub(super) fn kill_now(&self) {
+        self.advance(Lifecycle::Stopping { killed: true });
+        if let Err(err) = signal_group(self.pid, Signal::SIGKILL) {
+            tracing::warn!(worker = %self.id, error = %err, "could not kill the worker's process group");
+        }
+    }
+}
+
+/// Kills the worker when a write is dropped with part of a frame on the link.
+struct WriteGuard<'a> {
+    shared: &'a Shared,
+    progress: Progress,
+    armed: bool,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed && self.progress.is_partial() {
+            tracing::warn!(worker = %self.shared.id, "a write to the worker was abandoned halfway; killing it");
+            self.shared.kill_now();
+        }
+    }
+}
+
+/// Removes a pending call when its sender gives up before the call is on the link.
+pub(super) struct Registration<'a> {
+    pub(super) table: &'a PendingTable,
+    pub(super) id: u64,
+    pub(super) armed: bool,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.table.remove(self.id);
+        }
+    }
+}
