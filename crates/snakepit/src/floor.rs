@@ -21,9 +21,7 @@ use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 use crate::adapter::{Adapter, PythonAdapter};
 use crate::error::{Error, Result};
 use crate::process::{LinkMode, LinkReader, LinkWriter, SpawnRequest, signal_group, spawn};
-use crate::protocol::{
-    DEFAULT_MAX_FRAME, FrameBuffer, Kind, decode, frame_codec,
-};
+use crate::protocol::{DEFAULT_MAX_FRAME, FrameBuffer, Kind, decode, frame_codec};
 use crate::worker::WorkerId;
 
 /// A Python process echoing frames over a native link.

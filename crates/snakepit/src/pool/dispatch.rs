@@ -107,7 +107,12 @@ async fn with_retries(shared: &Arc<PoolShared>, mut request: Request) -> Result<
         attempt += 1;
         Counters::bump(&shared.counters.retries);
         let pause = retry.backoff.saturating_mul(1 << (attempt - 1).min(16));
-        tracing::info!(command = request.command, attempt, ?pause, "worker crashed; retrying the call");
+        tracing::info!(
+            command = request.command,
+            attempt,
+            ?pause,
+            "worker crashed; retrying the call"
+        );
         tokio::time::sleep(pause).await;
     }
 }

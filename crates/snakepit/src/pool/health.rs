@@ -107,13 +107,6 @@ impl Slots {
             .count()
     }
 
-    /// A slot no live worker fills and none is starting for.
-    pub(super) fn free_slot(&self) -> Option<usize> {
-        (0..self.slots.len()).find(|slot| {
-            !self.starting.contains(slot) && !self.by_worker.values().any(|taken| taken == slot)
-        })
-    }
-
     /// Whether a worker fills `slot`.
     pub(super) fn is_filled(&self, slot: usize) -> bool {
         self.by_worker.values().any(|taken| *taken == slot)
@@ -186,7 +179,8 @@ mod tests {
         let worker = WorkerId::next();
         slots.assign(worker, 1);
         assert_eq!(slots.slot_of(worker), Some(1));
-        assert_eq!(slots.free_slot(), Some(0));
+        assert!(slots.is_filled(1));
+        assert!(!slots.is_filled(0));
         assert_eq!(slots.release(worker), Some(1));
         assert_eq!(slots.slot_of(worker), None);
     }

@@ -85,9 +85,8 @@ pub(super) async fn start_pool(
         let removals = shared.sessions.subscribe_removals();
         tokio::spawn(forget_sessions(Arc::downgrade(&shared), removals).in_current_span());
         for (slot, worker) in started.into_iter().enumerate() {
-            if let Some(refused) = shared.roster.insert(worker, Some(slot)) {
-                refused.kill();
-            }
+            shared.roster.begin_start(slot);
+            replace::join(&shared, worker, slot);
         }
         tokio::spawn(manage(Arc::downgrade(&shared), event_receiver).in_current_span());
         tokio::spawn(heartbeat(Arc::downgrade(&shared)).in_current_span());
@@ -162,7 +161,10 @@ impl Pool {
                 break;
             }
             if tokio::time::timeout_at(deadline, released).await.is_err() {
-                tracing::warn!(busy, "calls still running at shutdown; stopping their workers");
+                tracing::warn!(
+                    busy,
+                    "calls still running at shutdown; stopping their workers"
+                );
                 break;
             }
         }

@@ -62,12 +62,23 @@ pub(super) fn recycle(shared: &Arc<PoolShared>, old: &Worker, reason: &'static s
 async fn make_then_break(pool: Weak<PoolShared>, old: WorkerId, slot: usize) {
     let Some(shared) = pool.upgrade() else { return };
     match start(&shared.spec, shared.events.clone()).await {
-        Ok(fresh) => {
-            Counters::bump(&shared.counters.recycled);
-            for worker in shared.roster.finish_recycle(old, fresh, slot) {
-                stop_retired(&shared, worker);
+        Ok(fresh) => match shared
+            .roster
+            .finish_recycle(old, fresh, slot, std::time::Instant::now())
+        {
+            Ok(stop) => {
+                Counters::bump(&shared.counters.recycled);
+                for worker in stop {
+                    stop_retired(&shared, worker);
+                }
             }
-        }
+            Err(needs_replacement) => {
+                tracing::warn!(worker = %old, "the recycled worker's replacement died at once");
+                if needs_replacement {
+                    replace::spawn(&shared, slot, shared.config.health.restart_backoff);
+                }
+            }
+        },
         Err(err) => {
             tracing::warn!(worker = %old, error = %err, "could not start a replacement; keeping the worker");
             if shared.roster.recycle_failed(slot) {

@@ -7,8 +7,9 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use super::handle::PoolShared;
+use super::roster::{AfterExit, Inserted};
 use super::stats::Counters;
-use crate::worker::start;
+use crate::worker::{Worker, start};
 
 /// The first pause before retrying a replacement that failed to start.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -42,9 +43,7 @@ async fn replace(pool: Weak<PoolShared>, slot: usize, delay: Duration) {
             Ok(worker) => {
                 Counters::bump(&shared.counters.restarts);
                 tracing::info!(worker = %worker.id(), slot, "replacement worker ready");
-                if let Some(refused) = shared.roster.insert(worker, Some(slot)) {
-                    refused.kill();
-                }
+                join(&shared, worker, slot);
                 return;
             }
             Err(err) => tracing::warn!(error = %err, ?pause, "replacement worker failed to start"),
@@ -55,6 +54,20 @@ async fn replace(pool: Weak<PoolShared>, slot: usize, delay: Duration) {
             () = closing.cancelled() => return abandon(&pool, slot),
         }
         pause = (pause * 2).min(MAX_RETRY);
+    }
+}
+
+/// Offers a ready worker to the roster for `slot`: it joins, is stopped (closed pool), or,
+/// dead already, its slot gets another replacement.
+pub(super) fn join(shared: &Arc<PoolShared>, worker: Worker, slot: usize) {
+    match shared
+        .roster
+        .insert(worker, slot, std::time::Instant::now())
+    {
+        Inserted::Joined => {}
+        Inserted::Refused(worker) => worker.kill(),
+        Inserted::Died(AfterExit::Replace { slot, restart }) => spawn(shared, slot, restart.after),
+        Inserted::Died(AfterExit::Nothing) => {}
     }
 }
 

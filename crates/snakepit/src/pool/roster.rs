@@ -80,11 +80,27 @@ struct Member<W> {
     worker: W,
     /// Calls it runs now (or cancelled calls it has not answered yet).
     load: usize,
+    /// When a place on it was last taken (a sequence number): among equally loaded
+    /// workers, the one used longest ago goes first, so calls spread over the pool.
+    last_taken: u64,
+}
+
+/// What became of a worker offered to the roster.
+#[derive(Debug)]
+pub(super) enum Inserted<W> {
+    /// It joined and takes calls.
+    Joined,
+    /// The pool is closed: stop it.
+    Refused(W),
+    /// It died before it could join; its slot needs what this says.
+    Died(AfterExit),
 }
 
 #[derive(Debug)]
 struct State<W> {
     members: HashMap<WorkerId, Member<W>>,
+    /// Counts places taken, for `Member::last_taken`.
+    taken: u64,
     scheduler: Scheduler<WorkerId, oneshot::Sender<W>>,
     slots: Slots,
 }
@@ -117,6 +133,7 @@ impl<W: Seat> Roster<W> {
         Self {
             state: Mutex::new(State {
                 members: HashMap::new(),
+                taken: 0,
                 scheduler: Scheduler::new(max_queue),
                 slots: Slots::new(size, health),
             }),
@@ -128,26 +145,35 @@ impl<W: Seat> Roster<W> {
         self.state.lock().expect("roster lock is never poisoned")
     }
 
-    /// Adds a ready worker filling `slot` and hands its places to waiting calls. Returns the
-    /// worker back when the pool is closed, to be stopped.
-    #[must_use = "a worker refused by a closed pool must be stopped"]
-    pub(super) fn insert(&self, worker: W, slot: Option<usize>) -> Option<W> {
+    /// Adds a ready worker filling `slot` and hands its places to waiting calls.
+    #[must_use = "a refused worker must be stopped, a dead one's slot refilled"]
+    pub(super) fn insert(&self, worker: W, slot: usize, now: Instant) -> Inserted<W> {
         let mut state = self.state();
-        if let Some(slot) = slot {
-            state.slots.end_start(slot);
-        }
         if state.scheduler.is_closed() {
-            return Some(worker);
+            state.slots.end_start(slot);
+            return Inserted::Refused(worker);
         }
+        if !worker.is_alive() {
+            // Its exit was (or will be) reported while it was not a member, so nobody else
+            // refills its slot: the slot stays marked as starting for the next attempt.
+            let restart = state.slots.crashed(slot, now);
+            return Inserted::Died(AfterExit::Replace { slot, restart });
+        }
+        state.slots.end_start(slot);
         let id = worker.id();
-        if let Some(slot) = slot {
-            state.slots.assign(id, slot);
-        }
-        state.members.insert(id, Member { worker, load: 0 });
+        state.slots.assign(id, slot);
+        state.members.insert(
+            id,
+            Member {
+                worker,
+                load: 0,
+                last_taken: 0,
+            },
+        );
         hand_over(&mut state, id);
         drop(state);
         self.released.notify_waiters();
-        None
+        Inserted::Joined
     }
 
     /// Takes a place on the least loaded worker, or joins the shared queue.
@@ -239,11 +265,14 @@ impl<W: Seat> Roster<W> {
     /// Forgets an exited worker; the calls waiting for it fail. Says whether to replace it.
     pub(super) fn on_exit(&self, id: WorkerId, now: Instant) -> AfterExit {
         let mut state = self.state();
-        let member = state.members.remove(&id);
+        // A worker that never joined is handled where it was offered (`insert`).
+        let Some(member) = state.members.remove(&id) else {
+            return AfterExit::Nothing;
+        };
         // Dropping their senders fails the calls waiting for this very worker.
         drop(state.scheduler.forget_owner(id));
         let slot = state.slots.release(id);
-        let retiring = member.is_some_and(|member| member.worker.is_retiring());
+        let retiring = member.worker.is_retiring();
         if state.scheduler.is_closed() || retiring {
             return AfterExit::Nothing;
         }
@@ -253,10 +282,7 @@ impl<W: Seat> Roster<W> {
                 return AfterExit::Nothing;
             }
             Some(slot) => slot,
-            None => match state.slots.free_slot() {
-                Some(slot) => slot,
-                None => return AfterExit::Nothing,
-            },
+            None => return AfterExit::Nothing,
         };
         state.slots.begin_start(slot);
         let restart = state.slots.crashed(slot, now);
@@ -278,17 +304,20 @@ impl<W: Seat> Roster<W> {
     }
 
     /// A recycle's replacement is ready: it fills the slot and the old worker retires.
-    /// Returns the workers to stop now (the old one when idle; the fresh one when closed).
-    pub(super) fn finish_recycle(&self, old: WorkerId, fresh: W, slot: usize) -> Vec<W> {
-        let mut stop = Vec::new();
-        if let Some(refused) = self.insert(fresh, Some(slot)) {
-            stop.push(refused);
-            return stop;
+    /// Returns the workers to stop now (the old one when idle; the fresh one when closed),
+    /// or `Err(needs_replacement)` when the fresh worker died before it joined.
+    pub(super) fn finish_recycle(
+        &self,
+        old: WorkerId,
+        fresh: W,
+        slot: usize,
+        now: Instant,
+    ) -> Result<Vec<W>, bool> {
+        match self.insert(fresh, slot, now) {
+            Inserted::Joined => Ok(self.retire(old).into_iter().collect()),
+            Inserted::Refused(fresh) => Ok(vec![fresh]),
+            Inserted::Died(_) => Err(self.recycle_failed(slot)),
         }
-        if let Some(idle) = self.retire(old) {
-            stop.push(idle);
-        }
-        stop
     }
 
     /// A recycle's replacement failed to start. Says whether the slot now needs a
@@ -301,6 +330,11 @@ impl<W: Seat> Roster<W> {
             state.slots.begin_start(slot);
         }
         empty
+    }
+
+    /// Records that `slot`'s worker is starting (the pool's first workers).
+    pub(super) fn begin_start(&self, slot: usize) {
+        self.state().slots.begin_start(slot);
     }
 
     /// A replacement for `slot` will not come (the pool closed).
@@ -334,7 +368,10 @@ impl<W: Seat> Roster<W> {
 
     /// Worker `id`, if it is in the roster.
     pub(super) fn get(&self, id: WorkerId) -> Option<W> {
-        self.state().members.get(&id).map(|member| member.worker.clone())
+        self.state()
+            .members
+            .get(&id)
+            .map(|member| member.worker.clone())
     }
 
     /// Whether worker `id` is in the roster and alive.
@@ -391,8 +428,10 @@ fn take_least_loaded<W: Seat>(state: &mut State<W>) -> Option<W> {
         .members
         .values_mut()
         .filter(|member| usable(member) && member.load < member.worker.capacity())
-        .min_by_key(|member| member.load)?;
+        .min_by_key(|member| (member.load, member.last_taken))?;
     member.load += 1;
+    state.taken += 1;
+    member.last_taken = state.taken;
     Some(member.worker.clone())
 }
 
@@ -403,6 +442,8 @@ fn take_place<W: Seat>(state: &mut State<W>, id: WorkerId) -> Option<W> {
         return None;
     }
     member.load += 1;
+    state.taken += 1;
+    member.last_taken = state.taken;
     Some(member.worker.clone())
 }
 
@@ -495,7 +536,10 @@ mod tests {
     fn a_worker_is_never_handed_more_than_its_capacity() {
         let roster = roster(1);
         let worker = Fake::new(3);
-        assert!(roster.insert(worker.clone(), Some(0)).is_none());
+        assert!(matches!(
+            roster.insert(worker.clone(), 0, Instant::now()),
+            Inserted::Joined
+        ));
         for _ in 0..3 {
             assert_eq!(ready(roster.checkout()).id, worker.id);
         }
@@ -509,8 +553,14 @@ mod tests {
         let roster = roster(2);
         let first = Fake::new(4);
         let second = Fake::new(4);
-        assert!(roster.insert(first.clone(), Some(0)).is_none());
-        assert!(roster.insert(second.clone(), Some(1)).is_none());
+        assert!(matches!(
+            roster.insert(first.clone(), 0, Instant::now()),
+            Inserted::Joined
+        ));
+        assert!(matches!(
+            roster.insert(second.clone(), 1, Instant::now()),
+            Inserted::Joined
+        ));
         let mut taken = [0usize; 2];
         for _ in 0..6 {
             let worker = ready(roster.checkout());
@@ -523,7 +573,10 @@ mod tests {
     fn a_freed_place_goes_to_the_oldest_waiting_call() {
         let roster = roster(1);
         let worker = Fake::new(1);
-        assert!(roster.insert(worker.clone(), Some(0)).is_none());
+        assert!(matches!(
+            roster.insert(worker.clone(), 0, Instant::now()),
+            Inserted::Joined
+        ));
         let _held = ready(roster.checkout());
         let Checkout::Wait { mut receiver, .. } = roster.checkout().unwrap() else {
             panic!("expected to wait");
@@ -539,9 +592,15 @@ mod tests {
     fn a_retiring_worker_takes_no_call_and_comes_back_to_be_stopped() {
         let roster = roster(1);
         let worker = Fake::new(2);
-        assert!(roster.insert(worker.clone(), Some(0)).is_none());
+        assert!(matches!(
+            roster.insert(worker.clone(), 0, Instant::now()),
+            Inserted::Joined
+        ));
         let _held = ready(roster.checkout());
-        assert!(roster.retire(worker.id).is_none(), "busy: stopped on release");
+        assert!(
+            roster.retire(worker.id).is_none(),
+            "busy: stopped on release"
+        );
         assert!(roster.try_take_any().is_none());
         assert_eq!(roster.release(worker.id, 1).map(|w| w.id), Some(worker.id));
     }
@@ -550,13 +609,21 @@ mod tests {
     fn an_exit_during_a_recycle_starts_no_second_replacement() {
         let roster = roster(1);
         let old = Fake::new(1);
-        assert!(roster.insert(old.clone(), Some(0)).is_none());
+        assert!(matches!(
+            roster.insert(old.clone(), 0, Instant::now()),
+            Inserted::Joined
+        ));
         assert_eq!(roster.begin_recycle(old.id), Some(0));
         assert_eq!(roster.begin_recycle(old.id), None, "one recycle at a time");
         old.alive.store(false, Ordering::SeqCst);
         assert_eq!(roster.on_exit(old.id, Instant::now()), AfterExit::Nothing);
         let fresh = Fake::new(1);
-        assert!(roster.finish_recycle(old.id, fresh.clone(), 0).is_empty());
+        assert!(
+            roster
+                .finish_recycle(old.id, fresh.clone(), 0, Instant::now())
+                .unwrap()
+                .is_empty()
+        );
         let counts = roster.counts(Instant::now());
         assert_eq!(counts.live, 1);
         assert_eq!(ready(roster.checkout()).id, fresh.id);
@@ -566,20 +633,67 @@ mod tests {
     fn a_crash_replaces_its_slot_once() {
         let roster = roster(2);
         let worker = Fake::new(1);
-        assert!(roster.insert(worker.clone(), Some(1)).is_none());
+        assert!(matches!(
+            roster.insert(worker.clone(), 1, Instant::now()),
+            Inserted::Joined
+        ));
         worker.alive.store(false, Ordering::SeqCst);
         match roster.on_exit(worker.id, Instant::now()) {
             AfterExit::Replace { slot, .. } => assert_eq!(slot, 1),
             other => panic!("{other:?}"),
         }
-        assert_eq!(roster.on_exit(worker.id, Instant::now()), AfterExit::Nothing);
+        assert_eq!(
+            roster.on_exit(worker.id, Instant::now()),
+            AfterExit::Nothing
+        );
+    }
+
+    #[test]
+    fn a_worker_dead_before_it_joins_asks_for_its_slot_to_be_refilled() {
+        let roster = roster(1);
+        let worker = Fake::new(1);
+        worker.alive.store(false, Ordering::SeqCst);
+        assert_eq!(
+            roster.on_exit(worker.id, Instant::now()),
+            AfterExit::Nothing
+        );
+        match roster.insert(worker, 0, Instant::now()) {
+            Inserted::Died(AfterExit::Replace { slot: 0, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(roster.counts(Instant::now()).live, 0);
+    }
+
+    #[test]
+    fn sequential_calls_spread_over_idle_workers() {
+        let roster = roster(2);
+        let first = Fake::new(1);
+        let second = Fake::new(1);
+        assert!(matches!(
+            roster.insert(first.clone(), 0, Instant::now()),
+            Inserted::Joined
+        ));
+        assert!(matches!(
+            roster.insert(second.clone(), 1, Instant::now()),
+            Inserted::Joined
+        ));
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..4 {
+            let worker = ready(roster.checkout());
+            seen.insert(worker.id);
+            assert!(roster.release(worker.id, 1).is_none());
+        }
+        assert_eq!(seen.len(), 2);
     }
 
     #[test]
     fn a_failed_recycle_of_a_dead_worker_asks_for_a_replacement() {
         let roster = roster(1);
         let old = Fake::new(1);
-        assert!(roster.insert(old.clone(), Some(0)).is_none());
+        assert!(matches!(
+            roster.insert(old.clone(), 0, Instant::now()),
+            Inserted::Joined
+        ));
         assert_eq!(roster.begin_recycle(old.id), Some(0));
         assert_eq!(roster.on_exit(old.id, Instant::now()), AfterExit::Nothing);
         assert!(roster.recycle_failed(0));
@@ -589,7 +703,10 @@ mod tests {
     fn closing_fails_waiting_calls_and_refuses_new_ones() {
         let roster = roster(1);
         let worker = Fake::new(1);
-        assert!(roster.insert(worker.clone(), Some(0)).is_none());
+        assert!(matches!(
+            roster.insert(worker.clone(), 0, Instant::now()),
+            Inserted::Joined
+        ));
         let _held = ready(roster.checkout());
         let Checkout::Wait { mut receiver, .. } = roster.checkout().unwrap() else {
             panic!("expected to wait");
@@ -600,21 +717,29 @@ mod tests {
             Err(oneshot::error::TryRecvError::Closed)
         ));
         assert!(matches!(roster.checkout(), Err(Error::Shutdown)));
-        assert!(roster.insert(Fake::new(1), Some(0)).is_some());
+        assert!(matches!(
+            roster.insert(Fake::new(1), 0, Instant::now()),
+            Inserted::Refused(_)
+        ));
     }
 
     #[test]
     fn strict_waiters_of_a_gone_worker_fail() {
         let roster = roster(1);
         let worker = Fake::new(1);
-        assert!(roster.insert(worker.clone(), Some(0)).is_none());
+        assert!(matches!(
+            roster.insert(worker.clone(), 0, Instant::now()),
+            Inserted::Joined
+        ));
         let _held = ready(roster.checkout());
-        let Checkout::Wait { mut receiver, .. } = roster.checkout_worker(worker.id).unwrap()
-        else {
+        let Checkout::Wait { mut receiver, .. } = roster.checkout_worker(worker.id).unwrap() else {
             panic!("expected to wait");
         };
         roster.on_exit(worker.id, Instant::now());
         assert!(receiver.try_recv().is_err());
-        assert!(matches!(roster.checkout_worker(worker.id), Ok(Checkout::Gone)));
+        assert!(matches!(
+            roster.checkout_worker(worker.id),
+            Ok(Checkout::Gone)
+        ));
     }
 }

@@ -86,9 +86,16 @@ impl<K: Hash + Eq + Copy, T> Scheduler<K, T> {
     /// Takes the call that gets a place freed on `worker` (see the module docs for the
     /// rule); `None` when no call can run there.
     pub(super) fn next_for(&mut self, worker: K) -> Option<(u64, T)> {
-        let own_waiting = self.owned.get(&worker).is_some_and(|queue| !queue.is_empty());
+        let own_waiting = self
+            .owned
+            .get(&worker)
+            .is_some_and(|queue| !queue.is_empty());
         let shared_waiting = !self.shared.is_empty();
-        let owner_last = self.owner_served_last.get(&worker).copied().unwrap_or(false);
+        let owner_last = self
+            .owner_served_last
+            .get(&worker)
+            .copied()
+            .unwrap_or(false);
         let from_own = own_waiting && !(shared_waiting && owner_last);
         let waiter = if from_own {
             let queue = self.owned.get_mut(&worker)?;

@@ -55,7 +55,11 @@ impl Encoding {
     /// # Errors
     ///
     /// [`Error::Protocol`] when the value cannot be encoded.
-    pub(crate) fn encode_into<T: Serialize + ?Sized>(self, value: &T, out: &mut Vec<u8>) -> Result<()> {
+    pub(crate) fn encode_into<T: Serialize + ?Sized>(
+        self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         match self {
             Self::Json => serde_json::to_writer(&mut *out, value)
                 .map_err(|err| Error::Protocol(format!("could not encode JSON: {err}"))),

@@ -169,21 +169,31 @@ mod msgpack {
 
     fn be(payload: &[u8], at: usize, width: usize) -> Option<u64> {
         let bytes = payload.get(at..at + width)?;
-        Some(bytes.iter().fold(0u64, |acc, byte| acc << 8 | u64::from(*byte)))
+        Some(
+            bytes
+                .iter()
+                .fold(0u64, |acc, byte| acc << 8 | u64::from(*byte)),
+        )
     }
 
     /// Reads the header at `at`; returns the item and the index after its header.
     fn header(payload: &[u8], at: usize) -> Option<(Item, usize)> {
         let byte = *payload.get(at)?;
         let next = at + 1;
-        let sized = |width: usize| -> Option<usize> {
-            usize::try_from(be(payload, next, width)?).ok()
-        };
+        let sized =
+            |width: usize| -> Option<usize> { usize::try_from(be(payload, next, width)?).ok() };
         let item = match byte {
             0x00..=0x7f => return Some((Item::Uint(u64::from(byte)), next)),
-            0x80..=0x8f => Item::Container { items: 2 * usize::from(byte & 0x0f) },
-            0x90..=0x9f => Item::Container { items: usize::from(byte & 0x0f) },
-            0xa0..=0xbf => Item::Str { start: next, len: usize::from(byte & 0x1f) },
+            0x80..=0x8f => Item::Container {
+                items: 2 * usize::from(byte & 0x0f),
+            },
+            0x90..=0x9f => Item::Container {
+                items: usize::from(byte & 0x0f),
+            },
+            0xa0..=0xbf => Item::Str {
+                start: next,
+                len: usize::from(byte & 0x1f),
+            },
             0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => Item::Scalar { skip: 0 },
             0xc4 | 0xd9 => {
                 let len = sized(1)?;
@@ -197,9 +207,15 @@ mod msgpack {
                 let len = sized(4)?;
                 return Some((str_or_bin(byte, next + 4, len), next + 4));
             }
-            0xc7 => Item::Scalar { skip: 2 + sized(1)? },
-            0xc8 => Item::Scalar { skip: 3 + sized(2)? },
-            0xc9 => Item::Scalar { skip: 5 + sized(4)? },
+            0xc7 => Item::Scalar {
+                skip: 2 + sized(1)?,
+            },
+            0xc8 => Item::Scalar {
+                skip: 3 + sized(2)?,
+            },
+            0xc9 => Item::Scalar {
+                skip: 5 + sized(4)?,
+            },
             0xca | 0xd2 => Item::Scalar { skip: 4 },
             0xcb | 0xd3 => Item::Scalar { skip: 8 },
             0xcc => return Some((Item::Uint(be(payload, next, 1)?), next + 1)),
@@ -215,8 +231,12 @@ mod msgpack {
             0xd8 => Item::Scalar { skip: 17 },
             0xdc => Item::Container { items: sized(2)? },
             0xdd => Item::Container { items: sized(4)? },
-            0xde => Item::Container { items: 2 * sized(2)? },
-            0xdf => Item::Container { items: 2usize.checked_mul(sized(4)?)? },
+            0xde => Item::Container {
+                items: 2 * sized(2)?,
+            },
+            0xdf => Item::Container {
+                items: 2usize.checked_mul(sized(4)?)?,
+            },
             0xc1 => return None,
         };
         let header_len = match byte {
@@ -448,7 +468,10 @@ mod decode_tests {
     #[test]
     fn deeper_values_are_refused_with_their_call_id() {
         for encoding in [Encoding::Json, Encoding::MsgPack] {
-            assert!(decode_frame(&deep_result(encoding, 3)).is_ok(), "{encoding}");
+            assert!(
+                decode_frame(&deep_result(encoding, 3)).is_ok(),
+                "{encoding}"
+            );
             for depth in [MAX_DEPTH + 1, 5000, 100_000] {
                 match decode_frame(&deep_result(encoding, depth)) {
                     Err(FrameError::TooDeep(scan)) => {

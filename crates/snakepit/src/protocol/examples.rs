@@ -3,13 +3,15 @@
 
 use std::path::PathBuf;
 
-use futures_util::StreamExt;
 use super::{DEFAULT_MAX_FRAME, Encoding, Kind, decode, decode_value, encode_value, frame_codec};
+use futures_util::StreamExt;
 use tokio_util::codec::FramedRead;
 
-
 fn examples(kind: &str) -> Vec<PathBuf> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join("protocol/examples").join(kind);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join("protocol/examples")
+        .join(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())

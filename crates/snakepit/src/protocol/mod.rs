@@ -6,10 +6,10 @@
 
 mod codec;
 mod depth;
-mod frame;
-mod message;
 #[cfg(test)]
 mod examples;
+mod frame;
+mod message;
 
 pub use codec::Encoding;
 pub(crate) use codec::{FrameError, decode, decode_frame};
@@ -18,8 +18,8 @@ pub(crate) use codec::{decode_value, encode_value};
 pub use depth::MAX_DEPTH;
 pub(crate) use depth::{Scan, exceeds};
 pub(crate) use frame::{DEFAULT_MAX_FRAME, FrameBuffer, frame_codec};
-pub use message::Message;
 pub(crate) use message::Kind;
+pub use message::Message;
 pub use message::{ParamSpec, ToolSpec};
 
 /// The protocol version this crate speaks.

@@ -52,10 +52,7 @@ pub(super) fn tools(sessions: &SessionStore) -> Vec<HostTool> {
             async move {
                 let session = in_session(&call)?;
                 let name = string_arg(&args, "name")?;
-                let value = args
-                    .get("value")
-                    .cloned()
-                    .ok_or_else(|| missing("value"))?;
+                let value = args.get("value").cloned().ok_or_else(|| missing("value"))?;
                 to_value(
                     &store
                         .update_variable(session, name, value)

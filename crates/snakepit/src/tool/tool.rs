@@ -85,9 +85,8 @@ impl HostTool {
         Self::new(name, description, move |call, args: Value| {
             let handler = Arc::clone(&handler);
             async move {
-                let args: A = serde_json::from_value(args).map_err(|err| {
-                    HostToolError::with_kind("InvalidArguments", err.to_string())
-                })?;
+                let args: A = serde_json::from_value(args)
+                    .map_err(|err| HostToolError::with_kind("InvalidArguments", err.to_string()))?;
                 let result = handler(call, args)
                     .await
                     .map_err(|err| HostToolError::new(err.to_string()))?;

@@ -207,7 +207,11 @@ impl Worker {
             self.kill();
             return;
         }
-        if let Err(err) = self.shared().send(&Message::for_call(Kind::Cancel, id)).await {
+        if let Err(err) = self
+            .shared()
+            .send(&Message::for_call(Kind::Cancel, id))
+            .await
+        {
             tracing::debug!(worker = %self.id(), error = %err, "could not send cancel; killing");
             self.kill();
         }

@@ -61,7 +61,9 @@ impl PendingTable {
     pub(super) fn only(&self) -> Option<u64> {
         let table = self.lock();
         let table = table.as_ref()?;
-        (table.len() == 1).then(|| table.keys().next().copied()).flatten()
+        (table.len() == 1)
+            .then(|| table.keys().next().copied())
+            .flatten()
     }
 
     /// Answers call `id` with `outcome`; `false` when no such call waits.

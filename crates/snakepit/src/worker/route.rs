@@ -111,7 +111,8 @@ pub(super) fn host_reply(
         }
         Err(failure) => {
             reply.success = Some(false);
-            reply.error = Some(serde_json::json!({"type": failure.kind, "message": failure.message}));
+            reply.error =
+                Some(serde_json::json!({"type": failure.kind, "message": failure.message}));
         }
     }
     reply

@@ -77,7 +77,11 @@ impl Shared {
     }
 
     /// [`Shared::send`] with the writer already locked.
-    pub(super) async fn send_locked(&self, writer: &mut LinkWriter, message: &Message) -> Result<()> {
+    pub(super) async fn send_locked(
+        &self,
+        writer: &mut LinkWriter,
+        message: &Message,
+    ) -> Result<()> {
         let mut write = WriteGuard {
             shared: self,
             progress: Progress::default(),

@@ -119,8 +119,13 @@ mod tests {
         assert!(ready.may_become(&Lifecycle::Retiring));
         assert!(ready.may_become(&Lifecycle::Stopping { killed: true }));
         assert!(!Lifecycle::Retiring.may_become(&Lifecycle::Ready));
-        assert!(Lifecycle::Stopping { killed: false }.may_become(&Lifecycle::Stopping { killed: true }));
-        assert!(!Lifecycle::Stopping { killed: true }.may_become(&Lifecycle::Stopping { killed: false }));
+        assert!(
+            Lifecycle::Stopping { killed: false }.may_become(&Lifecycle::Stopping { killed: true })
+        );
+        assert!(
+            !Lifecycle::Stopping { killed: true }
+                .may_become(&Lifecycle::Stopping { killed: false })
+        );
         assert!(!Lifecycle::Exited(Closed::Shutdown).may_become(&Lifecycle::Ready));
         assert!(Lifecycle::Retiring.is_alive());
         assert!(!Lifecycle::Stopping { killed: false }.is_alive());

@@ -79,13 +79,14 @@ async fn a_classic_python_worker_runs_and_is_killed_past_its_deadline() {
         pool.execute("add", json!({"a": 2, "b": 3})).await.unwrap(),
         json!(5)
     );
-    let err = support::execute_with(&pool, 
-            "sleep",
-            json!({"seconds": 30}),
-            &support::Options::new().timeout(Duration::from_millis(200)),
-        )
-        .await
-        .unwrap_err();
+    let err = support::execute_with(
+        &pool,
+        "sleep",
+        json!({"seconds": 30}),
+        &support::Options::new().timeout(Duration::from_millis(200)),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     // A classic worker cannot be told to cancel: it is replaced.
     assert_eq!(

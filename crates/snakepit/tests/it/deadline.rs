@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use snakepit::{Error};
+use snakepit::Error;
 
 use crate::support;
 

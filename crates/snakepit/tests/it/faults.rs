@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use snakepit::{
-    CircuitConfig, CircuitState, Error, ErrorKind, ExitClass, HealthConfig,
-    RecycleConfig, RetryConfig, RetryPolicy,
+    CircuitConfig, CircuitState, Error, ErrorKind, ExitClass, HealthConfig, RecycleConfig,
+    RetryConfig, RetryPolicy,
 };
 
 use crate::support;
@@ -47,8 +47,7 @@ async fn every_exit_is_classified() {
         .await
         .unwrap();
     let options = support::Options::new().timeout(Duration::from_millis(100));
-    let busy = support::execute_with(&pool, "block", json!({"seconds": 30}), &options)
-        .await;
+    let busy = support::execute_with(&pool, "block", json!({"seconds": 30}), &options).await;
     assert!(matches!(busy, Err(Error::Timeout { .. })));
     support::assert_full_size(&pool, 1).await;
     pool.shutdown().await;
@@ -60,8 +59,8 @@ async fn an_idempotent_call_is_retried_transparently_and_others_are_not() {
     let scratch = tempfile::tempdir().unwrap();
     let marker = scratch.path().join("first");
     let idempotent = support::Options::new().idempotent();
-    let reply = support::execute_with(&pool, "crash_once", json!({"marker": marker}), &idempotent)
-        .await;
+    let reply =
+        support::execute_with(&pool, "crash_once", json!({"marker": marker}), &idempotent).await;
     assert_eq!(reply.unwrap(), json!("survived"));
     assert_eq!(pool.stats().retries, 1);
     let marker = scratch.path().join("second");

@@ -38,7 +38,10 @@ async fn in_strict_modes_every_call_of_a_session_lands_on_its_owner() {
             let session = format!("{affinity:?}-{}", (n * 7 + n / 5) % 8);
             calls.push(tokio::spawn(async move {
                 let options = in_session(&session, affinity);
-                (session, support::execute_with(&pool, "pid", json!({}), &options).await)
+                (
+                    session,
+                    support::execute_with(&pool, "pid", json!({}), &options).await,
+                )
             }));
         }
         let mut owners: HashMap<String, Value> = HashMap::new();
@@ -94,8 +97,13 @@ async fn strict_fail_fast_refuses_a_call_whose_owner_is_busy() {
         .unwrap_err();
     assert!(matches!(err, Error::SessionBusy { .. }), "{err:?}");
     // Strict queue waits for the owner instead.
-    let queued = support::execute_with(&pool, "pid", json!({}), &in_session("s", Affinity::StrictQueue))
-        .await;
+    let queued = support::execute_with(
+        &pool,
+        "pid",
+        json!({}),
+        &in_session("s", Affinity::StrictQueue),
+    )
+    .await;
     assert!(queued.is_ok());
     busy.await.unwrap().unwrap();
     pool.shutdown().await;
