@@ -20,7 +20,7 @@ use super::stats::Counters;
 use super::stream::{CHUNK_BUFFER, CallStream};
 use crate::config::RetryPolicy;
 use crate::error::{Error, Result};
-use crate::protocol::{MAX_DEPTH, exceeds};
+use crate::protocol::{MAX_DEPTH, dismantle, exceeds};
 use crate::worker::{CallFrame, ChunkSender};
 
 /// A call a worker has taken and been sent, with its deadline.
@@ -31,9 +31,25 @@ pub(super) struct Started {
     pub(super) timeout: Duration,
 }
 
+/// Refuses arguments nested deeper than the protocol allows, before anything copies them;
+/// they are taken apart without recursion.
+fn check_depth(shared: &PoolShared, request: &mut Request) -> Result<()> {
+    if !exceeds(&request.args, MAX_DEPTH) {
+        return Ok(());
+    }
+    dismantle(std::mem::take(&mut request.args));
+    let err = Error::InvalidCall {
+        command: request.command.clone(),
+        reason: format!("the arguments nest deeper than {MAX_DEPTH} levels, the protocol's limit"),
+    };
+    shared.counters.count_error(&err);
+    Err(err)
+}
+
 /// Runs a request as a call.
-pub(super) async fn call(shared: &Arc<PoolShared>, request: Request) -> Result<Value> {
+pub(super) async fn call(shared: &Arc<PoolShared>, mut request: Request) -> Result<Value> {
     Counters::bump(&shared.counters.requests);
+    check_depth(shared, &mut request)?;
     let outcome = match shared.circuit.allow(std::time::Instant::now()) {
         Ok(permit) => {
             let outcome = with_retries(shared, request).await;
@@ -51,8 +67,9 @@ pub(super) async fn call(shared: &Arc<PoolShared>, request: Request) -> Result<V
 }
 
 /// Runs a request as a stream.
-pub(super) async fn stream(shared: &Arc<PoolShared>, request: Request) -> Result<CallStream> {
+pub(super) async fn stream(shared: &Arc<PoolShared>, mut request: Request) -> Result<CallStream> {
     Counters::bump(&shared.counters.requests);
+    check_depth(shared, &mut request)?;
     let permit = match shared.circuit.allow(std::time::Instant::now()) {
         Ok(permit) => permit,
         Err(refused) => {
@@ -62,7 +79,8 @@ pub(super) async fn stream(shared: &Arc<PoolShared>, request: Request) -> Result
     };
     let (sender, chunks) = mpsc::channel(CHUNK_BUFFER);
     let command = request.command.clone();
-    match start(shared, &request, request.args.clone(), Some(sender)).await {
+    let args = std::mem::take(&mut request.args);
+    match start(shared, &request, args, Some(sender)).await {
         Ok(started) => Ok(CallStream::new(
             Arc::clone(shared),
             command,
@@ -203,11 +221,6 @@ fn prepare(shared: &PoolShared, request: &Request, args: Value) -> Result<(Value
         command: command.to_owned(),
         reason,
     };
-    if exceeds(&args, MAX_DEPTH) {
-        return Err(invalid(format!(
-            "the arguments nest deeper than {MAX_DEPTH} levels, the protocol's limit"
-        )));
-    }
     let adapter = &shared.adapter;
     adapter.validate(command, &args).map_err(invalid)?;
     let args = adapter.prepare_args(command, args);

@@ -34,6 +34,19 @@ pub(crate) fn exceeds(value: &Value, limit: usize) -> bool {
     false
 }
 
+/// Drops `value` without recursion: a value nested deeper than the stack allows would
+/// overflow it in the ordinary recursive drop.
+pub(crate) fn dismantle(value: Value) {
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(fields) => stack.extend(fields.into_iter().map(|(_, value)| value)),
+            _ => {}
+        }
+    }
+}
+
 /// What [`scan`] learned of a frame without decoding it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Scan {
@@ -350,11 +363,8 @@ mod tests {
             value = Value::Array(vec![value]);
         }
         assert!(exceeds(&value, MAX_DEPTH));
-        // Dropping it recursively would overflow the stack; unnest it level by level.
-        let mut value = value;
-        while let Value::Array(mut items) = value {
-            value = items.pop().unwrap_or(Value::Null);
-        }
+        // Dropping it recursively would overflow the stack.
+        dismantle(value);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub(crate) use codec::{FrameError, decode, decode_frame};
 #[cfg(test)]
 pub(crate) use codec::{decode_value, encode_value};
 pub use depth::MAX_DEPTH;
-pub(crate) use depth::{Scan, exceeds};
+pub(crate) use depth::{Scan, dismantle, exceeds};
 pub(crate) use frame::{DEFAULT_MAX_FRAME, FrameBuffer, frame_codec};
 pub(crate) use message::Kind;
 pub use message::Message;

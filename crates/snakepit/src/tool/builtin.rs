@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::error::HostToolError;
-use super::tool::{HostCall, HostTool};
+use super::host_tool::{HostCall, HostTool};
 use crate::protocol::ParamSpec;
 use crate::session::{SessionError, SessionId, SessionStore};
 

@@ -9,9 +9,9 @@
 
 mod builtin;
 mod error;
+mod host_tool;
 mod registry;
-mod tool;
 
 pub use error::HostToolError;
+pub use host_tool::{HostCall, HostTool};
 pub use registry::{HostToolInfo, HostTools};
-pub use tool::{HostCall, HostTool};

@@ -16,6 +16,9 @@
 //! - `sessions`: affinity modes, lost and busy owners, session state and variables in Python.
 //! - `streams`: streaming calls, cancel on drop, backpressure, queueing, deadlines.
 //! - `host_tools`: Rust tools Python calls; session scoping; nesting.
+//! - `capacity`: workers that take several calls at once.
+//! - `hardening`: deep and huge input, workers that stop reading or die while recycled,
+//!   strict sessions that must not starve ordinary calls.
 
 #![expect(
     clippy::unwrap_used,
@@ -27,10 +30,12 @@ mod support;
 
 mod bridge;
 mod calls;
+mod capacity;
 mod classic;
 mod crash;
 mod deadline;
 mod faults;
+mod hardening;
 mod host_tools;
 mod lifecycle;
 mod queue;

@@ -22,7 +22,7 @@ async fn recall(pool: &snakepit::Pool, session: &str, key: &str) -> Value {
 }
 
 async fn owner_pid(pool: &snakepit::Pool, session: &str, affinity: Affinity) -> Value {
-    support::execute_with(&pool, "pid", json!({}), &in_session(session, affinity))
+    support::execute_with(pool, "pid", json!({}), &in_session(session, affinity))
         .await
         .unwrap()
 }

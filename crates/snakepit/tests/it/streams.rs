@@ -110,15 +110,25 @@ async fn a_slow_consumer_makes_the_worker_wait() {
     // The producer runs until the buffers fill, then stalls.
     let filled = support::eventually(Duration::from_secs(10), || async { produced() >= 10 }).await;
     assert!(filled, "the producer never got going");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let stalled_at = produced();
-    assert!(
-        stalled_at < 100,
-        "the producer ran ahead to {stalled_at} chunks of 64 KiB"
-    );
+    // A slow consumer: one chunk every 5 ms. However long it takes, the producer is never
+    // more than the buffers (16 chunks in the host, a socket's worth of 64 KiB chunks)
+    // ahead of it.
+    let mut slow_consumer = tokio::time::interval(Duration::from_millis(5));
+    for consumed in 1..=40u64 {
+        slow_consumer.tick().await;
+        let ahead = produced().saturating_sub(consumed);
+        assert!(
+            ahead < 100,
+            "the producer ran {ahead} chunks of 64 KiB ahead"
+        );
+        assert!(matches!(
+            stream.next().await,
+            Some(Ok(StreamItem::Chunk(_)))
+        ));
+    }
     // Reading on lets it finish.
     let (rest, result) = collect(stream).await;
-    assert_eq!(rest.len(), 999);
+    assert_eq!(rest.len(), 959);
     assert_eq!(result.unwrap(), json!({"total": 1000}));
     pool.shutdown().await;
 }

@@ -47,6 +47,14 @@ pub(crate) fn fault_adapter() -> PythonAdapter {
         .python_path(python_support_dir())
 }
 
+/// The bare native test worker (`fixtures/native_worker.py`), taking `capacity` calls at
+/// once.
+pub(crate) fn native_worker(capacity: usize) -> snakepit::GenericAdapter {
+    snakepit::GenericAdapter::new(python())
+        .arg(repo_root().join("crates/snakepit/tests/it/fixtures/native_worker.py"))
+        .env("SNAKEPIT_CAPACITY", capacity.to_string())
+}
+
 /// The bundled showcase adapter.
 pub(crate) fn showcase_adapter() -> PythonAdapter {
     PythonAdapter::showcase().python(python())
@@ -58,7 +66,7 @@ pub(crate) fn state_dir() -> PathBuf {
 }
 
 /// A builder with test-friendly timeouts.
-pub(crate) fn builder(adapter: PythonAdapter, size: usize) -> PoolBuilder {
+pub(crate) fn builder(adapter: impl snakepit::Adapter, size: usize) -> PoolBuilder {
     Pool::builder(adapter)
         .size(size)
         .state_dir(state_dir())
