@@ -30,6 +30,28 @@ pub(crate) enum Command {
     Status(RegistryArgs),
     /// Kill the leftover workers of dead runs and remove those runs from the registry.
     Cleanup(CleanupArgs),
+    /// Work with the config file (`snakepit.toml`).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// The subcommands of `snakepit config`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Check a config file and print it resolved: every default filled in, environment
+    /// overrides applied, paths absolute. Exits non-zero naming file, line and key on error.
+    Check(ConfigCheckArgs),
+}
+
+/// Arguments of `snakepit config check`.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigCheckArgs {
+    /// The file. Default: `$SNAKEPIT_CONFIG`, else `./snakepit.toml`.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+    /// Print JSON instead of TOML.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Where the run registry is.
@@ -83,9 +105,16 @@ pub(crate) struct WorkerArgs {
     /// A directory to add to the workers' `PYTHONPATH` (repeatable).
     #[arg(long, value_name = "DIR", conflicts_with = "worker_cmd")]
     pub(crate) python_path: Vec<PathBuf>,
-    /// How many workers to start.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
-    pub(crate) pool_size: u16,
+    /// How many workers to start. Default: the config file's `size`, else 1.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) pool_size: Option<u16>,
+    /// The config file. Default: `$SNAKEPIT_CONFIG`, else `./snakepit.toml` when it exists.
+    /// Flags given here override the file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// The config file's pool to run. Default: the pool named `default`, else the only one.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) pool: Option<String>,
 }
 
 /// Arguments of `snakepit call`.

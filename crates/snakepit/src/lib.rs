@@ -5,8 +5,10 @@ mod config;
 mod error;
 pub mod floor;
 mod pool;
+mod pools;
 mod process;
 pub mod protocol;
+pub mod python;
 pub mod registry;
 pub mod session;
 pub mod tool;
@@ -20,4 +22,5 @@ pub use config::{
 };
 pub use error::{Error, ErrorKind, ExitClass, ExitInfo, Result, WorkerError};
 pub use pool::{CallOptions, CallStream, CircuitState, Pool, PoolBuilder, PoolStats, StreamItem};
+pub use pools::{PoolStartError, Pools, PoolsBuilder};
 pub use worker::WorkerId;

@@ -17,6 +17,8 @@
 //! - `sessions`: affinity modes, lost and busy owners, session state and variables in Python.
 //! - `streams`: streaming calls, cancel on drop, backpressure, queueing, deadlines.
 //! - `host_tools`: Rust tools Python calls; session scoping; nesting.
+//! - `pools`: named pools started together, stats of all, one shutdown.
+//! - `interpreter`: the interpreter lookup and shim resolution.
 
 #![expect(
     clippy::unwrap_used,
@@ -34,7 +36,9 @@ mod deadline;
 mod examples;
 mod faults;
 mod host_tools;
+mod interpreter;
 mod lifecycle;
+mod pools;
 mod queue;
 mod sessions;
 mod shutdown;
