@@ -533,4 +533,13 @@ fn choosing_a_pool() {
     let with_default = parse("[pools.a]\n[pools.default]\n");
     assert_eq!(with_default.pool(None).unwrap().0.0, "default");
     assert!(parse("").pool(None).is_err());
+    // The file's order, not the alphabet's.
+    let names: Vec<String> = parse("[pools.zeta]\n[pools.alpha]\n[pools.mid]\n")
+        .file
+        .pools
+        .0
+        .iter()
+        .map(|(name, _)| name.get_ref().0.clone())
+        .collect();
+    assert_eq!(names, ["zeta", "alpha", "mid"]);
 }
