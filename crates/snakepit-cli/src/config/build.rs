@@ -20,11 +20,7 @@ use super::schema::{AdapterKind, BridgeName, PoolTable, ProtocolName};
 /// A generic adapter without a command (a resolved table always has one).
 pub(crate) fn pool_builder(table: &PoolTable) -> anyhow::Result<PoolBuilder> {
     let adapter = &table.adapter;
-    let kind = adapter
-        .kind
-        .as_ref()
-        .map_or(AdapterKind::Python, |kind| *kind.get_ref());
-    let builder = match kind {
+    let builder = match adapter.kind() {
         AdapterKind::Python => {
             let class = adapter
                 .class

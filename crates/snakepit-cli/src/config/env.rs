@@ -110,12 +110,7 @@ fn set(pool: &mut PoolTable, suffix: &str, value: &str) -> Result<(), String> {
         }
         "MAX_RETRIES" => pool.retry.max_retries = number(value)?,
         "PYTHON" => {
-            let kind = pool
-                .adapter
-                .kind
-                .as_ref()
-                .map_or(AdapterKind::Python, |kind| *kind.get_ref());
-            if kind != AdapterKind::Python {
+            if pool.adapter.kind() != AdapterKind::Python {
                 return Err("the pool's adapter is not a Python adapter".to_owned());
             }
             if value.is_empty() {

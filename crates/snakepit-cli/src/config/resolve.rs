@@ -3,6 +3,7 @@
 //! chosen by the lookup order, and the defaults that depend on the pool (its instance name,
 //! the registry's directory) filled in.
 
+use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 
 use snakepit::python::{InterpreterSource, find_interpreter};
@@ -16,65 +17,41 @@ use super::value::ClassPath;
 pub(crate) const DEFAULT_CLASS: &str = snakepit::adapter::SHOWCASE_ADAPTER;
 
 /// Refuses adapter keys that do not belong to the adapter's type, and a generic adapter
-/// without a command.
+/// without a command. `fail` makes the error for a span of the file.
 pub(crate) fn check_adapter(
     adapter: &AdapterTable,
-    fail: &dyn Fn(Option<std::ops::Range<usize>>, String) -> ConfigError,
+    fail: &dyn Fn(Option<Range<usize>>, String) -> ConfigError,
 ) -> Result<(), ConfigError> {
-    let kind = adapter
-        .kind
-        .as_ref()
-        .map_or(AdapterKind::Python, |kind| *kind.get_ref());
-    let kind_name = match kind {
-        AdapterKind::Python => "python",
-        AdapterKind::Generic => "generic",
-    };
-    let foreign: [(&str, Option<std::ops::Range<usize>>, AdapterKind); 6] = [
-        (
-            "class",
-            adapter.class.as_ref().map(Spanned::span),
-            AdapterKind::Python,
-        ),
-        (
-            "python",
-            adapter.python.as_ref().map(Spanned::span),
-            AdapterKind::Python,
-        ),
-        (
-            "paths",
-            adapter.paths.as_ref().map(Spanned::span),
-            AdapterKind::Python,
-        ),
-        (
-            "bridge",
-            adapter.bridge.as_ref().map(Spanned::span),
-            AdapterKind::Python,
-        ),
+    fn span<T>(value: Option<&Spanned<T>>) -> Option<Range<usize>> {
+        value.map(Spanned::span)
+    }
+    let kind = adapter.kind();
+    let keys = [
+        ("class", span(adapter.class.as_ref()), AdapterKind::Python),
+        ("python", span(adapter.python.as_ref()), AdapterKind::Python),
+        ("paths", span(adapter.paths.as_ref()), AdapterKind::Python),
+        ("bridge", span(adapter.bridge.as_ref()), AdapterKind::Python),
         (
             "command",
-            adapter.command.as_ref().map(Spanned::span),
+            span(adapter.command.as_ref()),
             AdapterKind::Generic,
         ),
         (
             "protocol",
-            adapter.protocol.as_ref().map(Spanned::span),
+            span(adapter.protocol.as_ref()),
             AdapterKind::Generic,
         ),
     ];
-    for (key, span, owner) in foreign {
-        if let Some(span) = span {
-            if owner != kind {
-                let owner_name = match owner {
-                    AdapterKind::Python => "python",
-                    AdapterKind::Generic => "generic",
-                };
-                return Err(fail(
-                    Some(span),
-                    format!(
-                        "`{key}` is a key of {owner_name} adapters, and this adapter's type is {kind_name}"
-                    ),
-                ));
-            }
+    for (key, span, owner) in keys {
+        if let Some(span) = span.filter(|_| owner != kind) {
+            return Err(fail(
+                Some(span),
+                format!(
+                    "`{key}` is a key of {} adapters, and this adapter's type is {}",
+                    owner.name(),
+                    kind.name()
+                ),
+            ));
         }
     }
     if kind == AdapterKind::Generic {

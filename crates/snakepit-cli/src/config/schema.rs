@@ -220,6 +220,25 @@ fn frame_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Er
     Ok(bytes)
 }
 
+impl AdapterKind {
+    /// The name the file uses.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Python => "python",
+            Self::Generic => "generic",
+        }
+    }
+}
+
+impl AdapterTable {
+    /// The adapter's type: `type`, else python.
+    pub(crate) fn kind(&self) -> AdapterKind {
+        self.kind
+            .as_ref()
+            .map_or(AdapterKind::Python, |kind| *kind.get_ref())
+    }
+}
+
 impl PoolName {
     /// The name as it appears in environment variables: upper case, `-` as `_`.
     pub(crate) fn env_name(&self) -> String {
