@@ -70,6 +70,13 @@ pub(crate) fn apply(table: &mut PoolTable, args: &WorkerArgs) -> anyhow::Result<
         }
         adapter.class = Some(Spanned::new(0..0, class));
     }
+    if adapter.kind() != AdapterKind::Python
+        && (args.python.is_some() || !args.python_path.is_empty())
+    {
+        bail!(
+            "--python and --python-path apply to Python pools, and this pool's adapter is not one"
+        );
+    }
     if let Some(python) = &args.python {
         adapter.python = Some(Spanned::new(0..0, resolve::program_path(&cwd, python)));
     }
@@ -90,4 +97,83 @@ pub(crate) fn apply(table: &mut PoolTable, args: &WorkerArgs) -> anyhow::Result<
         table.size = Count(usize::from(size));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    const FILE: &str = "[pools.py]\nsize = 4\n[pools.py.adapter]\nclass = \"a:B\"\npaths = [\"src\"]\n\n[pools.sh.adapter]\ntype = \"generic\"\ncommand = [\"./worker\"]\n";
+
+    fn table_with(pool: &str, flags: &[&str]) -> anyhow::Result<PoolTable> {
+        let config = Config::parse(Path::new("/p/snakepit.toml"), FILE, &BTreeMap::new())
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
+        let mut words = vec!["snakepit", "tools"];
+        words.extend_from_slice(flags);
+        let Command::Tools(args) = Cli::try_parse_from(words)?.command else {
+            unreachable!("the words name `tools`")
+        };
+        let mut table = config.pool(Some(pool))?.1.clone();
+        apply(&mut table, &args.worker)?;
+        Ok(table)
+    }
+
+    #[test]
+    fn flags_replace_or_extend_what_the_file_says() {
+        let cwd = std::env::current_dir().unwrap();
+        let table = table_with("py", &[]).unwrap();
+        assert_eq!(table.size, Count(4));
+        let table = table_with(
+            "py",
+            &[
+                "--pool-size",
+                "2",
+                "--python-path",
+                "lib",
+                "--python",
+                "py/bin/python",
+            ],
+        )
+        .unwrap();
+        assert_eq!(table.size, Count(2));
+        assert_eq!(
+            table.adapter.paths.unwrap().into_inner(),
+            [PathBuf::from("/p/src"), cwd.join("lib")]
+        );
+        assert_eq!(
+            table.adapter.python.unwrap().into_inner(),
+            cwd.join("py/bin/python")
+        );
+
+        // --worker-cmd turns a Python pool into a generic one, run from here.
+        let table = table_with("py", &["--worker-cmd", "ruby bridge.rb", "--classic"]).unwrap();
+        assert_eq!(table.adapter.kind(), AdapterKind::Generic);
+        assert_eq!(
+            table.adapter.command.unwrap().into_inner(),
+            ["ruby", "bridge.rb"]
+        );
+        assert_eq!(
+            *table.adapter.protocol.unwrap().get_ref(),
+            ProtocolName::Classic
+        );
+        assert!(table.adapter.class.is_none());
+        assert_eq!(table.adapter.cwd, Some(cwd));
+
+        // --adapter turns a generic pool into a Python one.
+        let table = table_with("sh", &["--adapter", "m:C"]).unwrap();
+        assert_eq!(table.adapter.kind(), AdapterKind::Python);
+        assert_eq!(table.adapter.class.unwrap().into_inner().0, "m:C");
+        assert!(table.adapter.command.is_none());
+
+        let err = table_with("sh", &["--python", "python3"]).unwrap_err();
+        assert!(err.to_string().contains("Python pools"), "{err}");
+        let err = table_with("py", &["--adapter", "not-a-class"]).unwrap_err();
+        assert!(err.to_string().contains("--adapter"), "{err}");
+    }
 }

@@ -21,7 +21,7 @@ use super::value::{
 };
 
 /// The whole file.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileTable {
     /// Settings every Python pool shares.
@@ -33,7 +33,7 @@ pub(crate) struct FileTable {
 }
 
 /// `[python]`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PythonTable {
     /// The interpreter of every Python pool that does not name its own.
@@ -42,7 +42,7 @@ pub(crate) struct PythonTable {
 }
 
 /// The `[pools.NAME]` tables, in file order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct PoolTables(pub(crate) Vec<(Spanned<PoolName>, PoolTable)>);
 
 /// A pool's name: letters, digits, `_` and `-`, so that it fits in a URL and, upper-cased
@@ -52,7 +52,7 @@ pub(crate) struct PoolName(pub(crate) String);
 
 /// `[pools.NAME]`: the library's `PoolConfig`, field for field, plus the adapter and the
 /// session store.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct PoolTable {
     pub(crate) size: Count,
@@ -82,7 +82,7 @@ pub(crate) struct PoolTable {
 /// `[pools.NAME.adapter]`. One flat table for every adapter type, so that each key keeps
 /// its place in the file for error messages; [`super::resolve`] refuses the keys that do
 /// not belong to the chosen `type`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AdapterTable {
     /// `python` (the default) or `generic`.
@@ -115,7 +115,7 @@ pub(crate) struct AdapterTable {
 }
 
 /// `[pools.NAME.retry]`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RetryTable {
     pub(crate) policy: PolicyName,
@@ -126,7 +126,7 @@ pub(crate) struct RetryTable {
 }
 
 /// `[pools.NAME.circuit]`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct CircuitTable {
     pub(crate) enabled: bool,
@@ -135,7 +135,7 @@ pub(crate) struct CircuitTable {
 }
 
 /// `[pools.NAME.health]`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct HealthTable {
     pub(crate) heartbeat_interval: OptDur,
@@ -148,7 +148,7 @@ pub(crate) struct HealthTable {
 }
 
 /// `[pools.NAME.recycle]`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RecycleTable {
     pub(crate) max_requests: OptCount,
@@ -159,7 +159,7 @@ pub(crate) struct RecycleTable {
 }
 
 /// `[pools.NAME.sessions]`: the pool's session store.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct SessionsTable {
     pub(crate) default_ttl: NonZeroDur,

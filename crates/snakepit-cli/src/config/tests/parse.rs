@@ -203,14 +203,11 @@ fn the_printed_config_reads_back_to_the_same_settings() {
     let config = parse(FULL);
     let printed = config.to_toml().unwrap();
     let again = parse(&printed);
+    assert_eq!(again.file, config.file, "{printed}");
     for (name, table) in &config.file.pools.0 {
         let (_, reread) = again.pool(Some(&name.get_ref().0)).unwrap();
         assert_eq!(reread.pool_config(), table.pool_config(), "{printed}");
         assert_eq!(reread.session_config(), table.session_config());
-        assert_eq!(
-            toml::to_string(&reread.adapter).unwrap(),
-            toml::to_string(&table.adapter).unwrap()
-        );
     }
     // Every key is printed, defaults included.
     let defaults = parse("[pools.default]\n").to_toml().unwrap();
