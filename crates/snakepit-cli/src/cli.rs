@@ -99,7 +99,8 @@ pub(crate) struct WorkerArgs {
     /// The `--worker-cmd` program speaks the classic v0.0.1 protocol over stdin/stdout.
     #[arg(long, requires = "worker_cmd")]
     pub(crate) classic: bool,
-    /// The Python interpreter. Default: `$SNAKEPIT_PYTHON`, else `python3`.
+    /// The Python interpreter. Default: the config file's pool, else `$SNAKEPIT_PYTHON`,
+    /// `./.venv/bin/python`, `$VIRTUAL_ENV/bin/python`, `python3` (see docs/config.md).
     #[arg(long, value_name = "PATH", conflicts_with = "worker_cmd")]
     pub(crate) python: Option<PathBuf>,
     /// A directory to add to the workers' `PYTHONPATH` (repeatable).
