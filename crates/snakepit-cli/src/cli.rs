@@ -30,6 +30,28 @@ pub(crate) enum Command {
     Status(RegistryArgs),
     /// Kill the leftover workers of dead runs and remove those runs from the registry.
     Cleanup(CleanupArgs),
+    /// Work with the config file (`snakepit.toml`).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// The subcommands of `snakepit config`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Check a config file and print it resolved: every default filled in, environment
+    /// overrides applied, paths absolute. Exits non-zero naming file, line and key on error.
+    Check(ConfigCheckArgs),
+}
+
+/// Arguments of `snakepit config check`.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigCheckArgs {
+    /// The file. Default: `$SNAKEPIT_CONFIG`, else `./snakepit.toml`.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+    /// Print JSON instead of TOML.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Where the run registry is.
@@ -77,15 +99,23 @@ pub(crate) struct WorkerArgs {
     /// The `--worker-cmd` program speaks the classic v0.0.1 protocol over stdin/stdout.
     #[arg(long, requires = "worker_cmd")]
     pub(crate) classic: bool,
-    /// The Python interpreter. Default: `$SNAKEPIT_PYTHON`, else `python3`.
+    /// The Python interpreter. Default: the config file's pool, else `$SNAKEPIT_PYTHON`,
+    /// `./.venv/bin/python`, `$VIRTUAL_ENV/bin/python`, `python3` (see docs/config.md).
     #[arg(long, value_name = "PATH", conflicts_with = "worker_cmd")]
     pub(crate) python: Option<PathBuf>,
     /// A directory to add to the workers' `PYTHONPATH` (repeatable).
     #[arg(long, value_name = "DIR", conflicts_with = "worker_cmd")]
     pub(crate) python_path: Vec<PathBuf>,
-    /// How many workers to start.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
-    pub(crate) pool_size: u16,
+    /// How many workers to start. Default: the config file's `size`, else 1.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) pool_size: Option<u16>,
+    /// The config file. Default: `$SNAKEPIT_CONFIG`, else `./snakepit.toml` when it exists.
+    /// Flags given here override the file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// The config file's pool to run. Default: the pool named `default`, else the only one.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) pool: Option<String>,
 }
 
 /// Arguments of `snakepit call`.

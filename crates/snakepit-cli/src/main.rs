@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod config;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Bench(args) => commands::bench::run(args).await,
             Command::Status(args) => commands::registry::status(&args),
             Command::Cleanup(args) => commands::registry::cleanup(&args),
+            Command::Config(command) => commands::config::run(&command),
         }
     })
 }

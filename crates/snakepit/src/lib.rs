@@ -5,8 +5,10 @@ mod config;
 mod error;
 pub mod floor;
 mod pool;
+mod pools;
 mod process;
 mod protocol;
+pub mod python;
 pub mod registry;
 pub mod session;
 pub mod tool;
@@ -20,5 +22,6 @@ pub use config::{
 };
 pub use error::{Error, ErrorKind, ExitClass, ExitInfo, Result, WorkerError};
 pub use pool::{Call, CallStream, CircuitState, Pool, PoolBuilder, PoolStats, StreamItem};
+pub use pools::{PoolStartError, Pools, PoolsBuilder};
 pub use protocol::{MAX_DEPTH, ParamSpec, ToolSpec};
 pub use worker::WorkerId;

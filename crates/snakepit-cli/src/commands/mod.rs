@@ -3,6 +3,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod call;
+pub(crate) mod config;
 pub(crate) mod demo;
 pub(crate) mod registry;
 pub(crate) mod tools;

@@ -1,17 +1,22 @@
-//! The pool that `call` and `tools` run: built from the shared worker flags.
+//! The pool that `call` and `tools` run: the config file's pool with the worker flags over
+//! it (see [`crate::config`]), or, without a config file, the worker flags alone.
 
 use anyhow::{Context as _, bail};
 use snakepit::{GenericAdapter, Pool, PoolBuilder, PythonAdapter, WorkerProtocol};
 
 use crate::cli::WorkerArgs;
+use crate::config;
 
-/// The pool the flags describe.
+/// The pool the config file and the flags describe.
 ///
 /// # Errors
 ///
-/// A `--worker-cmd` that is not a valid command line.
+/// A config file that cannot be used, or a `--worker-cmd` that is not a valid command line.
 pub(crate) fn pool_builder(args: &WorkerArgs) -> anyhow::Result<PoolBuilder> {
-    let size = usize::from(args.pool_size);
+    if let Some(path) = config::locate(args.config.as_deref())? {
+        return config::pool_builder_with_flags(&config::Config::load(&path)?, args);
+    }
+    let size = args.pool_size.map_or(1, usize::from);
     if let Some(worker_cmd) = &args.worker_cmd {
         let words = shlex::split(worker_cmd)
             .with_context(|| format!("--worker-cmd is not a valid command line: {worker_cmd}"))?;

@@ -13,4 +13,5 @@ mod python;
 pub(crate) use bridge::bridge_dir;
 pub use command::{Adapter, WorkerCommand, WorkerProtocol};
 pub use generic::GenericAdapter;
+pub(crate) use python::resolve_interpreter;
 pub use python::{BridgeSource, PythonAdapter, SHOWCASE_ADAPTER};

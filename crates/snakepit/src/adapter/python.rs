@@ -60,8 +60,9 @@ impl PythonAdapter {
         Self::new(SHOWCASE_ADAPTER)
     }
 
-    /// The interpreter to run. Default: `$SNAKEPIT_PYTHON`, else `python3` from `PATH`. It is
-    /// resolved once to the real executable (so version-manager shims cost nothing per spawn).
+    /// The interpreter to run. Default: the [lookup order](crate::python) (`$SNAKEPIT_PYTHON`,
+    /// `./.venv/bin/python`, `$VIRTUAL_ENV/bin/python`, `python3` on `PATH`). It is resolved
+    /// once to the real executable (so version-manager shims cost nothing per spawn).
     #[must_use]
     pub fn python(mut self, interpreter: impl Into<PathBuf>) -> Self {
         self.python = Some(interpreter.into());
@@ -97,10 +98,10 @@ impl PythonAdapter {
     }
 
     fn interpreter(&self) -> PathBuf {
-        self.python
-            .clone()
-            .or_else(|| std::env::var_os("SNAKEPIT_PYTHON").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("python3"))
+        self.python.clone().unwrap_or_else(|| {
+            let project_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            crate::python::find_interpreter(None, &project_dir).path
+        })
     }
 }
 

@@ -19,6 +19,8 @@
 //! - `capacity`: workers that take several calls at once.
 //! - `hardening`: deep and huge input, workers that stop reading or die while recycled,
 //!   strict sessions that must not starve ordinary calls.
+//! - `pools`: named pools started together, stats of all, one shutdown.
+//! - `interpreter`: the interpreter lookup and shim resolution.
 
 #![expect(
     clippy::unwrap_used,
@@ -37,7 +39,9 @@ mod deadline;
 mod faults;
 mod hardening;
 mod host_tools;
+mod interpreter;
 mod lifecycle;
+mod pools;
 mod queue;
 mod sessions;
 mod shutdown;

@@ -1,0 +1,190 @@
+//! Completing a parsed file: adapter keys checked against the adapter's `type`, relative
+//! paths made absolute against the file's directory, the interpreter of each Python pool
+//! chosen by the lookup order, and the defaults that depend on the pool (its instance name,
+//! the registry's directory) filled in.
+
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+
+use snakepit::python::{InterpreterSource, find_interpreter};
+use toml::Spanned;
+
+use super::ConfigError;
+use super::schema::{AdapterKind, AdapterTable, FileTable, PoolName, PoolTable};
+use super::value::ClassPath;
+
+/// The adapter class a Python pool runs when its table names none.
+pub(crate) const DEFAULT_CLASS: &str = snakepit::adapter::SHOWCASE_ADAPTER;
+
+/// Refuses adapter keys that do not belong to the adapter's type, and a generic adapter
+/// without a command. `fail` makes the error for a span of the file.
+pub(crate) fn check_adapter(
+    adapter: &AdapterTable,
+    fail: &dyn Fn(Option<Range<usize>>, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    fn span<T>(value: Option<&Spanned<T>>) -> Option<Range<usize>> {
+        value.map(Spanned::span)
+    }
+    let kind = adapter.kind();
+    let keys = [
+        ("class", span(adapter.class.as_ref()), AdapterKind::Python),
+        ("python", span(adapter.python.as_ref()), AdapterKind::Python),
+        ("paths", span(adapter.paths.as_ref()), AdapterKind::Python),
+        ("bridge", span(adapter.bridge.as_ref()), AdapterKind::Python),
+        (
+            "command",
+            span(adapter.command.as_ref()),
+            AdapterKind::Generic,
+        ),
+        (
+            "protocol",
+            span(adapter.protocol.as_ref()),
+            AdapterKind::Generic,
+        ),
+    ];
+    for (key, span, owner) in keys {
+        if let Some(span) = span.filter(|_| owner != kind) {
+            return Err(fail(
+                Some(span),
+                format!(
+                    "`{key}` is a key of {} adapters, and this adapter's type is {}",
+                    owner.name(),
+                    kind.name()
+                ),
+            ));
+        }
+    }
+    if kind == AdapterKind::Generic {
+        match &adapter.command {
+            None => {
+                return Err(fail(
+                    adapter.kind.as_ref().map(Spanned::span),
+                    "a generic adapter needs `command = [\"program\", \"arg\", ...]`".to_owned(),
+                ));
+            }
+            Some(command) if command.get_ref().first().is_none_or(String::is_empty) => {
+                return Err(fail(
+                    Some(command.span()),
+                    "the command is empty".to_owned(),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Completes every pool of `file`, read from a file in `dir`. Returns notes on where each
+/// Python pool's interpreter came from.
+pub(crate) fn complete(file: &mut FileTable, dir: &Path) -> Vec<String> {
+    let shared = file
+        .python
+        .interpreter
+        .take()
+        .map(|interpreter| program_path(dir, &interpreter));
+    file.python.interpreter.clone_from(&shared);
+    let mut notes = Vec::new();
+    for (name, pool) in &mut file.pools.0 {
+        if let Some(note) = complete_pool(name.get_ref(), pool, dir, shared.as_deref()) {
+            notes.push(note);
+        }
+    }
+    notes
+}
+
+fn complete_pool(
+    name: &PoolName,
+    pool: &mut PoolTable,
+    dir: &Path,
+    shared: Option<&Path>,
+) -> Option<String> {
+    if pool.instance_name.is_none() {
+        pool.instance_name = Some(name.0.clone());
+    }
+    if let Some(state_dir) = &pool.state_dir {
+        pool.state_dir = Some(absolute(dir, state_dir));
+    } else {
+        pool.state_dir = Some(snakepit::registry::default_state_dir());
+    }
+    let adapter = &mut pool.adapter;
+    adapter.cwd = Some(absolute(
+        dir,
+        adapter.cwd.as_deref().unwrap_or(Path::new(".")),
+    ));
+    let kind = adapter
+        .kind
+        .get_or_insert_with(|| Spanned::new(0..0, AdapterKind::Python));
+    match *kind.get_ref() {
+        AdapterKind::Generic => {
+            if let Some(command) = &mut adapter.command {
+                if let Some(program) = command.get_mut().first_mut() {
+                    *program = program_path(dir, Path::new(program.as_str()))
+                        .to_string_lossy()
+                        .into_owned();
+                }
+            }
+            if adapter.protocol.is_none() {
+                adapter.protocol = Some(Spanned::new(0..0, super::schema::ProtocolName::Native));
+            }
+            None
+        }
+        AdapterKind::Python => {
+            if adapter.class.is_none() {
+                adapter.class = Some(Spanned::new(0..0, ClassPath(DEFAULT_CLASS.to_owned())));
+            }
+            let paths = adapter
+                .paths
+                .take()
+                .map_or_else(|| vec![PathBuf::from(".")], Spanned::into_inner);
+            adapter.paths = Some(Spanned::new(
+                0..0,
+                paths.iter().map(|path| absolute(dir, path)).collect(),
+            ));
+            if adapter.bridge.is_none() {
+                adapter.bridge = Some(Spanned::new(0..0, super::schema::BridgeName::Embedded));
+            }
+            let (python, source) = match &adapter.python {
+                Some(python) => (
+                    program_path(dir, python.get_ref()),
+                    "the pool's `python`".to_owned(),
+                ),
+                None => {
+                    let found = find_interpreter(shared, dir);
+                    let source = match found.source {
+                        InterpreterSource::Configured => "[python].interpreter".to_owned(),
+                        other => other.to_string(),
+                    };
+                    (found.path, source)
+                }
+            };
+            let note = format!(
+                "pools.{name}.adapter.python: {} (from {source})",
+                python.display()
+            );
+            adapter.python = Some(Spanned::new(0..0, python));
+            Some(note)
+        }
+    }
+}
+
+/// `path` against `dir` when relative, without `.` components.
+pub(crate) fn absolute(dir: &Path, path: &Path) -> PathBuf {
+    let joined = dir.join(path);
+    let mut clean = PathBuf::new();
+    for component in joined.components() {
+        if component != Component::CurDir {
+            clean.push(component);
+        }
+    }
+    clean
+}
+
+/// A program: a bare name (`python3`, `ruby`) is left for `PATH`; a relative path
+/// (`.venv/bin/python`, `./worker`) is taken against `dir`.
+pub(crate) fn program_path(dir: &Path, program: &Path) -> PathBuf {
+    if program.components().count() > 1 || program.is_absolute() {
+        absolute(dir, program)
+    } else {
+        program.to_path_buf()
+    }
+}

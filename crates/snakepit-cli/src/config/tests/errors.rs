@@ -1,0 +1,155 @@
+//! Every kind of error names the file, the line and the key.
+
+use super::{error, parse_with};
+
+#[test]
+fn unknown_keys_are_named_at_every_level() {
+    let message = error("pool = 1\n", 1, "pool");
+    assert!(message.contains("unknown key"), "{message}");
+    assert!(
+        message.contains("pools"),
+        "the known keys are listed: {message}"
+    );
+    error(
+        "[pools.default]\nsize = 2\nsise = 3\n",
+        3,
+        "pools.default.sise",
+    );
+    error(
+        "[pools.default.retry]\npolicy = \"never\"\n\n  polcy = \"always\"\n",
+        4,
+        "pools.default.retry.polcy",
+    );
+    error(
+        "[pools.default.adapter]\nclass = \"a:B\"\nenvv = {}\n",
+        3,
+        "pools.default.adapter.envv",
+    );
+    error(
+        "[python]\ninterpeter = \"python3\"\n",
+        2,
+        "python.interpeter",
+    );
+}
+
+#[test]
+fn bad_values_are_named_with_their_line() {
+    let message = error(
+        "[pools.default]\ncall_timeout = \"5 parsecs\"\n",
+        2,
+        "pools.default.call_timeout",
+    );
+    assert!(message.contains("5 parsecs"), "{message}");
+    assert!(
+        message.contains("2 | call_timeout = \"5 parsecs\""),
+        "{message}"
+    );
+    error(
+        "[pools.default]\ncall_timeout = \"0s\"\n",
+        2,
+        "pools.default.call_timeout",
+    );
+    error(
+        "[pools.default]\nqueue_timeout = 5\n",
+        2,
+        "pools.default.queue_timeout",
+    );
+    let message = error(
+        "[pools.default]\n\naffinity = \"sticky\"\n",
+        3,
+        "pools.default.affinity",
+    );
+    assert!(
+        message.contains("strict_fail_fast"),
+        "the choices are listed: {message}"
+    );
+    let message = error("[pools.default]\nsize = \"two\"\n", 2, "pools.default.size");
+    assert!(message.contains("two"), "{message}");
+    error("[pools.default]\nsize = 0\n", 2, "pools.default.size");
+    error(
+        "[pools.default]\nregistry = \"yes\"\n",
+        2,
+        "pools.default.registry",
+    );
+    error(
+        "[pools.default]\nmax_frame = 10\n",
+        2,
+        "pools.default.max_frame",
+    );
+    error(
+        "[pools.default.recycle]\njitter = 2.0\n",
+        2,
+        "pools.default.recycle.jitter",
+    );
+    error(
+        "[pools.default.recycle]\nmax_memory_bytes = \"lots\"\n",
+        2,
+        "pools.default.recycle.max_memory_bytes",
+    );
+    error(
+        "[pools.default.health]\nheartbeat_interval = \"never\"\n",
+        2,
+        "pools.default.health.heartbeat_interval",
+    );
+    error(
+        "[pools.default.retry]\nper_command = { pay = \"twice\" }\n",
+        2,
+        "pools.default.retry.per_command.pay",
+    );
+    error(
+        "[pools.default.adapter]\nclass = \"no_class_here\"\n",
+        2,
+        "pools.default.adapter.class",
+    );
+    error(
+        "[pools.default.adapter]\npaths = [\".\", 3]\n",
+        2,
+        "pools.default.adapter.paths[1]",
+    );
+    error(
+        "[pools.default.adapter]\nenv = { N = 1 }\n",
+        2,
+        "pools.default.adapter.env.N",
+    );
+    error("[pools.\"a b\"]\nsize = 1\n", 1, "pools.\"a b\"");
+    error(
+        "[pools.default.adapter]\ntype = \"cobol\"\n",
+        2,
+        "pools.default.adapter.type",
+    );
+}
+
+#[test]
+fn adapter_keys_must_fit_the_adapter_type() {
+    let message = error(
+        "[pools.x.adapter]\ntype = \"generic\"\ncommand = [\"w\"]\nclass = \"a:B\"\n",
+        4,
+        "pools.x.adapter.class",
+    );
+    assert!(message.contains("python adapters"), "{message}");
+    error(
+        "[pools.x.adapter]\ncommand = [\"w\"]\n",
+        2,
+        "pools.x.adapter.command",
+    );
+    error(
+        "[pools.x.adapter]\ntype = \"generic\"\n",
+        2,
+        "pools.x.adapter.type",
+    );
+    error(
+        "[pools.x.adapter]\ntype = \"generic\"\ncommand = []\n",
+        3,
+        "pools.x.adapter.command",
+    );
+}
+
+#[test]
+fn syntax_errors_name_the_line() {
+    let err = parse_with("[pools.default]\nsize = = 2\n", &[]).unwrap_err();
+    assert_eq!(err.line(), Some(2), "{err}");
+    assert!(
+        err.to_string().starts_with("/project/snakepit.toml:2"),
+        "{err}"
+    );
+}
