@@ -431,3 +431,13 @@ class FaultAdapter(BaseAdapter):
         """Keep ``mb`` MiB more allocated (and touched) in this worker; return the total."""
         self.ballast.append(b"\x01" * (mb * 1024 * 1024))
         return sum(len(block) for block in self.ballast) // (1024 * 1024)
+
+    @tool
+    def flood(self, mb: int) -> int:
+        """Write ``mb`` MiB to stdout without a newline, then end the line; return ``mb``."""
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(mb):
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.write(b"\nafter the flood\n")
+        sys.stdout.flush()
+        return mb

@@ -11,6 +11,7 @@
 //! - `bridge`: the embedded and the installed bridge.
 //! - `lifecycle`: no orphans: host SIGKILL, ignored SIGTERM, grandchildren, the run registry,
 //!   side-by-side hosts, script mode.
+//! - `output`: worker stdout/stderr stay bounded in the host.
 //! - `faults`: crash classes, retries, taint, circuit breaker, heartbeats, recycling, typed
 //!   errors.
 //! - `sessions`: affinity modes, lost and busy owners, session state and variables in Python.
@@ -41,6 +42,7 @@ mod hardening;
 mod host_tools;
 mod interpreter;
 mod lifecycle;
+mod output;
 mod pools;
 mod queue;
 mod sessions;
