@@ -3,7 +3,15 @@
 //! A pid alone does not name a process: pids are reused. A pid together with its start time
 //! (clock ticks since boot, field 22 of `/proc/PID/stat`) does, and that pair is what the run
 //! registry records and checks before it kills anything.
+//!
+//! Resident memory of process groups, for recycling by memory, is read here too: one pass
+//! over `/proc` for all groups at once ([`group_rss_all`]).
+//!
+//! Everything here reads files and blocks: call it from a blocking thread
+//! (`tokio::task::spawn_blocking`), never directly on the async runtime. Outside Linux there
+//! is no `/proc`: lookups find no process, and group memory reads as 0.
 
+use std::collections::HashMap;
 use std::fs;
 
 /// What `/proc/PID/stat` says about one process.
@@ -52,12 +60,60 @@ pub(crate) fn group_members(pgrp: u32) -> Vec<(u32, ProcStat)> {
         .collect()
 }
 
-/// The resident memory of every live process in group `pgrp`, in bytes.
+/// The resident memory of every live process in group `pgrp`, in bytes. Blocking; for
+/// several groups use [`group_rss_all`], which reads `/proc` once for all of them.
 pub(crate) fn group_rss_bytes(pgrp: u32) -> u64 {
-    group_members(pgrp)
-        .iter()
-        .map(|(pid, _)| rss_bytes(*pid))
-        .sum()
+    group_rss_all(&[pgrp]).get(&pgrp).copied().unwrap_or(0)
+}
+
+/// The resident memory of each process group in `pgids` (the sum over its live members), in
+/// bytes, from one pass over `/proc`. Every requested group is in the map; a group with no
+/// live member (or whose memory cannot be read) has 0.
+///
+/// Blocking: it reads a file per process on the machine. Call it through
+/// `tokio::task::spawn_blocking` (or [`group_rss_all_off_runtime`]), once per tick for all
+/// workers, never on an async worker thread.
+pub(crate) fn group_rss_all(pgids: &[u32]) -> HashMap<u32, u64> {
+    let mut totals: HashMap<u32, u64> = pgids.iter().map(|pgid| (*pgid, 0)).collect();
+    if totals.is_empty() {
+        return totals;
+    }
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return totals;
+    };
+    for pid in entries.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
+        let Some(stat) = stat(pid) else {
+            continue;
+        };
+        if stat.state == 'Z' || stat.state == 'X' {
+            continue;
+        }
+        if let Some(total) = totals.get_mut(&stat.pgrp) {
+            *total += rss_bytes(pid);
+        }
+    }
+    totals
+}
+
+/// [`group_rss_all`] run on tokio's blocking pool, so the runtime's worker threads never
+/// wait on `/proc`. A scan that panicked reads as all zeros.
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the recycle watcher takes this over from `group_rss_bytes`"
+    )
+)]
+pub(crate) async fn group_rss_all_off_runtime(pgids: Vec<u32>) -> HashMap<u32, u64> {
+    let zeros = || pgids.iter().map(|pgid| (*pgid, 0)).collect();
+    let requested = pgids.clone();
+    match tokio::task::spawn_blocking(move || group_rss_all(&requested)).await {
+        Ok(totals) => totals,
+        Err(err) => {
+            tracing::warn!(error = %err, "reading worker memory from /proc failed");
+            zeros()
+        }
+    }
 }
 
 /// The resident memory of one process, in bytes (0 when it cannot be read).
@@ -74,7 +130,72 @@ fn rss_bytes(pid: u32) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::process::{Child, Command};
+    use std::time::{Duration, Instant};
+
     use super::*;
+
+    /// `sh -c script` leading its own process group.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "test processes, killed by the test"
+    )]
+    fn group_leader(script: &str) -> Child {
+        use std::os::unix::process::CommandExt;
+        Command::new("sh")
+            .args(["-c", script])
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
+
+    fn end(mut child: Child) {
+        let pgid = child.id();
+        crate::process::signal_group(pgid, nix::sys::signal::Signal::SIGKILL).unwrap();
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn one_scan_sums_the_memory_of_each_group() {
+        // A group of three processes, one of them holding ~40 MB in a shell variable.
+        let big = group_leader(
+            "x=$(head -c 40000000 /dev/zero | tr '\\0' x); sleep 60 & sleep 60 & wait",
+        );
+        let small = group_leader("exec sleep 60");
+        let (big_pgid, small_pgid) = (big.id(), small.id());
+        let gone = u32::MAX - 7;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let totals = loop {
+            let totals = group_rss_all(&[big_pgid, small_pgid, gone]);
+            let members = group_members(big_pgid).len();
+            if (totals[&big_pgid] >= 40_000_000 && members == 3) || Instant::now() > deadline {
+                break totals;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(totals.len(), 3);
+        assert!(totals[&big_pgid] >= 40_000_000, "{totals:?}");
+        assert!(totals[&small_pgid] > 0, "{totals:?}");
+        assert!(totals[&small_pgid] < 40_000_000, "{totals:?}");
+        assert_eq!(totals[&gone], 0);
+        // The same as summing the members one by one (sleep's memory does not move).
+        let members: u64 = group_members(small_pgid)
+            .iter()
+            .map(|(pid, _)| rss_bytes(*pid))
+            .sum();
+        assert_eq!(group_rss_all(&[small_pgid])[&small_pgid], members);
+        assert_eq!(group_rss_bytes(small_pgid), members);
+        assert!(group_rss_all(&[]).is_empty());
+        end(big);
+        end(small);
+    }
+
+    #[tokio::test]
+    async fn the_async_scan_runs_off_the_runtime() {
+        let me = stat(std::process::id()).unwrap().pgrp;
+        let totals = group_rss_all_off_runtime(vec![me]).await;
+        assert!(totals[&me] > 0);
+    }
 
     #[test]
     fn this_process_is_itself_and_not_another() {
