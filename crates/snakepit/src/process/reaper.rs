@@ -34,8 +34,7 @@ impl Reaper {
     ///
     /// The system error when the pipe or the fork fails.
     pub(crate) fn start() -> io::Result<Self> {
-        let (read_end, write_end) =
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+        let (read_end, write_end) = cloexec_pipe()?;
         fork_reaper(read_end)?;
         Ok(Self {
             pipe: Mutex::new(File::from(write_end)),
@@ -65,6 +64,25 @@ impl Reaper {
             tracing::warn!(error = %err, pgid, "the reaper is gone; worker groups rely on the parent-death signal");
         }
     }
+}
+
+/// A pipe whose ends are closed on `exec`, so workers never inherit them.
+#[cfg(target_os = "linux")]
+fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)
+}
+
+/// A pipe whose ends are closed on `exec`. Without `pipe2` the flag is set right after
+/// creation; the reaper is started on the spawner thread before any worker, so no spawn of
+/// ours can fork in between.
+#[cfg(not(target_os = "linux"))]
+fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    let (read_end, write_end) = nix::unistd::pipe().map_err(io::Error::from)?;
+    for end in [&read_end, &write_end] {
+        fcntl(end, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(io::Error::from)?;
+    }
+    Ok((read_end, write_end))
 }
 
 #[expect(
@@ -114,7 +132,8 @@ unsafe fn reaper_main(read_fd: libc::c_int) -> ! {
                 buffer.as_mut_ptr().add(filled).cast(),
                 buffer.len() - filled,
             );
-            if read < 0 && *libc::__errno_location() == libc::EINTR {
+            // Reading errno is async-signal-safe; `Errno::last` works on every Unix.
+            if read < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
                 continue;
             }
             if read <= 0 {
@@ -164,23 +183,38 @@ fn apply(groups: &mut [u32; SLOTS], op: u32, pgid: u32) {
     }
 }
 
+/// Closes every descriptor from `first` up: with one `close_range` call on Linux (falling
+/// back to the loop on kernels without it), with a loop elsewhere.
 #[expect(
     unsafe_code,
     reason = "closes inherited descriptors in the forked reaper"
 )]
 unsafe fn close_from(first: libc::c_int) {
-    // SAFETY: close_range and close are async-signal-safe system calls.
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: close_range is an async-signal-safe system call.
+        let done = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                first as libc::c_uint,
+                libc::c_uint::MAX,
+                0u32,
+            )
+        };
+        if done == 0 {
+            return;
+        }
+    }
+    // SAFETY: sysconf and close are async-signal-safe.
     unsafe {
-        let done = libc::syscall(
-            libc::SYS_close_range,
-            first as libc::c_uint,
-            libc::c_uint::MAX,
-            0u32,
-        );
-        if done != 0 {
-            for fd in first..65536 {
-                libc::close(fd);
-            }
+        let limit = libc::sysconf(libc::_SC_OPEN_MAX);
+        let last = if limit > 0 {
+            libc::c_int::try_from(limit).unwrap_or(libc::c_int::MAX).min(1 << 20)
+        } else {
+            65536
+        };
+        for fd in first..last {
+            libc::close(fd);
         }
     }
 }
