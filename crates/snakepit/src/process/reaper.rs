@@ -209,7 +209,9 @@ unsafe fn close_from(first: libc::c_int) {
     unsafe {
         let limit = libc::sysconf(libc::_SC_OPEN_MAX);
         let last = if limit > 0 {
-            libc::c_int::try_from(limit).unwrap_or(libc::c_int::MAX).min(1 << 20)
+            libc::c_int::try_from(limit)
+                .unwrap_or(libc::c_int::MAX)
+                .min(1 << 20)
         } else {
             65536
         };
