@@ -1,8 +1,11 @@
 //! No process left behind, proven with real processes and real signals.
 //!
-//! Some tests need a second host process. They re-run this test binary on one of the
-//! `helper_host_*` functions with `SNAKEPIT_TEST_HOST=1`; without that variable those
-//! functions return at once.
+//! Some tests need a second host process to kill or to run beside. Such a test runs this
+//! test binary again, on itself, with `SNAKEPIT_TEST_HOST` naming the host to play
+//! ([`spawn_host`]); in that child the test calls the host's code ([`busy_host`],
+//! [`idle_host`]), which prints its workers and waits to be killed. In a normal run the
+//! variable is unset and the test does its checks. The host code is plain functions, not
+//! tests: nothing here passes without checking something.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -16,22 +19,48 @@ use snakepit::registry::{list_runs, sweep};
 
 use crate::support;
 
-fn is_helper_host() -> bool {
-    std::env::var_os("SNAKEPIT_TEST_HOST").is_some()
+/// The variable that makes a re-run of this binary play a second host.
+const HOST_VAR: &str = "SNAKEPIT_TEST_HOST";
+/// How long a second host waits to be killed before it fails.
+const HOST_LIFETIME: Duration = Duration::from_secs(120);
+
+/// The second hosts a test can start.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Host {
+    /// 4 workers, each busy in a call that started a grandchild: [`busy_host`].
+    Busy,
+    /// 2 idle workers: [`idle_host`].
+    Idle,
 }
 
-/// Runs `test` of this binary as a separate host process; it prints `WORKERS <pid>...`.
-fn spawn_host(test: &str, state_dir: &Path, scratch: &Path) -> (Child, Vec<u32>) {
-    let mut host = Command::new(std::env::current_exe().unwrap())
+impl Host {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Busy => "busy",
+            Self::Idle => "idle",
+        }
+    }
+
+    /// Whether this process was started to play this host.
+    fn is_me(self) -> bool {
+        std::env::var(HOST_VAR).is_ok_and(|name| name == self.name())
+    }
+}
+
+/// Runs `test` (the calling test's full name) of this binary again as a separate host
+/// process playing `host`, and returns it with the worker pids it prints
+/// (`WORKERS <pid>...`).
+fn spawn_host(test: &str, host: Host, state_dir: &Path, scratch: &Path) -> (Child, Vec<u32>) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env("SNAKEPIT_TEST_HOST", "1")
+        .env(HOST_VAR, host.name())
         .env("SNAKEPIT_TEST_STATE", state_dir)
         .env("SNAKEPIT_TEST_SCRATCH", scratch)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = BufReader::new(host.stdout.take().unwrap());
+    let stdout = BufReader::new(child.stdout.take().unwrap());
     for line in stdout.lines() {
         let line = line.unwrap();
         // The test harness may print the test's name on the same line first.
@@ -40,27 +69,31 @@ fn spawn_host(test: &str, state_dir: &Path, scratch: &Path) -> (Child, Vec<u32>)
                 .split_whitespace()
                 .map(|pid| pid.parse().unwrap())
                 .collect();
-            return (host, pids);
+            return (child, pids);
         }
     }
-    host.kill().unwrap();
-    host.wait().unwrap();
-    panic!("the helper host ended without printing its workers");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    panic!("the second host ended without printing its workers");
 }
 
-fn helper_env(name: &str) -> PathBuf {
+fn host_env(name: &str) -> PathBuf {
     PathBuf::from(std::env::var_os(name).unwrap())
 }
 
-/// Helper host: 4 workers, each busy in a call that started a grandchild.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn helper_host_with_busy_workers() {
-    if !is_helper_host() {
-        return;
-    }
-    let scratch = helper_env("SNAKEPIT_TEST_SCRATCH");
+/// Prints the pool's workers for the parent test, then waits to be killed.
+async fn announce_and_wait(pool: &snakepit::Pool) -> ! {
+    let pids: Vec<String> = pool.worker_pids().iter().map(u32::to_string).collect();
+    println!("WORKERS {}", pids.join(" "));
+    tokio::time::sleep(HOST_LIFETIME).await;
+    panic!("the second host was never killed");
+}
+
+/// The busy second host: 4 workers, each busy in a call that started a grandchild.
+async fn busy_host() -> ! {
+    let scratch = host_env("SNAKEPIT_TEST_SCRATCH");
     let pool = support::builder(support::fault_adapter(), 4)
-        .state_dir(helper_env("SNAKEPIT_TEST_STATE"))
+        .state_dir(host_env("SNAKEPIT_TEST_STATE"))
         .start()
         .await
         .unwrap();
@@ -74,26 +107,18 @@ async fn helper_host_with_busy_workers() {
     }
     let busy =
         support::eventually(Duration::from_secs(30), || async { pool.stats().busy == 4 }).await;
-    assert!(busy);
-    let pids: Vec<String> = pool.worker_pids().iter().map(u32::to_string).collect();
-    println!("WORKERS {}", pids.join(" "));
-    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert!(busy, "the second host's workers did not all get busy");
+    announce_and_wait(&pool).await
 }
 
-/// Helper host: 2 idle workers, kept until the host is killed.
-#[tokio::test]
-async fn helper_host_idle() {
-    if !is_helper_host() {
-        return;
-    }
+/// The idle second host: 2 idle workers.
+async fn idle_host() -> ! {
     let pool = support::builder(support::fault_adapter(), 2)
-        .state_dir(helper_env("SNAKEPIT_TEST_STATE"))
+        .state_dir(host_env("SNAKEPIT_TEST_STATE"))
         .start()
         .await
         .unwrap();
-    let pids: Vec<String> = pool.worker_pids().iter().map(u32::to_string).collect();
-    println!("WORKERS {}", pids.join(" "));
-    tokio::time::sleep(Duration::from_secs(120)).await;
+    announce_and_wait(&pool).await
 }
 
 async fn read_pid_files(scratch: &Path, count: usize) -> Vec<u32> {
@@ -117,12 +142,16 @@ async fn read_pid_files(scratch: &Path, count: usize) -> Vec<u32> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkilled_host_takes_its_busy_workers_and_their_children_along() {
+    if Host::Busy.is_me() {
+        busy_host().await;
+    }
     let state = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let (mut host, workers) = spawn_host(
-        "lifecycle::helper_host_with_busy_workers",
+        "lifecycle::a_sigkilled_host_takes_its_busy_workers_and_their_children_along",
+        Host::Busy,
         state.path(),
         scratch.path(),
     );
@@ -249,10 +278,17 @@ async fn a_dead_run_is_swept_at_start_but_a_reused_pid_is_left_alone() {
 
 #[tokio::test]
 async fn two_hosts_side_by_side_never_touch_each_others_workers() {
+    if Host::Idle.is_me() {
+        idle_host().await;
+    }
     let state = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let (mut other_host, other_workers) =
-        spawn_host("lifecycle::helper_host_idle", state.path(), scratch.path());
+    let (mut other_host, other_workers) = spawn_host(
+        "lifecycle::two_hosts_side_by_side_never_touch_each_others_workers",
+        Host::Idle,
+        state.path(),
+        scratch.path(),
+    );
     assert_eq!(other_workers.len(), 2);
     // Starting sweeps the registry; the other host's run is live and must be left alone.
     let pool = support::builder(support::fault_adapter(), 2)
@@ -305,6 +341,7 @@ async fn script_mode_returns_the_block_output_and_stops_every_worker() {
         .await
         .unwrap();
     pids.extend(answer.0);
+    assert_eq!(pids.len(), 1);
     assert_eq!(answer.1.unwrap(), json!(4));
     assert!(pids.iter().all(|pid| !support::is_alive(*pid)));
 }
