@@ -40,9 +40,12 @@
 mod bench;
 mod config;
 mod error;
+mod expiry;
 mod id;
+mod owner;
 mod program;
 mod removal;
+mod shard;
 mod state;
 mod store;
 mod validate;

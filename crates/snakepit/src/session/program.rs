@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::store::{read, write};
+use super::shard::{read, write};
 use super::{SessionError, SessionStore};
 
 impl SessionStore {
