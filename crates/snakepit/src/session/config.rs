@@ -5,6 +5,7 @@ use std::time::Duration;
 /// Settings of a [`SessionStore`](super::SessionStore). Plain data; start from
 /// [`Default`] and change what you need.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionStoreConfig {
     /// How long a session lives after its last access when it was created without an
     /// explicit TTL. Default: one hour.

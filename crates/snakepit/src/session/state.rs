@@ -16,6 +16,7 @@ use crate::worker::WorkerId;
 /// and validated, so they are read-only here; change them through
 /// [`SessionStore::update_variable`](super::SessionStore::update_variable).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Session {
     pub(super) id: SessionId,
     pub(super) created_at: Instant,
@@ -76,6 +77,7 @@ impl Session {
 /// A snapshot of a session's bookkeeping, returned by lookups such as
 /// [`SessionStore::get`](super::SessionStore::get). It does not change when the session does.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionInfo {
     pub(super) id: SessionId,
     pub(super) created_at: Instant,

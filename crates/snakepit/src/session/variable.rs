@@ -1,42 +1,39 @@
 //! Typed variables: named, validated values kept per session, such as a temperature the
 //! host tunes while a worker reads it.
 //!
-//! A variable has a [`VariableType`] and [`Constraints`]. Registering validates the
-//! constraints against the type and the initial value against both; every update is
-//! validated the same way, and a rejected update leaves the old value and version in place.
+//! A variable has a [`VariableSpec`]: its type with the rules of that type. Defining one
+//! checks the spec and the first value; every update is validated the same way, and a
+//! rejected update leaves the old value and version in place.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{SessionError, SessionStore, validate};
+use super::{Constraints, SessionError, SessionStore, VariableSpec, validate};
 
-/// The type of a session variable.
+/// The type of a session variable: the kind of a [`VariableSpec`], whose variant of the same
+/// name carries the type's rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum VariableType {
-    /// Any JSON number. `min` and `max` apply.
+    /// Any JSON number.
     Float,
-    /// A JSON integer (no fractional part in the JSON text). `min` and `max` apply.
+    /// A JSON integer (no fractional part in the JSON text).
     Integer,
-    /// A JSON string. `min_length` and `max_length` apply, counted in characters.
+    /// A JSON string.
     String,
     /// `true` or `false`.
     Boolean,
-    /// One of `choices` (required), compared as JSON values.
+    /// One of a list of JSON values.
     Choice,
-    /// A JSON array. `min_length` and `max_length` apply to its length; `item_type` checks
-    /// its elements (`min` and `max` also apply to numeric elements, `choices` to choice
-    /// elements).
+    /// A JSON array.
     List,
     /// A JSON object.
     Map,
-    /// Nested JSON arrays of numbers. With `shape`, the nesting must match it exactly (an
-    /// empty shape is a single number); without it, the arrays must be rectangular. `dtype`
-    /// checks the element kind.
+    /// Nested JSON arrays of numbers.
     Tensor,
-    /// A flat JSON array of numbers, of exactly `dimensions` elements when that is set.
+    /// A flat JSON array of numbers.
     Embedding,
 }
 
@@ -63,53 +60,20 @@ impl std::fmt::Display for VariableType {
     }
 }
 
-/// The rules a variable's value must follow, beyond its type. Every rule is optional;
-/// which ones apply depends on the [`VariableType`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Constraints {
-    /// The smallest allowed number (integer, float, and numeric list items).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-    /// The largest allowed number (integer, float, and numeric list items).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
-    /// The shortest allowed string (in characters) or list.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_length: Option<usize>,
-    /// The longest allowed string (in characters) or list.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_length: Option<usize>,
-    /// The allowed values of a choice (required for [`VariableType::Choice`]).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub choices: Option<Vec<Value>>,
-    /// The type of a list's elements.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub item_type: Option<VariableType>,
-    /// A tensor's exact shape.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub shape: Option<Vec<usize>>,
-    /// A tensor's element type: `float16`, `bfloat16`, `float32`, `float64` (any number),
-    /// `int8` … `int64`, `uint8` … `uint64` (integers in range) or `bool`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dtype: Option<String>,
-    /// An embedding's exact length.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dimensions: Option<usize>,
-}
-
 /// A snapshot of a session variable.
+///
+/// In JSON: `{"name", "type", "value", "constraints", "version"}`, with the spec in its flat
+/// form (the shape workers read through `snakepit.get_variable`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Variable {
     /// The variable's name, unique within its session.
     pub name: String,
-    /// Its type.
-    #[serde(rename = "type")]
-    pub var_type: VariableType,
+    /// Its type and rules.
+    #[serde(flatten)]
+    pub spec: VariableSpec,
     /// Its current value.
     pub value: Value,
-    /// Its rules.
-    pub constraints: Constraints,
     /// 0 when registered, one more after each successful update.
     pub version: u64,
     /// When it was registered or last updated. Not serialized: an `Instant` means nothing
@@ -118,22 +82,29 @@ pub struct Variable {
     pub updated_at: Instant,
 }
 
+impl Variable {
+    /// The variable's type.
+    pub fn var_type(&self) -> VariableType {
+        self.spec.var_type()
+    }
+}
+
 impl SessionStore {
-    /// Registers a typed variable in the session. Refreshes the session's last access.
+    /// Defines a variable in the session from its spec and first value. Refreshes the
+    /// session's last access.
     ///
     /// # Errors
     ///
     /// [`SessionError::NotFound`] when there is no live session with this id,
     /// [`SessionError::VariableExists`] when the session already has the variable, and
-    /// [`SessionError::InvalidVariable`] when the constraints do not fit the type (for
-    /// example a choice without `choices`) or the value breaks them.
-    pub fn register_variable(
+    /// [`SessionError::InvalidVariable`] when the spec is inconsistent (`min > max`, a choice
+    /// without choices) or the value breaks it.
+    pub fn define_variable(
         &self,
         session: impl AsRef<str>,
         name: impl Into<String>,
-        var_type: VariableType,
+        spec: VariableSpec,
         value: Value,
-        constraints: Constraints,
     ) -> Result<Variable, SessionError> {
         let session_id = session.as_ref();
         let name = name.into();
@@ -144,22 +115,49 @@ impl SessionStore {
                     name: name.clone(),
                 });
             }
-            let checked = validate::check_constraints(var_type, &constraints)
-                .and_then(|()| validate::check_value(var_type, &constraints, &value));
-            if let Err(reason) = checked {
+            if let Err(reason) = spec
+                .check()
+                .and_then(|()| validate::check_value(&spec, &value))
+            {
                 return Err(SessionError::InvalidVariable { name, reason });
             }
             let variable = Variable {
                 name: name.clone(),
-                var_type,
+                spec,
                 value,
-                constraints,
                 version: 0,
                 updated_at: session.last_access,
             };
             session.variables.insert(name, variable.clone());
             Ok(variable)
         })?
+    }
+
+    /// Registers a variable from a type and its rules in the flat form: the same as
+    /// [`define_variable`](Self::define_variable) with the spec those make.
+    ///
+    /// # Errors
+    ///
+    /// As [`define_variable`](Self::define_variable), and
+    /// [`SessionError::InvalidVariable`] when a rule does not apply to the type (choices on a
+    /// float), an integer bound is not whole, or a dtype is unknown.
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "the flat form keeps the signature it always had"
+    )]
+    pub fn register_variable(
+        &self,
+        session: impl AsRef<str>,
+        name: impl Into<String>,
+        var_type: VariableType,
+        value: Value,
+        constraints: Constraints,
+    ) -> Result<Variable, SessionError> {
+        let name = name.into();
+        match VariableSpec::from_flat(var_type, &constraints) {
+            Ok(spec) => self.define_variable(session, name, spec, value),
+            Err(reason) => Err(SessionError::InvalidVariable { name, reason }),
+        }
     }
 
     /// A snapshot of one variable. Refreshes the session's last access.
@@ -202,12 +200,12 @@ impl SessionStore {
             let Some(variable) = session.variables.get_mut(name) else {
                 return Err(variable_not_found(session_id, name));
             };
-            validate::check_value(variable.var_type, &variable.constraints, &value).map_err(
-                |reason| SessionError::InvalidVariable {
+            validate::check_value(&variable.spec, &value).map_err(|reason| {
+                SessionError::InvalidVariable {
                     name: name.to_owned(),
                     reason,
-                },
-            )?;
+                }
+            })?;
             variable.value = value;
             variable.version += 1;
             variable.updated_at = now;
@@ -274,19 +272,12 @@ mod tests {
     #[tokio::test]
     async fn register_get_update_list_delete() {
         let store = store_with_session();
-        let temperature = Constraints {
+        let temperature = VariableSpec::Float {
             min: Some(0.0),
             max: Some(1.0),
-            ..Constraints::default()
         };
         let registered = store
-            .register_variable(
-                "s",
-                "temperature",
-                VariableType::Float,
-                json!(0.7),
-                temperature,
-            )
+            .define_variable("s", "temperature", temperature, json!(0.7))
             .unwrap();
         assert_eq!(registered.version, 0);
         assert_eq!(
@@ -387,12 +378,10 @@ mod tests {
     fn serializes_with_snake_case_types() {
         let variable = Variable {
             name: "v".into(),
-            var_type: VariableType::Embedding,
-            value: json!([0.5, 1.0]),
-            constraints: Constraints {
+            spec: VariableSpec::Embedding {
                 dimensions: Some(2),
-                ..Constraints::default()
             },
+            value: json!([0.5, 1.0]),
             version: 3,
             updated_at: Instant::now(),
         };
@@ -410,5 +399,17 @@ mod tests {
             serde_json::from_value(json!({"item_type": "integer", "min": 0})).unwrap();
         assert_eq!(constraints.item_type, Some(VariableType::Integer));
         assert_eq!(constraints.min, Some(0.0));
+        let spec = VariableSpec::from_flat(VariableType::List, &constraints).unwrap();
+        assert_eq!(
+            spec,
+            VariableSpec::List {
+                item: Some(crate::session::ItemSpec::Integer {
+                    min: Some(0),
+                    max: None
+                }),
+                min_length: None,
+                max_length: None,
+            }
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use snakepit::session::{Constraints, VariableType};
+use snakepit::session::VariableSpec;
 use snakepit::{Affinity, Error};
 
 use crate::support;
@@ -168,11 +168,10 @@ async fn python_sees_the_session_id_keeps_its_state_and_loses_it_after_delete() 
 
 #[tokio::test]
 async fn an_expired_session_is_dropped_on_its_worker() {
-    let store = snakepit::session::SessionStore::new(snakepit::session::SessionStoreConfig {
-        default_ttl: Duration::from_millis(300),
-        sweep_interval: Duration::from_millis(50),
-        ..Default::default()
-    });
+    let mut config = snakepit::session::SessionStoreConfig::default();
+    config.default_ttl = Duration::from_millis(300);
+    config.sweep_interval = Duration::from_millis(50);
+    let store = snakepit::session::SessionStore::new(config);
     let pool = support::builder(support::fault_adapter(), 1)
         .sessions(store)
         .start()
@@ -198,19 +197,12 @@ async fn an_expired_session_is_dropped_on_its_worker() {
 async fn python_reads_and_writes_session_variables_through_the_host_store() {
     let pool = support::fault_pool(1).await;
     pool.sessions().create("tuning", None).unwrap();
-    let limits = Constraints {
+    let limits = VariableSpec::Float {
         min: Some(0.0),
         max: Some(1.0),
-        ..Constraints::default()
     };
     pool.sessions()
-        .register_variable(
-            "tuning",
-            "temperature",
-            VariableType::Float,
-            json!(0.7),
-            limits,
-        )
+        .define_variable("tuning", "temperature", limits, json!(0.7))
         .unwrap();
     let read = pool
         .execute_in_session("tuning", "get_var", json!({"name": "temperature"}))
