@@ -159,11 +159,11 @@ impl PoolTable {
 
     /// The settings of the pool's session store.
     pub(crate) fn session_config(&self) -> SessionStoreConfig {
-        SessionStoreConfig {
-            default_ttl: self.sessions.default_ttl.0,
-            max_sessions: self.sessions.max_sessions,
-            sweep_interval: self.sessions.sweep_interval.0,
-        }
+        let mut config = SessionStoreConfig::default();
+        config.default_ttl = self.sessions.default_ttl.0;
+        config.max_sessions = self.sessions.max_sessions;
+        config.sweep_interval = self.sessions.sweep_interval.0;
+        config
     }
 }
 

@@ -120,14 +120,11 @@ fn a_full_file_sets_every_setting() {
     expected.recycle.jitter = 0.2;
     expected.recycle.check_interval = Duration::from_millis(500);
     assert_eq!(pool, expected);
-    assert_eq!(
-        table.session_config(),
-        SessionStoreConfig {
-            default_ttl: Duration::from_secs(600),
-            max_sessions: 500,
-            sweep_interval: Duration::ZERO,
-        }
-    );
+    let mut sessions = SessionStoreConfig::default();
+    sessions.default_ttl = Duration::from_secs(600);
+    sessions.max_sessions = 500;
+    sessions.sweep_interval = Duration::ZERO;
+    assert_eq!(table.session_config(), sessions);
 
     let adapter = &table.adapter;
     assert_eq!(
