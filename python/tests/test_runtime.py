@@ -323,8 +323,6 @@ def test_stdio_mode(adapter: str) -> None:
 
 @pytest.mark.parametrize("encoding", ["json", "msgpack"])
 def test_floor_echoes(encoding: str) -> None:
-    if encoding == "msgpack":
-        pytest.importorskip("msgpack")
     floor = Worker(["-m", "snakepit_bridge.floor"], handshake=False)
     floor.encoding = encoding
     try:

@@ -14,14 +14,21 @@ and run it as a worker with ``python -m snakepit_bridge --adapter my_module:MyAd
 The wire contract is ``docs/PROTOCOL.md`` in the snakepit repository.
 """
 
-from .adapter import BaseAdapter, InvalidArguments, tool
-from .context import CallContext, Cancelled, HostToolError, Stream
-from .convert import SerializationError
+from .adapter import BaseAdapter, tool
+from .context import CallContext, Stream
+from .errors import (
+    Cancelled,
+    DepthLimitExceeded,
+    HostToolError,
+    InvalidArguments,
+    SerializationError,
+)
 
 __all__ = [
     "BaseAdapter",
     "CallContext",
     "Cancelled",
+    "DepthLimitExceeded",
     "HostToolError",
     "InvalidArguments",
     "SerializationError",

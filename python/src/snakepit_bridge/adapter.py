@@ -21,6 +21,7 @@ import re
 from typing import Any, Callable, TypeVar, overload
 
 from .context import CallContext, Stream
+from .errors import InvalidArguments
 
 __all__ = [
     "BaseAdapter",
@@ -34,10 +35,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _TOOL_MARKER = "__snakepit_tool__"
 _RESERVED = ("ctx", "stream")
-
-
-class InvalidArguments(Exception):
-    """The arguments of a call do not fit the tool's signature."""
 
 
 class BaseAdapter:

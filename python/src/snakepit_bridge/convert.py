@@ -31,6 +31,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
+from .errors import SerializationError
 from .protocol import encode
 
 __all__ = ["MAX_DEPTH", "MAX_ELEMENTS", "SerializationError", "encode_lenient", "to_wire"]
@@ -41,10 +42,6 @@ MAX_DEPTH = 32
 MAX_ELEMENTS = 100_000
 #: How much of a value's ``repr`` the marker keeps.
 REPR_LIMIT = 200
-
-
-class SerializationError(Exception):
-    """A value cannot be sent to the host, even after conversion (or it is too large)."""
 
 
 def _type_name(value: Any) -> str:

@@ -21,6 +21,8 @@ import json
 import os
 from typing import Any, Callable, Union
 
+from .errors import ProtocolError
+
 try:  # MessagePack is optional: without it the bridge speaks JSON only.
     import msgpack as _msgpack
 except ImportError:  # pragma: no cover - exercised by the stdlib-only interpreter check.
@@ -67,15 +69,14 @@ KNOWN_KINDS = frozenset(
     }
 )
 
+#: Message kinds a worker ignores without logging them when no call needs them.
+QUIET_KINDS = frozenset({"cancel", "host_result", "welcome"})
+
 _JSON_FIRST_BYTE = 0x7B
 _READ_SIZE = 65536
 _MAX_READ_SIZE = 16 * 1024 * 1024
 
 Buffer = Union[bytes, bytearray, memoryview]
-
-
-class ProtocolError(Exception):
-    """A frame or message broke the wire contract; the link cannot be trusted any more."""
 
 
 def max_frame_from_env(environ: dict[str, str] | None = None) -> int:
