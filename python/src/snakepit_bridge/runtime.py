@@ -32,8 +32,16 @@ from .adapter import Tool, discover_tools
 from .calls import Call, Server
 from .context import CallContext, Stream
 from .convert import SerializationError, encode_lenient
+from .depth import MAX_DEPTH, exceeds, may_exceed, scan_envelope
 from .drive import run_tool
-from .errors import AdapterLoadError, LinkClosed, ProtocolError, error, error_payload
+from .errors import (
+    AdapterLoadError,
+    DepthLimitExceeded,
+    LinkClosed,
+    ProtocolError,
+    error,
+    error_payload,
+)
 from .link import Link
 from .log import log
 from .protocol import message_kind
@@ -182,10 +190,12 @@ class Runtime:
     def handshake(self) -> bool:
         """Send ``hello`` and apply the ``welcome``; ``False`` if the host left."""
         self.link.send(self.hello(), "json")
-        payload = self.link.next_payload()
-        if payload is None:
-            return False
-        message = protocol.decode(payload)
+        message = None
+        while message is None:
+            payload = self.link.next_payload()
+            if payload is None:
+                return False
+            message = self.decode(payload)
         if message_kind(message) != "welcome":
             # A host that skips the handshake (classic flavour) gets JSON, and its first
             # message is served by the main loop like any other.
@@ -233,8 +243,43 @@ class Runtime:
     # Messages.
 
     def decode(self, payload: protocol.Buffer) -> dict[str, Any] | None:
-        """Decode one payload from the host into a message."""
-        return protocol.decode(payload)
+        """Decode one payload from the host into a message, enforcing the depth limit.
+
+        A ``call`` whose ``args`` nest deeper than ``MAX_DEPTH`` (or deeper than the decoder
+        goes) is answered here with a ``DepthLimitExceeded`` error and ``None`` returned; a
+        ``host_result`` like that becomes a failed ``host_result`` for its host call. Any
+        other frame too deep to decode, or one whose ``id`` cannot be read, is a protocol
+        error.
+        """
+        try:
+            message = protocol.decode(payload)
+        except DepthLimitExceeded:
+            return self._too_deep(scan_envelope(payload))
+        if may_exceed(payload):
+            kind = message_kind(message)
+            field = "args" if kind == "call" else "result" if kind == "host_result" else None
+            if field is not None and exceeds(message.get(field)):
+                return self._too_deep(message)
+        return message
+
+    def _too_deep(self, fields: dict[str, Any]) -> dict[str, Any] | None:
+        kind = message_kind(fields)
+        call_id = fields.get("id")
+        limit = f"nest deeper than the limit of {MAX_DEPTH} levels (MAX_DEPTH)"
+        if kind == "call" and call_id is not None:
+            what = f"the arguments of call {call_id} (tool {fields.get('command')!r})"
+            self.send_error(call_id, error("DepthLimitExceeded", f"{what} {limit}"))
+            return None
+        if kind == "host_result" and fields.get("ref") is not None:
+            message = f"the result of host call {fields['ref']} {limit}"
+            return {
+                "kind": "host_result",
+                "id": call_id,
+                "ref": fields["ref"],
+                "success": False,
+                "error": error("DepthLimitExceeded", message),
+            }
+        raise ProtocolError(f"a {kind or 'message'} frame {limit}, and names no call to fail")
 
     # Calls.
 
@@ -310,8 +355,8 @@ class Runtime:
         message = {"kind": "result", "id": call.id, "success": True, "result": result}
         try:
             self.send_lenient(message, "result", f"the result of tool {call.command!r}")
-        except SerializationError as exc:
-            self.send_error(call.id, error("SerializationError", str(exc)))
+        except (SerializationError, DepthLimitExceeded) as exc:
+            self.send_error(call.id, error_payload(exc))
 
     def send_lenient(self, message: dict[str, Any], field: str, what: str) -> None:
         """Encode and write ``message``, converting its ``field`` if the wire cannot carry it.

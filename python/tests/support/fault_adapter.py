@@ -153,7 +153,6 @@ class FaultAdapter(BaseAdapter):
             "dataclass": Point(1, 2),
             "to_dict": Frame(),
             "tolist": Array(),
-            "object": object(),
         }
 
     @tool
@@ -163,6 +162,29 @@ class FaultAdapter(BaseAdapter):
         for _ in range(depth):
             value = [value]
         return value
+
+    @tool
+    def nested(self, levels: int, stream: Stream) -> Any:
+        """Return (and, when streaming, first send as a chunk) ``1`` wrapped in ``levels``
+        lists: a value ``levels + 1`` levels deep."""
+        value: Any = 1
+        for _ in range(levels):
+            value = [value]
+        stream.send(value)
+        return value
+
+    @tool
+    def levels(self, params: dict[str, Any]) -> int:
+        """Return how many levels deep the argument map nests (the map itself is 1)."""
+        deepest = 0
+        stack: list[tuple[Any, int]] = [(params, 1)]
+        while stack:
+            value, level = stack.pop()
+            deepest = max(deepest, level)
+            items = value.values() if isinstance(value, dict) else value
+            if isinstance(value, (dict, list)):
+                stack.extend((item, level + 1) for item in items)
+        return deepest
 
     @tool
     def wide(self, n: int = 200_000) -> Any:
@@ -178,6 +200,12 @@ class FaultAdapter(BaseAdapter):
     def stream_unserializable(self, stream: Stream) -> str:
         """Send a chunk that needs conversion, then return."""
         stream.send({"when": {1, 2}, "what": object()})
+        return "sent"
+
+    @tool
+    def stream_convertible(self, stream: Stream) -> str:
+        """Send a chunk that needs conversion (a set), then return."""
+        stream.send({"when": {1, 2}})
         return "sent"
 
     @tool
