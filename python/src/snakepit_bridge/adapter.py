@@ -42,7 +42,17 @@ class BaseAdapter:
 
     Subclasses mark methods with :func:`tool`. The runtime creates one instance per worker
     and calls :meth:`initialize` once, before it tells the host it is ready.
+
+    Attributes:
+        capacity: How many calls one worker of this adapter runs at once, unless the host
+            sets ``SNAKEPIT_CAPACITY``. Above 1, synchronous tools run on a thread pool of
+            that size and ``async def`` tools concurrently on one event loop.
+        thread_safe: ``False`` runs the synchronous tools one at a time even when the
+            capacity is above 1 (async tools still interleave on the event loop).
     """
+
+    capacity: int = 1
+    thread_safe: bool = True
 
     def initialize(self) -> Any:
         """Prepare the adapter (load models, open connections); may be ``async def``."""
@@ -50,12 +60,19 @@ class BaseAdapter:
 
 
 class _ToolOptions:
-    __slots__ = ("name", "description", "supports_streaming")
+    __slots__ = ("name", "description", "supports_streaming", "thread_safe")
 
-    def __init__(self, name: str | None, description: str | None, supports_streaming: bool) -> None:
+    def __init__(
+        self,
+        name: str | None,
+        description: str | None,
+        supports_streaming: bool,
+        thread_safe: bool = True,
+    ) -> None:
         self.name = name
         self.description = description
         self.supports_streaming = supports_streaming
+        self.thread_safe = thread_safe
 
 
 @overload
@@ -69,6 +86,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     supports_streaming: bool = False,
+    thread_safe: bool = True,
 ) -> Callable[[F], F]: ...
 
 
@@ -78,15 +96,20 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     supports_streaming: bool = False,
+    thread_safe: bool = True,
 ) -> F | Callable[[F], F]:
     """Mark an adapter method as a tool the host can call.
 
     Use it bare (``@tool``) or with options (``@tool(name="x", supports_streaming=True)``).
     The tool's description defaults to the first paragraph of the docstring.
+    ``thread_safe=False`` keeps a worker that takes several calls at once from running this
+    tool in two calls at the same time.
     """
 
     def mark(function: F) -> F:
-        setattr(function, _TOOL_MARKER, _ToolOptions(name, description, supports_streaming))
+        setattr(
+            function, _TOOL_MARKER, _ToolOptions(name, description, supports_streaming, thread_safe)
+        )
         return function
 
     if func is not None:
@@ -177,12 +200,15 @@ class Tool:
         "needs_stream",
         "wants_ctx",
         "wants_stream",
+        "thread_safe",
         "invoke",
     )
 
     def __init__(self, name: str, function: Callable[..., Any], options: _ToolOptions) -> None:
         self.name = name
         self.function = function
+        #: ``False`` when the tool must never run in two calls at once.
+        self.thread_safe = options.thread_safe
         self.is_async = inspect.iscoroutinefunction(function)
         self.is_generator = inspect.isgeneratorfunction(function)
         self.is_async_generator = inspect.isasyncgenfunction(function)

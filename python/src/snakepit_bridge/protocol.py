@@ -134,6 +134,28 @@ def encode(message: Any, encoding: str = "json") -> bytes:
     raise ProtocolError(f"unknown encoding {encoding!r}")
 
 
+def share_encoders() -> None:
+    """Make :func:`encode` safe to call from several threads at once.
+
+    The persistent msgpack packer keeps state between calls, so each thread gets its own.
+    """
+    global _pack
+    if _msgpack is None:  # pragma: no cover - exercised by the stdlib-only interpreter check.
+        return
+    import threading
+
+    msgpack_module = _msgpack
+    local = threading.local()
+
+    def pack(message: Any) -> bytes:
+        packer = getattr(local, "packer", None)
+        if packer is None:
+            packer = local.packer = msgpack_module.Packer(use_bin_type=True)
+        return packer.pack(message)  # type: ignore[no-any-return]
+
+    _pack = pack
+
+
 def frame(payload: Buffer) -> bytes:
     """Prefix ``payload`` with its 4-byte big-endian length."""
     return len(payload).to_bytes(4, "big") + bytes(payload)

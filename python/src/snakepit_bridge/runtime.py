@@ -140,7 +140,7 @@ class Runtime:
         self.worker_id: str | None = os.environ.get("SNAKEPIT_WORKER_ID")
         self.encodings = offered_encodings()
         #: How many calls this worker runs at once (announced in ``hello``).
-        self.capacity = 1
+        self.capacity = capacity_for(adapter)
         #: Per-session state (``ctx.session``) by session id, until ``session_drop``.
         self.sessions: dict[Any, dict[str, Any]] = {}
         #: A message read during the handshake that the serving loop must see first.
@@ -230,6 +230,10 @@ class Runtime:
 
     def serve(self) -> int:
         """Serve messages until ``shutdown`` or end-of-file, in the mode the capacity picks."""
+        if self.capacity > 1:
+            from .threaded import ThreadedServer
+
+            return ThreadedServer(self).serve()
         return self.inline_server().serve()
 
     def inline_server(self) -> InlineServer:
