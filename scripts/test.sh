@@ -22,6 +22,8 @@ if [ ! -x .venv/bin/python ]; then
     "${PYTHON:-python3}" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check "msgpack>=1.0" "pytest>=7" "ruff>=0.4" "mypy>=1.8"
+# The original Snakepit's README data-science adapter (a source-compatibility test) needs these.
+.venv/bin/python -m pip install -q --disable-pip-version-check numpy pandas scikit-learn
 .venv/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
 rm -rf python/build python/src/*.egg-info
 export SNAKEPIT_PYTHON="$PWD/.venv/bin/python"

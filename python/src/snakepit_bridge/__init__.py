@@ -15,6 +15,7 @@ The wire contract is ``docs/PROTOCOL.md`` in the snakepit repository.
 """
 
 from .adapter import BaseAdapter, tool
+from .compat import BaseCommandHandler, ProtocolHandler
 from .context import CallContext, Stream
 from .errors import (
     Cancelled,
@@ -24,8 +25,14 @@ from .errors import (
     SerializationError,
 )
 
+#: The original Snakepit's name for the call's context.
+SessionContext = CallContext
+
 __all__ = [
     "BaseAdapter",
+    "BaseCommandHandler",
+    "ProtocolHandler",
+    "SessionContext",
     "CallContext",
     "Cancelled",
     "DepthLimitExceeded",

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from .drive import chunk_data
 from .errors import Cancelled, HostToolError
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class CallContext:
         "_call",
         "_sessions",
         "_session",
+        "_host_tools",
     )
 
     def __init__(
@@ -94,6 +96,7 @@ class CallContext:
         self._call = call
         self._sessions = sessions
         self._session: dict[str, Any] | None = None
+        self._host_tools: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -212,6 +215,28 @@ class CallContext:
         tools = await self.acall_host_tool("snakepit.list_host_tools")
         return cast("list[dict[str, Any]]", tools)
 
+    @property
+    def elixir_tools(self) -> dict[str, Any]:
+        """The host tools visible to this call by name (the v0.7.5 name), fetched once."""
+        if self._host_tools is None:
+            self._host_tools = {spec["name"]: spec for spec in self.list_host_tools()}
+        return self._host_tools
+
+    def register_variable(self, name: str, var_type: str, value: Any, **options: Any) -> Any:
+        """Create the session variable ``name`` of type ``var_type`` (the v0.4 API).
+
+        It calls the host tool ``snakepit.register_variable`` with ``name``, ``type``,
+        ``value`` and any ``options``, and returns the host's answer. The result may also be
+        awaited, as the v0.4 adapters do.
+        """
+        arguments = {"name": name, "type": var_type, "value": value, **options}
+        return _Awaitable(self.call_host_tool("snakepit.register_variable", arguments))
+
+    def stream(self) -> Stream:
+        """The call's :class:`Stream` (chunks go out only when the host asked for them)."""
+        call = self._call
+        return Stream(self.call_id, call, enabled=call is not None and call.streaming)
+
     def get_variable(self, name: str) -> Any:
         """The value of the session variable ``name`` (kept by the host)."""
         return _variable_value(self.call_host_tool("snakepit.get_variable", name=name))
@@ -237,6 +262,22 @@ class CallContext:
     async def alist_variables(self) -> Any:
         """The ``async`` form of :meth:`list_variables`."""
         return await self.acall_host_tool("snakepit.list_variables")
+
+
+class _Awaitable:
+    """A value that was computed at once but may also be awaited (``await x`` gives it)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        yield from ()
+        return self.value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
 
 
 def _variable_value(variable: Any) -> Any:
@@ -275,10 +316,10 @@ class Stream:
         if call.checkpoint():
             raise Cancelled()
         if self.enabled:
-            call.send_chunk(data)
+            call.send_chunk(chunk_data(data))
 
     def emit(self, data: Any) -> None:
         """Write one chunk without checking for a cancel (the caller just checked)."""
         call = self._call
         if call is not None and self.enabled:
-            call.send_chunk(data)
+            call.send_chunk(chunk_data(data))

@@ -10,8 +10,9 @@ by :func:`to_wire` and encoded again. Conversions, tried in this order:
   string keys;
 * ``Enum``: its value; ``Decimal`` and paths: ``str``; ``date``/``datetime``/``time``
   (anything with ``isoformat()``): the ISO text;
-* dataclass instances: ``dataclasses.asdict``; objects with ``to_dict()`` (pandas) or
-  ``tolist()`` (numpy arrays and scalars): what those return.
+* dataclass instances: ``dataclasses.asdict``; numpy dtypes: their name (``"int64"``);
+  objects with ``to_dict()`` (pandas) or ``tolist()`` (numpy arrays and scalars): what
+  those return.
 
 Nothing is ever silently replaced or cut: a value no rule converts (an arbitrary object,
 NaN in JSON, an integer beyond 64 bits) raises :class:`SerializationError` naming its type,
@@ -138,6 +139,8 @@ def _replacement(value: Any) -> Any:
         return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
+    if any(kind.__name__ == "dtype" and kind.__module__ == "numpy" for kind in type(value).__mro__):
+        return str(value)  # numpy dtypes (pandas' df.dtypes holds them): "int64", ...
     if not isinstance(value, type):
         for method in ("to_dict", "tolist", "isoformat"):
             function = getattr(value, method, None)

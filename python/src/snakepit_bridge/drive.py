@@ -18,7 +18,7 @@ none, so without streaming its collected values are the result.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
-from types import AsyncGeneratorType, GeneratorType
+from types import AsyncGeneratorType, CoroutineType, GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from .errors import Cancelled
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .calls import Call
     from .context import CallContext, Stream
 
-__all__ = ["close_quietly", "drive_async_generator", "run_async_tool", "run_tool"]
+__all__ = ["chunk_data", "close_quietly", "drive_async_generator", "run_async_tool", "run_tool"]
 
 
 def run_tool(
@@ -50,6 +50,9 @@ def run_tool(
         return drive_generator(result, call)
     if type(result) is AsyncGeneratorType:
         return call.server.run_coroutine(call, drive_async_generator(result, call))
+    if type(result) is CoroutineType:
+        # A plain function that returned a coroutine (an async dispatcher, say).
+        return call.server.run_coroutine(call, result)
     return result
 
 
@@ -67,6 +70,19 @@ async def run_async_tool(
     return await outcome
 
 
+_PLAIN = (dict, list, str, bytes, int, float, bool, type(None), tuple)
+
+
+def chunk_data(value: Any) -> Any:
+    """The data to stream for a yielded or sent ``value``: itself, or the ``.data`` of an
+    object with ``.data`` and ``.is_final`` (the original Snakepit's ``StreamChunk``)."""
+    if type(value) in _PLAIN:
+        return value
+    if hasattr(value, "is_final") and hasattr(value, "data"):
+        return value.data
+    return value
+
+
 def _deliver(value: Any, call: Call, collected: list[Any]) -> None:
     """Hand one yielded value on: a chunk when streaming, else collected; after a cancel
     check, so a cancelled generator is closed before its next value goes out.
@@ -74,9 +90,9 @@ def _deliver(value: Any, call: Call, collected: list[Any]) -> None:
     if call.checkpoint():
         raise Cancelled()
     if call.streaming:
-        call.send_chunk(value)
+        call.send_chunk(chunk_data(value))
     else:
-        collected.append(value)
+        collected.append(chunk_data(value))
 
 
 def drive_generator(generator: Generator[Any, None, Any], call: Call) -> Any:

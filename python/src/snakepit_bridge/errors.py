@@ -21,6 +21,7 @@ __all__ = [
     "LinkClosed",
     "ProtocolError",
     "SerializationError",
+    "UnknownCommand",
     "error",
     "error_payload",
 ]
@@ -49,6 +50,10 @@ class InvalidArguments(Exception):
 
 class SerializationError(Exception):
     """A value cannot be sent to the host, even after conversion (or it is too large)."""
+
+
+class UnknownCommand(Exception):
+    """No tool of the adapter has the name a call asked for."""
 
 
 class DepthLimitExceeded(Exception):
@@ -84,7 +89,13 @@ class HostToolError(Exception):
 
 
 #: Exceptions whose traceback says nothing the message does not (the caller's mistake).
-_NO_TRACEBACK = (InvalidArguments, DepthLimitExceeded, SerializationError, Cancelled)
+_NO_TRACEBACK = (
+    InvalidArguments,
+    UnknownCommand,
+    DepthLimitExceeded,
+    SerializationError,
+    Cancelled,
+)
 
 
 def error(kind: str, message: str, trace: str | None = None) -> dict[str, Any]:

@@ -30,10 +30,12 @@ from typing import TYPE_CHECKING, Any
 from . import protocol
 from .adapter import Tool, discover_tools
 from .calls import Call, Server
+from .compat import dispatcher_tool, has_own_dispatcher, legacy_tools
 from .context import CallContext, Stream
 from .convert import SerializationError, encode_lenient
 from .depth import MAX_DEPTH, exceeds, may_exceed, scan_envelope
 from .drive import run_tool
+from .environment import capacity_for, offered_encodings
 from .errors import (
     AdapterLoadError,
     DepthLimitExceeded,
@@ -96,39 +98,6 @@ def load_adapter_class(spec: str) -> type:
     return target
 
 
-def offered_encodings(environ: dict[str, str] | None = None) -> list[str]:
-    """The encodings to offer in ``hello``: those available, narrowed by ``SNAKEPIT_ENCODINGS``."""
-    env = os.environ if environ is None else environ
-    available = protocol.available_encodings()
-    raw = env.get("SNAKEPIT_ENCODINGS", "").strip()
-    if not raw:
-        return available
-    wanted = [name.strip() for name in raw.split(",") if name.strip()]
-    offered = [name for name in wanted if name in available]
-    return offered or ["json"]
-
-
-def capacity_for(adapter: Any, environ: Any = None) -> int:
-    """How many calls at once the worker takes: ``SNAKEPIT_CAPACITY``, else the adapter's
-    ``capacity`` class attribute, else 1. A value that is not an integer ≥ 1 is ignored.
-    """
-    env = os.environ if environ is None else environ
-    raw = env.get("SNAKEPIT_CAPACITY", "").strip()
-    if raw:
-        try:
-            value = int(raw)
-        except ValueError:
-            value = 0
-        if value >= 1:
-            return value
-        log(f"ignoring SNAKEPIT_CAPACITY={raw!r}: not an integer of at least 1")
-    declared = getattr(adapter, "capacity", 1)
-    if isinstance(declared, int) and not isinstance(declared, bool) and declared >= 1:
-        return declared
-    log(f"ignoring the adapter's capacity {declared!r}: not an integer of at least 1")
-    return 1
-
-
 class Runtime:
     """One worker: an adapter instance, its tools, its sessions and the link to the host."""
 
@@ -137,6 +106,10 @@ class Runtime:
         self.adapter_name = adapter_name
         self.link = link
         self.tools: dict[str, Tool] = discover_tools(adapter)
+        self.tools.update(legacy_tools(adapter, self.tools))
+        #: Whether the adapter dispatches every call itself (its own ``execute_tool``).
+        self.own_dispatcher = has_own_dispatcher(adapter)
+        self._dispatched: dict[str, Tool] = {}
         self.worker_id: str | None = os.environ.get("SNAKEPIT_WORKER_ID")
         self.encodings = offered_encodings()
         #: How many calls this worker runs at once (announced in ``hello``).
@@ -298,6 +271,11 @@ class Runtime:
         call_id = message.get("id")
         command = message.get("command")
         tool = self.tools.get(command) if isinstance(command, str) else None
+        if self.own_dispatcher and isinstance(command, str):
+            tool = self._dispatched.get(command)
+            if tool is None:
+                tool = dispatcher_tool(self.adapter, command, self.tools.get(command))
+                self._dispatched[command] = tool
         if tool is None:
             self.send_error(
                 call_id,
