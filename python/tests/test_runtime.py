@@ -115,6 +115,14 @@ def test_unserializable_result_fails_the_call_and_the_worker_survives(worker: Wo
     assert worker.call("add", {"a": 5})["result"] == 5
 
 
+@pytest.mark.parametrize("command", [["add"], {"a": 1}, None, 7])
+def test_a_command_that_is_not_a_name_is_unknown(worker: Worker, command: Any) -> None:
+    worker.send({"kind": "call", "id": 31, "command": command, "args": {"a": 1}})
+    reply = worker.recv()
+    assert reply["id"] == 31 and reply["error"]["type"] == "UnknownCommand"
+    assert worker.call("add", {"a": 1})["result"] == 1
+
+
 def test_ping_is_answered_with_pong(worker: Worker) -> None:
     worker.send({"kind": "ping", "id": 99})
     assert worker.recv() == {"kind": "pong", "id": 99}

@@ -63,7 +63,7 @@ class Call:
         server: The serving mode that runs it.
     """
 
-    __slots__ = ("id", "command", "streaming", "cancelled", "seq", "server", "waker")
+    __slots__ = ("id", "command", "streaming", "cancelled", "seq", "server")
 
     def __init__(self, call_id: Any, command: str, streaming: bool, server: Server) -> None:
         self.id = call_id
@@ -72,8 +72,6 @@ class Call:
         self.cancelled = False
         self.seq = 0
         self.server = server
-        #: Set by the threaded server: wakes the call when it is cancelled.
-        self.waker: Any = None
 
     def __repr__(self) -> str:
         return f"Call(id={self.id!r}, command={self.command!r}, cancelled={self.cancelled})"

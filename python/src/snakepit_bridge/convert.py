@@ -35,7 +35,7 @@ from .depth import MAX_DEPTH, exceeds, may_exceed
 from .errors import DepthLimitExceeded, SerializationError
 from .protocol import encode
 
-__all__ = ["MAX_DEPTH", "SerializationError", "encode_lenient", "to_wire"]
+__all__ = ["MAX_DEPTH", "SerializationError", "encode_lenient", "encode_plain", "to_wire"]
 
 #: How much of a value's ``repr`` an error message quotes.
 REPR_LIMIT = 80
@@ -209,6 +209,22 @@ def to_wire(value: Any, encoding: str, max_values: int = 1 << 26) -> Any:
             f"holds {_describe(bad)}, {reason or 'which no conversion rule turns into data'}"
         ) from None
     return root[0]
+
+
+def encode_plain(
+    message: dict[str, Any], field: str, encoding: str, max_frame: int
+) -> bytes | None:
+    """The payload of ``message`` when it encodes as it is and within every limit, else
+    ``None`` (then :func:`encode_lenient` converts it or says why it cannot be sent)."""
+    try:
+        payload = encode(message, encoding)
+    except Exception:
+        return None
+    if len(payload) > MAX_DEPTH and (
+        len(payload) > max_frame or (may_exceed(payload) and exceeds(message[field]))
+    ):
+        return None
+    return payload
 
 
 def encode_lenient(

@@ -29,7 +29,15 @@ if TYPE_CHECKING:
     from .calls import Call
     from .context import CallContext, Stream
 
-__all__ = ["chunk_data", "close_quietly", "drive_async_generator", "run_async_tool", "run_tool"]
+__all__ = [
+    "DRIVEN",
+    "chunk_data",
+    "close_quietly",
+    "drive_result",
+    "drive_async_generator",
+    "run_async_tool",
+    "run_tool",
+]
 
 
 def run_tool(
@@ -46,14 +54,23 @@ def run_tool(
             outcome = drive_async_generator(outcome, call)
         return call.server.run_coroutine(call, outcome)
     result = tool.invoke(args, ctx, stream)
+    if type(result) in DRIVEN:
+        return drive_result(result, call)
+    return result
+
+
+#: The types of values a tool returns that are driven to a result rather than sent.
+DRIVEN = frozenset({GeneratorType, AsyncGeneratorType, CoroutineType})
+
+
+def drive_result(result: Any, call: Call) -> Any:
+    """Drive a generator, async generator or coroutine a tool returned to its result."""
     if type(result) is GeneratorType:
         return drive_generator(result, call)
     if type(result) is AsyncGeneratorType:
         return call.server.run_coroutine(call, drive_async_generator(result, call))
-    if type(result) is CoroutineType:
-        # A plain function that returned a coroutine (an async dispatcher, say).
-        return call.server.run_coroutine(call, result)
-    return result
+    # A plain function that returned a coroutine (an async dispatcher, say).
+    return call.server.run_coroutine(call, result)
 
 
 async def run_async_tool(

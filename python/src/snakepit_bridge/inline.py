@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .calls import Call
 from .convert import encode_lenient
-from .errors import Cancelled, LinkClosed, ProtocolError
+from .depth import MAX_DEPTH
+from .drive import DRIVEN, drive_result
+from .errors import Cancelled, DepthLimitExceeded, LinkClosed, ProtocolError, error_payload
 from .log import log
-from .protocol import QUIET_KINDS, message_kind
+from .protocol import QUIET_KINDS, decode, message_kind
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -65,12 +67,20 @@ class InlineServer:
         if self.failure is not None:
             raise self.failure
         link = self.link
-        decode = self.runtime.decode
+        runtime = self.runtime
         while True:
             payload = link.next_payload()
             if payload is None:
                 return None
-            message = decode(payload)
+            # Runtime.decode, unrolled: this is the hot path of every call.
+            message: dict[str, Any] | None
+            try:
+                message = decode(payload)
+            except DepthLimitExceeded:
+                message = runtime.too_deep(payload)
+            else:
+                if len(payload) > MAX_DEPTH:
+                    message = runtime.check_depth(message, payload)
             if message is not None:
                 return message
 
@@ -100,13 +110,37 @@ class InlineServer:
 
     def handle_call(self, message: dict[str, Any]) -> None:
         """Run one call to its end and send its result."""
-        opened = self.runtime.open_call(message, self)
+        runtime = self.runtime
+        try:
+            tool = runtime.plain_tools.get(message.get("command"))
+        except TypeError:  # An unhashable command names no tool.
+            tool = None
+        args = message.get("args")
+        if tool is not None and type(args) is dict:
+            # The fast path, for a synchronous tool that takes neither ctx nor stream:
+            # Runtime.open_call and Runtime.run_call with nothing to set up.
+            call = self.current = Call(
+                message.get("id"), tool.name, bool(message.get("stream")), self
+            )
+            try:
+                result = tool.invoke(args, None, None)
+                if type(result) in DRIVEN:
+                    result = drive_result(result, call)
+            except LinkClosed:
+                raise
+            except Exception as exc:
+                runtime.send_error(call.id, error_payload(exc))
+                return
+            finally:
+                self.current = None
+            runtime.send_result(call, result)
+            return
+        opened = runtime.open_call(message, self)
         if opened is None:
             return
-        call = opened[0]
-        self.current = call
+        self.current = opened[0]
         try:
-            self.runtime.run_call(*opened)
+            runtime.run_call(*opened)
         finally:
             self.current = None
 

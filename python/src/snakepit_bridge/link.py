@@ -99,11 +99,20 @@ class Link:
         Raises :class:`LinkClosed` when the host has gone away.
         """
         lock = self._write_lock
-        if lock is None:
-            self._write(data)
-        else:
+        if lock is not None:
             with lock:
                 self._write(data)
+            return
+        fd = self.write_fd
+        try:
+            written = os.write(fd, data)
+            if written < len(data):
+                view = memoryview(data)
+                while written < len(data):
+                    written += os.write(fd, view[written:])
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            self.closed = True
+            raise LinkClosed(str(exc)) from None
 
     def _write(self, data: bytes) -> None:
         fd = self.write_fd

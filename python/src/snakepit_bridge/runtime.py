@@ -32,9 +32,9 @@ from .adapter import Tool, discover_tools
 from .calls import Call, Server
 from .compat import dispatcher_tool, has_own_dispatcher, legacy_tools
 from .context import CallContext, Stream
-from .convert import SerializationError, encode_lenient
+from .convert import SerializationError, encode_lenient, encode_plain
 from .depth import MAX_DEPTH, exceeds, may_exceed, scan_envelope
-from .drive import run_tool
+from .drive import DRIVEN, drive_result, run_tool
 from .environment import capacity_for, offered_encodings
 from .errors import (
     AdapterLoadError,
@@ -109,6 +109,13 @@ class Runtime:
         self.tools.update(legacy_tools(adapter, self.tools))
         #: Whether the adapter dispatches every call itself (its own ``execute_tool``).
         self.own_dispatcher = has_own_dispatcher(adapter)
+        #: The tools the inline fast path may run as they are: synchronous, without ctx or
+        #: stream (none when the adapter dispatches calls itself).
+        self.plain_tools: dict[Any, Tool] = {
+            name: found
+            for name, found in self.tools.items()
+            if not (self.own_dispatcher or found.on_loop or found.wants_ctx or found.wants_stream)
+        }
         self._dispatched: dict[str, Tool] = {}
         self.worker_id: str | None = os.environ.get("SNAKEPIT_WORKER_ID")
         self.encodings = offered_encodings()
@@ -232,12 +239,26 @@ class Runtime:
             message = protocol.decode(payload)
         except DepthLimitExceeded:
             return self._too_deep(scan_envelope(payload))
+        if len(payload) > MAX_DEPTH:
+            return self.check_depth(message, payload)
+        return message
+
+    def check_depth(
+        self, message: dict[str, Any], payload: protocol.Buffer
+    ) -> dict[str, Any] | None:
+        """``message`` decoded from ``payload``, or what :meth:`decode` makes of it when its
+        value is deeper than ``MAX_DEPTH`` (call this only for payloads over ``MAX_DEPTH``
+        bytes: shorter ones cannot be too deep)."""
         if may_exceed(payload):
             kind = message_kind(message)
             field = "args" if kind == "call" else "result" if kind == "host_result" else None
             if field is not None and exceeds(message.get(field)):
                 return self._too_deep(message)
         return message
+
+    def too_deep(self, payload: protocol.Buffer) -> dict[str, Any] | None:
+        """What :meth:`decode` makes of a payload the decoder found too deep."""
+        return self._too_deep(scan_envelope(payload))
 
     def _too_deep(self, fields: dict[str, Any]) -> dict[str, Any] | None:
         kind = message_kind(fields)
@@ -269,8 +290,11 @@ class Runtime:
     ) -> tuple[Call, Tool, dict[str, Any], CallContext | None, Stream | None] | None:
         """Turn a ``call`` message into per-call state, or answer it with an error now."""
         call_id = message.get("id")
-        command = message.get("command")
-        tool = self.tools.get(command) if isinstance(command, str) else None
+        command: Any = message.get("command")
+        try:
+            tool = self.tools.get(command)
+        except TypeError:  # An unhashable command names no tool.
+            tool = None
         if self.own_dispatcher and isinstance(command, str):
             tool = self._dispatched.get(command)
             if tool is None:
@@ -324,7 +348,12 @@ class Runtime:
     ) -> None:
         """Run ``tool`` for ``call`` and send the result, or the error it ended with."""
         try:
-            result = run_tool(tool, args, ctx, stream, call)
+            if tool.on_loop:
+                result = run_tool(tool, args, ctx, stream, call)
+            else:
+                result = tool.invoke(args, ctx, stream)
+                if type(result) in DRIVEN:
+                    result = drive_result(result, call)
         except LinkClosed:
             raise
         except Exception as exc:
@@ -335,10 +364,16 @@ class Runtime:
     def send_result(self, call: Call, result: Any) -> None:
         """Send the successful ``result`` of ``call``, or an error if it cannot be sent."""
         message = {"kind": "result", "id": call.id, "success": True, "result": result}
-        try:
-            self.send_lenient(message, "result", f"the result of tool {call.command!r}")
-        except (SerializationError, DepthLimitExceeded) as exc:
-            self.send_error(call.id, error_payload(exc))
+        link = self.link
+        payload = encode_plain(message, "result", link.encoding, link.reader.max_frame)
+        if payload is None:
+            try:
+                what = f"the result of tool {call.command!r}"
+                payload = encode_lenient(message, "result", link.encoding, link.max_frame, what)
+            except (SerializationError, DepthLimitExceeded) as exc:
+                self.send_error(call.id, error_payload(exc))
+                return
+        link.write_raw(len(payload).to_bytes(4, "big") + payload)
 
     def send_lenient(self, message: dict[str, Any], field: str, what: str) -> None:
         """Encode and write ``message``, converting its ``field`` if the wire cannot carry it.
@@ -348,7 +383,10 @@ class Runtime:
         cannot be encoded or is over the frame limit; nothing is written then.
         """
         link = self.link
-        link.send_payload(encode_lenient(message, field, link.encoding, link.max_frame, what))
+        payload = encode_plain(message, field, link.encoding, link.reader.max_frame)
+        if payload is None:
+            payload = encode_lenient(message, field, link.encoding, link.max_frame, what)
+        link.write_raw(len(payload).to_bytes(4, "big") + payload)
 
     def send_error(self, call_id: Any, payload: dict[str, Any]) -> None:
         """Send a failed ``result`` for ``call_id`` with the ``error`` map ``payload``."""
