@@ -127,7 +127,7 @@ def test_wire_limits_of_numbers_and_text() -> None:
 
 
 def nest(levels: int, inner: Any) -> Any:
-    """``inner`` wrapped in ``levels`` lists: ``levels + 1`` levels deep for a scalar."""
+    """``inner`` wrapped in ``levels`` lists: ``levels`` deep around a scalar."""
     for _ in range(levels):
         inner = [inner]
     return inner
@@ -135,13 +135,13 @@ def nest(levels: int, inner: Any) -> Any:
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_conversion_stops_at_the_depth_limit(encoding: str) -> None:
-    # A set needs conversion; 510 lists around {1} make 512 levels, the deepest allowed.
-    converted = to_wire(nest(MAX_DEPTH - 2, {1}), encoding)
-    for _ in range(MAX_DEPTH - 2):
+    # A set needs conversion (and is a list on the wire): 511 lists around {1} make 512.
+    converted = to_wire(nest(MAX_DEPTH - 1, {1}), encoding)
+    for _ in range(MAX_DEPTH - 1):
         converted = converted[0]
     assert converted == [1]
     with pytest.raises(DepthLimitExceeded, match="512 levels"):
-        to_wire(nest(MAX_DEPTH - 1, {1}), encoding)
+        to_wire(nest(MAX_DEPTH, {1}), encoding)
     cyclic: list[Any] = []
     cyclic.append(cyclic)
     with pytest.raises(DepthLimitExceeded):
@@ -162,13 +162,14 @@ def test_wide_values_convert_completely(encoding: str) -> None:
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_encode_lenient_enforces_the_depth_limit(encoding: str) -> None:
-    # Plain values the encoder takes as they are: 512 levels pass, 513 fail, in both
-    # encodings (msgpack's own limit is 1024, JSON's about 1000).
+    # Plain values the encoder takes as they are: 512 lists or maps deep pass, 513 fail, in
+    # both encodings (msgpack's own limit is 1024, JSON's about 1000). Scalars add no level.
     for inner in (1, [], {}):
-        message = {"kind": "result", "id": 1, "success": True, "result": nest(511, inner)}
+        deepest = MAX_DEPTH if inner == 1 else MAX_DEPTH - 1
+        message = {"kind": "result", "id": 1, "success": True, "result": nest(deepest, inner)}
         payload = encode_lenient(message, "result", encoding, 1 << 24, "the result")
         assert protocol.decode(payload) == message
-        message["result"] = nest(512, inner)
+        message["result"] = nest(deepest + 1, inner)
         with pytest.raises(DepthLimitExceeded, match="the result nests deeper than .* 512"):
             encode_lenient(message, "result", encoding, 1 << 24, "the result")
     message["result"] = nest(5000, 1)

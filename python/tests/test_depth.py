@@ -32,7 +32,7 @@ def encoded_worker(request: pytest.FixtureRequest) -> Any:
 
 def deep_call_payload(encoding: str, call_id: int, lists: int) -> bytes:
     """A ``levels`` call whose args are ``{"x": 1 wrapped in `lists` lists}``, built as bytes
-    so that no encoder limit applies (the args map is level 1, so this is lists + 2 deep)."""
+    so that no encoder limit applies (with the args map, ``lists + 1`` deep)."""
     if encoding == "json":
         inner = "[" * lists + "1" + "]" * lists
         text = f'{{"kind":"call","id":{call_id},"command":"levels","args":{{"x":{inner}}}}}'
@@ -58,7 +58,7 @@ def send_raw(worker: Worker, payload: bytes) -> None:
     worker.sock.sendall(len(payload).to_bytes(4, "big") + payload)
 
 
-@pytest.mark.parametrize("lists", [MAX_DEPTH - 1, 1000, 5000, 100_000])
+@pytest.mark.parametrize("lists", [MAX_DEPTH, 1000, 5000, 100_000])
 def test_too_deep_arguments_fail_that_call_and_the_worker_serves_on(
     encoded_worker: Worker, lists: int
 ) -> None:
@@ -75,8 +75,8 @@ def test_too_deep_arguments_fail_that_call_and_the_worker_serves_on(
 
 def test_arguments_at_the_limit_arrive_intact(encoded_worker: Worker) -> None:
     worker = encoded_worker
-    # args map (1) + "x" list chain: 510 lists around 1 make 512 levels in all.
-    send_raw(worker, deep_call_payload(worker.encoding, 42, MAX_DEPTH - 2))
+    # The args map and 511 lists around 1: 512 deep, the deepest allowed.
+    send_raw(worker, deep_call_payload(worker.encoding, 42, MAX_DEPTH - 1))
     reply = worker.recv()
     assert reply["id"] == 42 and reply["result"] == MAX_DEPTH
 
@@ -92,15 +92,15 @@ def test_results_and_chunks_up_to_the_limit_arrive_and_deeper_ones_fail(
             return worker.stream("nested", {"levels": levels})
         return [], worker.call("nested", {"levels": levels})
 
-    chunks, reply = outcome(MAX_DEPTH - 1)
+    chunks, reply = outcome(MAX_DEPTH)
     assert reply["success"] is True, reply
     value = reply["result"]
-    for _ in range(MAX_DEPTH - 1):
+    for _ in range(MAX_DEPTH):
         value = value[0]
     assert value == 1
     if streaming:
         assert [chunk["data"] for chunk in chunks] == [reply["result"]]
-    for levels in (MAX_DEPTH, 1000, 3000):
+    for levels in (MAX_DEPTH + 1, 1000, 3000):
         chunks, reply = outcome(levels)
         assert chunks == []
         assert reply["success"] is False

@@ -187,7 +187,7 @@ def to_wire(value: Any, encoding: str, max_values: int = 1 << 26) -> Any:
             if shape is None:
                 continue
             container, pairs = shape
-            if level >= MAX_DEPTH and pairs:
+            if level > MAX_DEPTH:
                 raise DepthLimitExceeded(
                     f"nests deeper than the limit of {MAX_DEPTH} levels (MAX_DEPTH)"
                 )

@@ -2,9 +2,9 @@
 
 This module owns ``docs/PROTOCOL.md``, "Depth limit": a value carried by a message (a
 call's ``args``, a ``result``, a chunk's ``data``, a host call's ``args`` or result) may
-nest at most :data:`MAX_DEPTH` levels. The value itself is level 1 and an item of a
-container at level ``n`` is at level ``n + 1``, so a scalar or an empty list is 1 level
-deep, ``[[1]]`` is 3, and wrapping a scalar in 511 lists gives the deepest value allowed.
+nest at most :data:`MAX_DEPTH` lists or maps. Scalars add no level: ``1`` is 0 deep, ``[]``
+and ``{}`` are 1 deep, ``[[1]]`` is 2, and ``1`` wrapped in 512 lists is the deepest value
+allowed (the host's ``protocol/depth.rs`` counts the same way).
 
 * :func:`exceeds` walks a decoded value with an explicit stack;
 * :func:`may_exceed` bounds the depth of an encoded payload from its bytes at C speed, so
@@ -24,7 +24,7 @@ from .errors import ProtocolError
 
 __all__ = ["MAX_DEPTH", "exceeds", "may_exceed", "scan_envelope"]
 
-#: The deepest a value on the wire may nest, in levels (the value itself is level 1).
+#: How many lists or maps deep a value on the wire may nest.
 MAX_DEPTH = 512
 
 _CONTAINERS = (list, tuple, dict)
@@ -36,21 +36,18 @@ _MSGPACK_OTHER = bytes(
 
 
 def exceeds(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """Whether ``value`` nests deeper than ``limit`` levels (lists, tuples and maps)."""
+    """Whether ``value`` nests more than ``limit`` lists, tuples or maps deep."""
     if not isinstance(value, _CONTAINERS):
-        return limit < 1
+        return False
     stack: list[tuple[Any, int]] = [(value, 1)]
     pop = stack.pop
     push = stack.append
     while stack:
         container, level = pop()
-        items = container.values() if isinstance(container, dict) else container
-        if level >= limit:
-            if len(items):
-                return True
-            continue
+        if level > limit:
+            return True
         child = level + 1
-        for item in items:
+        for item in container.values() if isinstance(container, dict) else container:
             if isinstance(item, _CONTAINERS):
                 push((item, child))
     return False
@@ -59,9 +56,9 @@ def exceeds(value: Any, limit: int = MAX_DEPTH) -> bool:
 def may_exceed(payload: bytes | bytearray | memoryview, levels: int = MAX_DEPTH) -> bool:
     """Whether the message in ``payload`` could hold a value deeper than ``levels``.
 
-    A value ``levels + 1`` deep inside a message needs at least ``levels + 1`` containers
-    (the message map and ``levels`` nested ones), each at least one byte, so a payload
-    with fewer container bytes cannot hold one. ``False`` is certain; ``True`` means walk.
+    A value ``levels + 1`` deep inside a message needs ``levels + 2`` containers (the
+    message map and its own), each at least one byte, so a payload with fewer container
+    bytes cannot hold one. ``False`` is certain; ``True`` means walk.
     """
     if len(payload) <= levels:
         return False

@@ -187,7 +187,7 @@ class FaultAdapter(BaseAdapter):
     @tool
     def nested(self, levels: int, stream: Stream) -> Any:
         """Return (and, when streaming, first send as a chunk) ``1`` wrapped in ``levels``
-        lists: a value ``levels + 1`` levels deep."""
+        lists: a value ``levels`` deep."""
         value: Any = 1
         for _ in range(levels):
             value = [value]
@@ -196,15 +196,14 @@ class FaultAdapter(BaseAdapter):
 
     @tool
     def levels(self, params: dict[str, Any]) -> int:
-        """Return how many levels deep the argument map nests (the map itself is 1)."""
+        """Return how many lists or maps deep the argument map nests (the map itself is 1)."""
         deepest = 0
         stack: list[tuple[Any, int]] = [(params, 1)]
         while stack:
             value, level = stack.pop()
             deepest = max(deepest, level)
             items = value.values() if isinstance(value, dict) else value
-            if isinstance(value, (dict, list)):
-                stack.extend((item, level + 1) for item in items)
+            stack.extend((item, level + 1) for item in items if isinstance(item, (dict, list)))
         return deepest
 
     @tool
