@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of snakepit: Rust (fmt, clippy, nextest, doc tests) and Python (ruff,
 # pytest). Installs what it needs first: Ruby (for the classic-worker test) from apt, and a
-# Python venv in .venv with msgpack, pytest, ruff and the bridge package itself.
+# Python venv in .venv with msgpack, pytest, ruff, mypy and the bridge package itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,9 @@ echo "==> python environment (.venv)"
 if [ ! -x .venv/bin/python ]; then
     "${PYTHON:-python3}" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check "msgpack>=1.0" "pytest>=7" "ruff>=0.4"
+.venv/bin/python -m pip install -q --disable-pip-version-check "msgpack>=1.0" "pytest>=7" "ruff>=0.4" "mypy>=1.8"
+# The original Snakepit's README data-science adapter (a source-compatibility test) needs these.
+.venv/bin/python -m pip install -q --disable-pip-version-check numpy pandas scikit-learn
 .venv/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
 rm -rf python/build python/src/*.egg-info
 export SNAKEPIT_PYTHON="$PWD/.venv/bin/python"
@@ -34,10 +36,11 @@ echo "==> rust: tests"
 cargo nextest run --workspace --locked --profile ci
 cargo test --workspace --doc --locked
 
-echo "==> python: ruff, pytest"
+echo "==> python: ruff, mypy, pytest"
 (
     cd python
     ../.venv/bin/ruff check .
     ../.venv/bin/ruff format --check .
+    ../.venv/bin/mypy
     ../.venv/bin/python -m pytest -q
 )

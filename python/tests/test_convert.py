@@ -14,16 +14,14 @@ import pytest
 from snakepit_bridge import protocol
 from snakepit_bridge.convert import (
     MAX_DEPTH,
-    MAX_ELEMENTS,
     SerializationError,
     encode_lenient,
     to_wire,
 )
+from snakepit_bridge.errors import DepthLimitExceeded
 
-ENCODINGS = [
-    "json",
-    pytest.param("msgpack", marks=pytest.mark.skipif(not protocol.HAS_MSGPACK, reason="msgpack")),
-]
+#: msgpack is installed by scripts/test.sh, so its cases fail (never skip) without it.
+ENCODINGS = ["json", "msgpack"]
 
 
 class Color(enum.Enum):
@@ -103,46 +101,83 @@ def test_bytes_per_encoding() -> None:
     assert to_wire(memoryview(b"ab"), "msgpack") == b"ab"
 
 
-def test_unknown_objects_become_the_marker() -> None:
-    marker = to_wire(object(), "json")
-    assert marker["__unserializable__"] == "builtins.object"
-    assert marker["repr"].startswith("<object object at")
-    long = to_wire(type("Long", (), {"__repr__": lambda self: "y" * 1000})(), "json")
-    assert len(long["repr"]) == 200 and long["repr"].endswith("...")
-    assert to_wire(BrokenRepr(), "json")["repr"] == "<repr failed: RuntimeError>"
-    assert to_wire(FailingToDict(), "json")["__unserializable__"].endswith(".FailingToDict")
-    assert to_wire(int, "json")["__unserializable__"] == "builtins.type"
+def test_unknown_objects_fail_naming_their_type() -> None:
+    with pytest.raises(SerializationError, match=r"builtins\.object \(<object object at"):
+        to_wire({"value": object()}, "json")
+    with pytest.raises(SerializationError, match=r"\.\.\.\)"):
+        to_wire(type("Long", (), {"__repr__": lambda self: "y" * 1000})(), "json")
+    with pytest.raises(SerializationError, match="repr failed: RuntimeError"):
+        to_wire(BrokenRepr(), "json")
+    with pytest.raises(SerializationError, match=r"FailingToDict.*to_dict\(\) raised"):
+        to_wire(FailingToDict(), "json")
+    with pytest.raises(SerializationError, match="builtins.type"):
+        to_wire(int, "json")
     # A plain object with attributes is not guessed at.
-    assert "__unserializable__" in to_wire(type("Plain", (), {})(), "json")
+    with pytest.raises(SerializationError):
+        to_wire(type("Plain", (), {})(), "json")
 
 
 def test_wire_limits_of_numbers_and_text() -> None:
-    assert to_wire(float("nan"), "json")["repr"] == "nan"
+    with pytest.raises(SerializationError, match="non-finite"):
+        to_wire([float("nan")], "json")
     assert to_wire(float("inf"), "msgpack") == float("inf")
-    assert to_wire(2**70, "msgpack")["repr"] == str(2**70)
+    with pytest.raises(SerializationError, match="beyond 64 bits"):
+        to_wire({"n": 2**70}, "msgpack")
     assert to_wire("a\ud800b", "json") == "a?b"
 
 
-def test_conversion_is_bounded() -> None:
-    deep: Any = {1}
-    for _ in range(200):
-        deep = [deep]
-    converted = to_wire(deep, "json")
-    depth = 0
-    while isinstance(converted, list):
-        converted = converted[0]
-        depth += 1
-    assert depth == MAX_DEPTH + 1
-    assert converted["__unserializable__"] == "builtins.list"
+def nest(levels: int, inner: Any) -> Any:
+    """``inner`` wrapped in ``levels`` lists: ``levels`` deep around a scalar."""
+    for _ in range(levels):
+        inner = [inner]
+    return inner
 
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_conversion_stops_at_the_depth_limit(encoding: str) -> None:
+    # A set needs conversion (and is a list on the wire): 511 lists around {1} make 512.
+    converted = to_wire(nest(MAX_DEPTH - 1, {1}), encoding)
+    for _ in range(MAX_DEPTH - 1):
+        converted = converted[0]
+    assert converted == [1]
+    with pytest.raises(DepthLimitExceeded, match="512 levels"):
+        to_wire(nest(MAX_DEPTH, {1}), encoding)
     cyclic: list[Any] = []
     cyclic.append(cyclic)
-    assert to_wire(cyclic, "json") is not None
+    with pytest.raises(DepthLimitExceeded):
+        to_wire(cyclic, encoding)
+    # Far deeper than Python's recursion limit: still a clean error, never RecursionError.
+    with pytest.raises(DepthLimitExceeded):
+        to_wire(nest(100_000, {1}), encoding)
 
-    wide = [{index} for index in range(MAX_ELEMENTS)]
-    converted = to_wire(wide, "json")
-    assert converted[0] == [0]
-    assert converted[-1]["__unserializable__"] == "builtins.set"
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_wide_values_convert_completely(encoding: str) -> None:
+    wide = [{index} for index in range(200_000)]
+    converted = to_wire(wide, encoding)
+    assert len(converted) == 200_000 and converted[-1] == [199_999]
+    with pytest.raises(SerializationError, match="more than 1000 values"):
+        to_wire(wide, encoding, max_values=1000)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_encode_lenient_enforces_the_depth_limit(encoding: str) -> None:
+    # Plain values the encoder takes as they are: 512 lists or maps deep pass, 513 fail, in
+    # both encodings (msgpack's own limit is 1024, JSON's about 1000). Scalars add no level.
+    for inner in (1, [], {}):
+        deepest = MAX_DEPTH if inner == 1 else MAX_DEPTH - 1
+        message = {"kind": "result", "id": 1, "success": True, "result": nest(deepest, inner)}
+        payload = encode_lenient(message, "result", encoding, 1 << 24, "the result")
+        assert protocol.decode(payload) == message
+        message["result"] = nest(deepest + 1, inner)
+        with pytest.raises(DepthLimitExceeded, match="the result nests deeper than .* 512"):
+            encode_lenient(message, "result", encoding, 1 << 24, "the result")
+    message["result"] = nest(5000, 1)
+    with pytest.raises(DepthLimitExceeded):
+        encode_lenient(message, "result", encoding, 1 << 24, "the result")
+    message["result"] = {"x": object()}
+    with pytest.raises(SerializationError, match="^the result holds a builtins.object"):
+        encode_lenient(message, "result", encoding, 1 << 24, "the result")
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)

@@ -119,11 +119,17 @@ def test_ping_during_a_stream_is_answered(worker: Worker, tmp_path: Path) -> Non
     assert result["error"]["type"] == "Cancelled"
 
 
-def test_unserializable_chunks_are_converted(worker: Worker) -> None:
+def test_chunks_needing_conversion_are_converted_and_unserializable_ones_fail(
+    worker: Worker,
+) -> None:
     chunks, result = worker.stream("stream_unserializable")
-    [chunk] = data(chunks)
-    assert chunk["when"] == [1, 2]
-    assert chunk["what"]["__unserializable__"] == "builtins.object"
+    assert chunks == []
+    assert result["success"] is False
+    assert result["error"]["type"] == "SerializationError"
+    assert "chunk 0 of call" in result["error"]["message"]
+    assert "builtins.object" in result["error"]["message"]
+    chunks, result = worker.stream("stream_convertible")
+    assert data(chunks) == [{"when": [1, 2]}]
     assert result["result"] == "sent"
 
 

@@ -14,14 +14,28 @@ and run it as a worker with ``python -m snakepit_bridge --adapter my_module:MyAd
 The wire contract is ``docs/PROTOCOL.md`` in the snakepit repository.
 """
 
-from .adapter import BaseAdapter, InvalidArguments, tool
-from .context import CallContext, Cancelled, HostToolError, Stream
-from .convert import SerializationError
+from .adapter import BaseAdapter, tool
+from .compat import BaseCommandHandler, ProtocolHandler
+from .context import CallContext, Stream
+from .errors import (
+    Cancelled,
+    DepthLimitExceeded,
+    HostToolError,
+    InvalidArguments,
+    SerializationError,
+)
+
+#: The original Snakepit's name for the call's context.
+SessionContext = CallContext
 
 __all__ = [
     "BaseAdapter",
+    "BaseCommandHandler",
+    "ProtocolHandler",
+    "SessionContext",
     "CallContext",
     "Cancelled",
+    "DepthLimitExceeded",
     "HostToolError",
     "InvalidArguments",
     "SerializationError",

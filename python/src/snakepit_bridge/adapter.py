@@ -17,16 +17,18 @@ tool when the worker starts, so a call costs one dictionary lookup and one funct
 from __future__ import annotations
 
 import inspect
-import re
 from typing import Any, Callable, TypeVar, overload
 
 from .context import CallContext, Stream
+from .errors import InvalidArguments, UnknownCommand
+from .specs import first_paragraph, parse_args_section, plain_default, type_name
 
 __all__ = [
     "BaseAdapter",
     "InvalidArguments",
     "Tool",
     "discover_tools",
+    "make_tool",
     "tool",
 ]
 
@@ -36,29 +38,75 @@ _TOOL_MARKER = "__snakepit_tool__"
 _RESERVED = ("ctx", "stream")
 
 
-class InvalidArguments(Exception):
-    """The arguments of a call do not fit the tool's signature."""
-
-
 class BaseAdapter:
     """The base class of snakepit adapters.
 
     Subclasses mark methods with :func:`tool`. The runtime creates one instance per worker
     and calls :meth:`initialize` once, before it tells the host it is ready.
+
+    Attributes:
+        capacity: How many calls one worker of this adapter runs at once, unless the host
+            sets ``SNAKEPIT_CAPACITY``. Above 1, synchronous tools run on a thread pool of
+            that size and ``async def`` tools concurrently on one event loop.
+        thread_safe: ``False`` runs the synchronous tools one at a time even when the
+            capacity is above 1 (async tools still interleave on the event loop).
     """
+
+    capacity: int = 1
+    thread_safe: bool = True
 
     def initialize(self) -> Any:
         """Prepare the adapter (load models, open connections); may be ``async def``."""
         return None
 
+    def get_tools(self) -> list[dict[str, Any]]:
+        """The specs of this adapter's tools, as ``hello`` announces them."""
+        return [found.spec for found in self._snakepit_tools().values()]
+
+    def execute_tool(self, tool_name: str, arguments: dict[str, Any], context: Any) -> Any:
+        """Run the tool ``tool_name`` with the argument map ``arguments``.
+
+        An adapter may override this to dispatch every call itself (the original Snakepit's
+        API); ``super().execute_tool(...)`` then reaches the ``@tool`` methods. ``context``
+        is the call's :class:`~snakepit_bridge.context.CallContext` (``SessionContext``).
+        """
+        found = self._snakepit_tools().get(tool_name)
+        if found is None:
+            known = ", ".join(self._snakepit_tools()) or "(none)"
+            raise UnknownCommand(f"unknown command {tool_name!r}; available tools: {known}")
+        ctx = context if isinstance(context, CallContext) else None
+        stream = None
+        if found.wants_stream:
+            stream = ctx.stream() if ctx is not None else Stream(0, None, enabled=False)
+        return found.invoke(arguments, ctx, stream)
+
+    def _snakepit_tools(self) -> dict[str, Tool]:
+        tools: dict[str, Tool] | None = getattr(self, "_snakepit_tool_cache", None)
+        if tools is None:
+            tools = discover_tools(self)
+            try:
+                self._snakepit_tool_cache = tools
+            except AttributeError:  # An adapter with __slots__ rediscovers every time.
+                pass
+        return tools
+
 
 class _ToolOptions:
-    __slots__ = ("name", "description", "supports_streaming")
+    __slots__ = ("name", "description", "supports_streaming", "thread_safe", "required_variables")
 
-    def __init__(self, name: str | None, description: str | None, supports_streaming: bool) -> None:
+    def __init__(
+        self,
+        name: str | None,
+        description: str | None,
+        supports_streaming: bool,
+        thread_safe: bool = True,
+        required_variables: list[str] | None = None,
+    ) -> None:
         self.name = name
         self.description = description
         self.supports_streaming = supports_streaming
+        self.thread_safe = thread_safe
+        self.required_variables = list(required_variables or [])
 
 
 @overload
@@ -72,6 +120,8 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     supports_streaming: bool = False,
+    thread_safe: bool = True,
+    required_variables: list[str] | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -81,89 +131,28 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     supports_streaming: bool = False,
+    thread_safe: bool = True,
+    required_variables: list[str] | None = None,
 ) -> F | Callable[[F], F]:
     """Mark an adapter method as a tool the host can call.
 
     Use it bare (``@tool``) or with options (``@tool(name="x", supports_streaming=True)``).
     The tool's description defaults to the first paragraph of the docstring.
+    ``thread_safe=False`` keeps a worker that takes several calls at once from running this
+    tool in two calls at the same time. ``required_variables`` names the session variables the
+    tool relies on (the original's option); the tool spec in ``hello`` lists them.
     """
 
     def mark(function: F) -> F:
-        setattr(function, _TOOL_MARKER, _ToolOptions(name, description, supports_streaming))
+        options = _ToolOptions(
+            name, description, supports_streaming, thread_safe, required_variables
+        )
+        setattr(function, _TOOL_MARKER, options)
         return function
 
     if func is not None:
         return mark(func)
     return mark
-
-
-# Docstrings.
-
-_SECTION_NAMES = ("args:", "arguments:", "parameters:", "params:")
-_ARG_LINE = re.compile(r"^\*{0,2}(?P<name>\w+)\s*(?:\((?P<type>[^)]*)\))?\s*:\s*(?P<text>.*)$")
-
-
-def _first_paragraph(doc: str) -> str | None:
-    lines: list[str] = []
-    for line in doc.strip().splitlines():
-        if not line.strip():
-            break
-        lines.append(line.strip())
-    return " ".join(lines) or None
-
-
-def _parse_args_section(doc: str) -> dict[str, tuple[str | None, str]]:
-    """Parse a Google-style ``Args:`` section into ``{name: (type, description)}``."""
-    entries: dict[str, tuple[str | None, str]] = {}
-    lines = doc.splitlines()
-    index = 0
-    while index < len(lines) and lines[index].strip().lower() not in _SECTION_NAMES:
-        index += 1
-    if index == len(lines):
-        return entries
-    section_indent = len(lines[index]) - len(lines[index].lstrip())
-    entry_indent: int | None = None
-    current: str | None = None
-    for line in lines[index + 1 :]:
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip())
-        if indent <= section_indent:
-            break
-        if entry_indent is None:
-            entry_indent = indent
-        match = _ARG_LINE.match(line.strip())
-        if indent == entry_indent and match:
-            current = match.group("name")
-            entries[current] = (match.group("type"), match.group("text").strip())
-        elif current is not None:
-            type_name, text = entries[current]
-            entries[current] = (type_name, f"{text} {line.strip()}".strip())
-    return entries
-
-
-# Specs.
-
-
-def _type_name(annotation: Any) -> str | None:
-    if annotation is inspect.Parameter.empty:
-        return None
-    if isinstance(annotation, str):
-        return annotation
-    if isinstance(annotation, type):
-        return annotation.__name__
-    return str(annotation).replace("typing.", "")
-
-
-def _plain_default(value: Any) -> Any:
-    """Return ``value`` when both encodings can carry it, else its ``repr``."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain_default(item) for item in value]
-    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
-        return {key: _plain_default(item) for key, item in value.items()}
-    return repr(value)
 
 
 class Tool:
@@ -180,12 +169,15 @@ class Tool:
         "needs_stream",
         "wants_ctx",
         "wants_stream",
+        "thread_safe",
         "invoke",
     )
 
     def __init__(self, name: str, function: Callable[..., Any], options: _ToolOptions) -> None:
         self.name = name
         self.function = function
+        #: ``False`` when the tool must never run in two calls at once.
+        self.thread_safe = options.thread_safe
         self.is_async = inspect.iscoroutinefunction(function)
         self.is_generator = inspect.isgeneratorfunction(function)
         self.is_async_generator = inspect.isasyncgenfunction(function)
@@ -206,11 +198,11 @@ class Tool:
             and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
         ]
         doc = inspect.getdoc(function) or ""
-        documented = _parse_args_section(doc)
+        documented = parse_args_section(doc)
         params_mode = len(plain) == 1 and plain[0].name == "params"
         self.spec: dict[str, Any] = {
             "name": name,
-            "description": options.description or _first_paragraph(doc),
+            "description": options.description or first_paragraph(doc),
             "parameters": self._parameter_specs(plain, documented, params_mode),
             "streaming": bool(
                 options.supports_streaming
@@ -219,6 +211,8 @@ class Tool:
                 or self.is_async_generator
             ),
         }
+        if options.required_variables:
+            self.spec["required_variables"] = options.required_variables
         #: ``invoke(args, ctx, stream)`` calls the function (or creates its coroutine).
         self.invoke: Callable[[dict[str, Any], CallContext | None, Stream | None], Any]
         self.invoke = self._make_invoker(parameters, plain, params_mode)
@@ -250,9 +244,9 @@ class Tool:
             specs.append(
                 {
                     "name": parameter.name,
-                    "type": _type_name(parameter.annotation) or doc_type or None,
+                    "type": type_name(parameter.annotation) or doc_type or None,
                     "required": not has_default,
-                    "default": _plain_default(parameter.default) if has_default else None,
+                    "default": plain_default(parameter.default) if has_default else None,
                     "description": doc_text or None,
                 }
             )
@@ -351,6 +345,16 @@ class Tool:
         if stream is None and self.wants_stream:
             stream = Stream(0, None, enabled=False)
         return self.invoke(args or {}, ctx, stream)
+
+
+def make_tool(
+    name: str,
+    function: Callable[..., Any],
+    description: str | None = None,
+    supports_streaming: bool = False,
+) -> Tool:
+    """A tool named ``name`` calling ``function``, bound exactly like a ``@tool`` method."""
+    return Tool(name, function, _ToolOptions(name, description, supports_streaming))
 
 
 def discover_tools(adapter: Any) -> dict[str, Tool]:

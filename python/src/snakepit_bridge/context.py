@@ -1,68 +1,38 @@
 """Per-call context handed to tools: identity, deadline, cancellation, host calls, sessions.
 
 This module owns :class:`CallContext`, the object a tool receives when it declares a
-parameter named ``ctx``, the :class:`Cancelled` exception its checkpoints raise, the
-:class:`HostToolError` a failed host call raises, and the :class:`Stream` a streaming tool
-receives as ``stream``.
+parameter named ``ctx``, and the :class:`Stream` a streaming tool receives as ``stream``.
+Both are thin views of the runtime's per-call state (:class:`~snakepit_bridge.calls.Call`),
+so they behave the same whether the call runs inline on the main thread (capacity 1) or on
+one of several threads (capacity above 1).
 
-A synchronous tool runs on the worker's main thread, so nobody reads the link while it
-runs. Its checkpoints (``ctx.cancelled``, ``ctx.sleep()``, ``ctx.raise_if_cancelled()``,
-``stream.send()`` and ``ctx.call_host_tool()``) read the link themselves: a ``cancel`` for
-this call stops the tool, a ``ping`` is answered at once, a ``host_result`` is handed to the
-host call waiting for it and anything else is queued for the main loop.
+Checkpoints (``ctx.cancelled``, ``ctx.sleep()``, ``ctx.raise_if_cancelled()``,
+``stream.send()`` and ``ctx.call_host_tool()``) see a ``cancel`` for this call and stop the
+tool with :class:`~snakepit_bridge.errors.Cancelled`; pings are answered meanwhile.
 
 Host calls (``docs/PROTOCOL.md``, "Host calls") block: ``ctx.call_host_tool()`` sends a
-``host_call`` and reads the link until its ``host_result`` arrives. It also works inside an
+``host_call`` and waits until its ``host_result`` arrives. It also works inside an
 ``async def`` tool, where it blocks the event loop for the round trip (still answering pings
 and honouring a cancel); ``await ctx.acall_host_tool()`` is the non-blocking form.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from .drive import chunk_data
+from .errors import Cancelled, HostToolError
 
 if TYPE_CHECKING:
-    from .link import Link
+    from .calls import Call
 
 __all__ = ["CallContext", "Cancelled", "HostToolError", "Stream"]
 
 
-class Cancelled(Exception):
-    """The host cancelled the running call (or went away); the call should stop now."""
-
-    def __init__(self, message: str = "the call was cancelled by the host") -> None:
-        super().__init__(message)
-
-
-class HostToolError(Exception):
-    """A host tool called with :meth:`CallContext.call_host_tool` failed.
-
-    Attributes:
-        error_type: The host's error type: ``UnknownHostTool``, ``HostToolError``,
-            ``InvalidArguments``, or whatever the host tool reported.
-        message: The host's error message.
-        tool: The host tool that was called.
-    """
-
-    def __init__(self, error_type: str, message: str, tool: str = "") -> None:
-        super().__init__(f"{error_type}: {message}" if error_type else message)
-        self.error_type = error_type
-        self.message = message
-        self.tool = tool
-
-    @classmethod
-    def from_reply(cls, error: Any, tool: str) -> HostToolError:
-        """Build the exception from a ``host_result`` error (a map, or a plain string)."""
-        if isinstance(error, dict):
-            return cls(str(error.get("type") or "Error"), str(error.get("message") or ""), tool)
-        return cls("Error", str(error), tool)
-
-
-def _host_args(tool: str, args: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> dict:
+def _host_args(tool: str, args: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
     if args is None:
         return kwargs
     if not isinstance(args, Mapping):
@@ -97,19 +67,20 @@ class CallContext:
         "worker_id",
         "timeout_ms",
         "deadline",
-        "_link",
+        "_call",
         "_sessions",
         "_session",
+        "_host_tools",
     )
 
     def __init__(
         self,
-        call_id: int = 0,
+        call_id: Any = 0,
         command: str = "",
         session_id: str | None = None,
         worker_id: str | None = None,
         timeout_ms: int | None = None,
-        link: Link | None = None,
+        call: Call | None = None,
         sessions: dict[Any, dict[str, Any]] | None = None,
     ) -> None:
         self.call_id = call_id
@@ -122,9 +93,10 @@ class CallContext:
         self.deadline: float | None = (
             time.monotonic() + timeout_ms / 1000.0 if timeout_ms is not None else None
         )
-        self._link = link
+        self._call = call
         self._sessions = sessions
         self._session: dict[str, Any] | None = None
+        self._host_tools: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -141,11 +113,11 @@ class CallContext:
 
     @property
     def cancelled(self) -> bool:
-        """Whether the host cancelled this call; checks the link without blocking."""
-        link = self._link
-        if link is None:
+        """Whether the host cancelled this call; looks for a cancel without blocking."""
+        call = self._call
+        if call is None:
             return False
-        return link.poll(0.0)
+        return call.checkpoint()
 
     def raise_if_cancelled(self) -> None:
         """Raise :class:`Cancelled` if the host cancelled this call."""
@@ -158,13 +130,13 @@ class CallContext:
         While it sleeps it answers pings and queues other host messages for later.
         """
         end = time.monotonic() + max(0.0, float(seconds))
-        link = self._link
-        if link is None:
+        call = self._call
+        if call is None:
             time.sleep(max(0.0, float(seconds)))
             return
         while True:
             remaining = end - time.monotonic()
-            if link.poll(max(0.0, remaining)):
+            if call.wait(max(0.0, remaining)):
                 raise Cancelled()
             if remaining <= 0:
                 return
@@ -187,17 +159,18 @@ class CallContext:
             else:
                 state = sessions.get(self.session_id)
                 if state is None:
-                    state = sessions[self.session_id] = {}
+                    # setdefault is atomic, so two concurrent calls share one state.
+                    state = sessions.setdefault(self.session_id, {})
             self._session = state
         return state
 
     # Host calls.
 
-    def _host_link(self) -> Link:
-        link = self._link
-        if link is None:
+    def _running_call(self) -> Call:
+        call = self._call
+        if call is None:
             raise RuntimeError("host tools can only be called from a call served by a worker")
-        return link
+        return call
 
     def call_host_tool(
         self, tool: str, args: Mapping[str, Any] | None = None, /, **kwargs: Any
@@ -212,10 +185,8 @@ class CallContext:
             HostToolError: The host tool failed or does not exist (see ``error_type``).
             Cancelled: The host cancelled this call (or went away) meanwhile.
         """
-        link = self._host_link()
-        arguments = _host_args(tool, args, kwargs)
-        ref = link.start_host_call(self.call_id, tool, arguments)
-        return _host_value(link.wait_host_result(ref), tool)
+        call = self._running_call()
+        return _host_value(call.host_call(tool, _host_args(tool, args, kwargs)), tool)
 
     #: The v0.7.5 name of :meth:`call_host_tool`.
     call_elixir_tool = call_host_tool
@@ -228,23 +199,8 @@ class CallContext:
         The event loop keeps running while the host answers; a cancel arrives as
         ``asyncio.CancelledError`` at this ``await``.
         """
-        link = self._host_link()
-        arguments = _host_args(tool, args, kwargs)
-        ref = link.start_host_call(self.call_id, tool, arguments)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def wake() -> None:
-            if not future.done():
-                future.set_result(None)
-
-        try:
-            link.host_waiters[ref] = wake
-            if ref not in link.host_results:
-                await future
-            reply = link.host_results.pop(ref)
-        finally:
-            link.host_waiters.pop(ref, None)
-            link.end_host_call(ref)
+        call = self._running_call()
+        reply = await call.ahost_call(tool, _host_args(tool, args, kwargs))
         return _host_value(reply, tool)
 
     #: The v0.7.5 name of :meth:`acall_host_tool`.
@@ -252,11 +208,34 @@ class CallContext:
 
     def list_host_tools(self) -> list[dict[str, Any]]:
         """The host tools visible to this call: ``[{"name", "description", "parameters"}]``."""
-        return self.call_host_tool("snakepit.list_host_tools")
+        return cast("list[dict[str, Any]]", self.call_host_tool("snakepit.list_host_tools"))
 
     async def alist_host_tools(self) -> list[dict[str, Any]]:
         """The ``async`` form of :meth:`list_host_tools`."""
-        return await self.acall_host_tool("snakepit.list_host_tools")
+        tools = await self.acall_host_tool("snakepit.list_host_tools")
+        return cast("list[dict[str, Any]]", tools)
+
+    @property
+    def elixir_tools(self) -> dict[str, Any]:
+        """The host tools visible to this call by name (the v0.7.5 name), fetched once."""
+        if self._host_tools is None:
+            self._host_tools = {spec["name"]: spec for spec in self.list_host_tools()}
+        return self._host_tools
+
+    def register_variable(self, name: str, var_type: str, value: Any, **options: Any) -> Any:
+        """Create the session variable ``name`` of type ``var_type`` (the v0.4 API).
+
+        It calls the host tool ``snakepit.register_variable`` with ``name``, ``type``,
+        ``value`` and any ``options``, and returns the host's answer. The result may also be
+        awaited, as the v0.4 adapters do.
+        """
+        arguments = {"name": name, "type": var_type, "value": value, **options}
+        return _Awaitable(self.call_host_tool("snakepit.register_variable", arguments))
+
+    def stream(self) -> Stream:
+        """The call's :class:`Stream` (chunks go out only when the host asked for them)."""
+        call = self._call
+        return Stream(self.call_id, call, enabled=call is not None and call.streaming)
 
     def get_variable(self, name: str) -> Any:
         """The value of the session variable ``name`` (kept by the host)."""
@@ -268,11 +247,13 @@ class CallContext:
 
     def set_variable(self, name: str, value: Any) -> dict[str, Any]:
         """Set the session variable ``name``; returns the updated variable map."""
-        return self.call_host_tool("snakepit.set_variable", name=name, value=value)
+        variable = self.call_host_tool("snakepit.set_variable", name=name, value=value)
+        return cast("dict[str, Any]", variable)
 
     async def aset_variable(self, name: str, value: Any) -> dict[str, Any]:
         """The ``async`` form of :meth:`set_variable`."""
-        return await self.acall_host_tool("snakepit.set_variable", name=name, value=value)
+        variable = await self.acall_host_tool("snakepit.set_variable", name=name, value=value)
+        return cast("dict[str, Any]", variable)
 
     def list_variables(self) -> Any:
         """The session's variables, as the host lists them."""
@@ -281,6 +262,22 @@ class CallContext:
     async def alist_variables(self) -> Any:
         """The ``async`` form of :meth:`list_variables`."""
         return await self.acall_host_tool("snakepit.list_variables")
+
+
+class _Awaitable:
+    """A value that was computed at once but may also be awaited (``await x`` gives it)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        yield from ()
+        return self.value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
 
 
 def _variable_value(variable: Any) -> Any:
@@ -299,30 +296,30 @@ class Stream:
     checks for a cancel but drops the data, so a streaming tool also works as a plain call.
     """
 
-    __slots__ = ("call_id", "seq", "enabled", "_link")
+    __slots__ = ("call_id", "enabled", "_call")
 
-    def __init__(self, call_id: int, link: Link | None, enabled: bool = True) -> None:
+    def __init__(self, call_id: Any, call: Call | None, enabled: bool = True) -> None:
         self.call_id = call_id
-        self.seq = 0
         self.enabled = enabled
-        self._link = link
+        self._call = call
+
+    @property
+    def seq(self) -> int:
+        """The sequence number of the next chunk."""
+        return 0 if self._call is None else self._call.seq
 
     def send(self, data: Any) -> None:
         """Send one chunk to the host; raises :class:`Cancelled` if the call was cancelled."""
-        link = self._link
-        if link is None:
+        call = self._call
+        if call is None:
             return
-        if link.poll(0.0):
+        if call.checkpoint():
             raise Cancelled()
-        if not self.enabled:
-            return
-        link.send_chunk(self.call_id, self.seq, data)
-        self.seq += 1
+        if self.enabled:
+            call.send_chunk(chunk_data(data))
 
     def emit(self, data: Any) -> None:
         """Write one chunk without checking for a cancel (the caller just checked)."""
-        link = self._link
-        if link is None or not self.enabled:
-            return
-        link.send_chunk(self.call_id, self.seq, data)
-        self.seq += 1
+        call = self._call
+        if call is not None and self.enabled:
+            call.send_chunk(chunk_data(data))

@@ -1,9 +1,8 @@
-"""Graceful encoding of tool output: convert what the wire cannot carry, or mark it.
+"""Encoding tool output: convert what the wire cannot carry as is, or fail the call clearly.
 
 This module owns what happens when a tool returns (or streams, or passes to a host tool) a
-value that the negotiated encoding cannot carry. The fast path never comes here: a message
-is first encoded as is, and only when that fails is the offending field converted by
-:func:`to_wire` and encoded again. Conversions, tried in this order:
+value. The fast path encodes the message as is. Only when that fails is the value converted
+by :func:`to_wire` and encoded again. Conversions, tried in this order:
 
 * ``bytes`` / ``bytearray`` / ``memoryview``: MessagePack ``bin``; in JSON the map
   ``{"type": "bytes", "base64": "..."}``;
@@ -11,14 +10,15 @@ is first encoded as is, and only when that fails is the offending field converte
   string keys;
 * ``Enum``: its value; ``Decimal`` and paths: ``str``; ``date``/``datetime``/``time``
   (anything with ``isoformat()``): the ISO text;
-* dataclass instances: ``dataclasses.asdict``; objects with ``to_dict()`` (pandas) or
-  ``tolist()`` (numpy): what those return;
-* anything else: the marker ``{"__unserializable__": "module.TypeName", "repr": "..."}``.
+* dataclass instances: ``dataclasses.asdict``; numpy dtypes: their name (``"int64"``);
+  objects with ``to_dict()`` (pandas) or ``tolist()`` (numpy arrays and scalars): what
+  those return.
 
-The conversion is recursive and bounded: deeper than :data:`MAX_DEPTH` or beyond
-:data:`MAX_ELEMENTS` converted values, the marker takes the value's place. It never raises.
-A message that still cannot be encoded, or that exceeds the frame limit, raises
-:class:`SerializationError`.
+Nothing is ever silently replaced or cut: a value no rule converts (an arbitrary object,
+NaN in JSON, an integer beyond 64 bits) raises :class:`SerializationError` naming its type,
+a value nested deeper than ``MAX_DEPTH`` (``docs/PROTOCOL.md``, "Depth limit") raises
+:class:`DepthLimitExceeded`, and so does a message over the frame limit (the former). The
+conversion uses an explicit stack, so no value can exhaust Python's recursion limit.
 """
 
 from __future__ import annotations
@@ -31,20 +31,17 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
+from .depth import MAX_DEPTH, exceeds, may_exceed
+from .errors import DepthLimitExceeded, SerializationError
 from .protocol import encode
 
-__all__ = ["MAX_DEPTH", "MAX_ELEMENTS", "SerializationError", "encode_lenient", "to_wire"]
+__all__ = ["MAX_DEPTH", "SerializationError", "encode_lenient", "encode_plain", "to_wire"]
 
-#: How deep the conversion descends into nested containers before giving up on a value.
-MAX_DEPTH = 32
-#: How many values one conversion converts before marking the rest.
-MAX_ELEMENTS = 100_000
-#: How much of a value's ``repr`` the marker keeps.
-REPR_LIMIT = 200
+#: How much of a value's ``repr`` an error message quotes.
+REPR_LIMIT = 80
 
-
-class SerializationError(Exception):
-    """A value cannot be sent to the host, even after conversion (or it is too large)."""
+#: How many conversions (an enum's value, a to_dict() ...) one value may go through.
+_MAX_REPLACEMENTS = 16
 
 
 def _type_name(value: Any) -> str:
@@ -53,103 +50,181 @@ def _type_name(value: Any) -> str:
     return f"{module}.{kind.__qualname__}"
 
 
-def marker(value: Any) -> dict[str, str]:
-    """The map that stands in for a value no conversion applies to."""
+def _describe(value: Any) -> str:
     try:
         text = repr(value)
     except Exception as exc:  # A broken __repr__ must not break the worker.
         text = f"<repr failed: {type(exc).__name__}>"
     if len(text) > REPR_LIMIT:
         text = text[: REPR_LIMIT - 3] + "..."
-    return {"__unserializable__": _type_name(value), "repr": text}
+    return f"a {_type_name(value)} ({text})"
 
 
-class _Converter:
-    __slots__ = ("json", "budget")
+def _text(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates cannot be carried by either encoding; replace them.
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
-    def __init__(self, encoding: str) -> None:
-        self.json = encoding == "json"
-        self.budget = MAX_ELEMENTS
 
-    def key(self, key: Any) -> str:
-        if isinstance(key, str):
-            return self.text(key)
-        if isinstance(key, enum.Enum):
-            key = key.value
-        if isinstance(key, bytes):
-            return key.decode("utf-8", "replace")
-        try:
-            return self.text(str(key))
-        except Exception:
-            return _type_name(key)
+_NOT_SCALAR = object()
 
-    @staticmethod
-    def text(value: str) -> str:
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            # Lone surrogates cannot be carried by either encoding; replace them.
-            return value.encode("utf-8", "replace").decode("utf-8")
+
+class _Unconvertible(Exception):
+    """Internal: ``args[0]`` is a value no rule converts."""
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return _text(key)
+    if isinstance(key, enum.Enum):
+        key = key.value
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "replace")
+    try:
+        return _text(str(key))
+    except Exception:
+        return _type_name(key)
+
+
+def _scalar(value: Any, json: bool) -> Any:
+    """The wire form of a scalar, or ``_NOT_SCALAR``; raises :class:`_Unconvertible` for a
+    scalar the wire cannot carry."""
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        if -(2**63) <= value < 2**64:
+            return int(value)
+        raise _Unconvertible(value, "an integer beyond 64 bits")
+    if isinstance(value, float):
+        if json and not math.isfinite(value):
+            raise _Unconvertible(value, "a non-finite float, which JSON cannot carry")
+        return float(value)
+    if isinstance(value, str):
+        return _text(str(value))
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        if json:
+            return {"type": "bytes", "base64": base64.b64encode(data).decode("ascii")}
+        return data
+    if isinstance(value, (Decimal, PurePath)):
+        return str(value)
+    return _NOT_SCALAR
 
-    def convert(self, value: Any, depth: int) -> Any:
-        self.budget -= 1
-        if self.budget < 0 or depth > MAX_DEPTH:
-            return marker(value)
-        try:
-            return self._convert(value, depth)
-        except Exception:  # A misbehaving to_dict()/tolist()/isoformat() gets the marker.
-            return marker(value)
 
-    def _convert(self, value: Any, depth: int) -> Any:
-        if value is None or isinstance(value, bool):
-            return value
-        if isinstance(value, enum.Enum):
-            return self.convert(value.value, depth + 1)
-        if isinstance(value, int):
-            if -(2**63) <= value < 2**64:
-                return int(value)
-            return marker(value)
-        if isinstance(value, float):
-            if self.json and not math.isfinite(value):
-                return marker(value)
-            return float(value)
-        if isinstance(value, str):
-            return self.text(str(value))
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            data = bytes(value)
-            if self.json:
-                return {"type": "bytes", "base64": base64.b64encode(data).decode("ascii")}
-            return data
-        if isinstance(value, dict):
-            return {self.key(k): self.convert(v, depth + 1) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.convert(item, depth + 1) for item in value]
+def _children(value: Any) -> tuple[Any, list[tuple[Any, Any]]] | None:
+    """For a container-like value: its empty wire container and ``(slot, child)`` pairs."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        pairs = [(_key(key), item) for key, item in value.items()]
+        for slot, _ in pairs:
+            out[slot] = None
+        return out, pairs
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
         if isinstance(value, (set, frozenset)):
-            items = list(value)
             try:
                 items.sort()
             except TypeError:
                 pass
-            return [self.convert(item, depth + 1) for item in items]
-        if isinstance(value, Decimal):
-            return str(value)
-        if isinstance(value, PurePath):
-            return str(value)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return self.convert(dataclasses.asdict(value), depth + 1)
-        if isinstance(value, type):
-            return marker(value)
+        return [None] * len(items), list(enumerate(items))
+    return None
+
+
+def _replacement(value: Any) -> Any:
+    """What a value stands for when it is not plain data, or raise :class:`_Unconvertible`."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if any(kind.__name__ == "dtype" and kind.__module__ == "numpy" for kind in type(value).__mro__):
+        return str(value)  # numpy dtypes (pandas' df.dtypes holds them): "int64", ...
+    if not isinstance(value, type):
         for method in ("to_dict", "tolist", "isoformat"):
             function = getattr(value, method, None)
             if callable(function):
-                return self.convert(function(), depth + 1)
-        return marker(value)
+                try:
+                    return function()
+                except Exception as exc:
+                    raise _Unconvertible(value, f"its {method}() raised {exc!r}") from None
+    raise _Unconvertible(value, None)
 
 
-def to_wire(value: Any, encoding: str) -> Any:
-    """Return ``value`` converted to plain data that ``encoding`` can carry; never raises."""
-    return _Converter(encoding).convert(value, 0)
+def to_wire(value: Any, encoding: str, max_values: int = 1 << 26) -> Any:
+    """Return ``value`` converted to plain data that ``encoding`` can carry.
+
+    Raises :class:`SerializationError` for a value no rule converts (or more than
+    ``max_values`` values, which could never fit a frame), and
+    :class:`~snakepit_bridge.errors.DepthLimitExceeded` for one nested deeper than
+    ``MAX_DEPTH`` levels (a cycle included).
+    """
+    json = encoding == "json"
+    root: list[Any] = [None]
+    # (value, the container its wire form goes in, the slot there, its level)
+    stack: list[tuple[Any, Any, Any, int]] = [(value, root, 0, 1)]
+    budget = max_values
+    try:
+        while stack:
+            item, parent, slot, level = stack.pop()
+            budget -= 1
+            if budget < 0:
+                raise SerializationError(f"more than {max_values} values to convert")
+            shape = None
+            for _ in range(_MAX_REPLACEMENTS):
+                if not isinstance(item, (dict, list, tuple)):
+                    scalar = _scalar(item, json)
+                    if scalar is not _NOT_SCALAR:
+                        parent[slot] = scalar
+                        break
+                shape = _children(item)
+                if shape is not None:
+                    break
+                item = _replacement(item)
+            else:
+                raise _Unconvertible(item, "its conversions never end in plain data")
+            if shape is None:
+                continue
+            container, pairs = shape
+            if level > MAX_DEPTH:
+                raise DepthLimitExceeded(
+                    f"nests deeper than the limit of {MAX_DEPTH} levels (MAX_DEPTH)"
+                )
+            parent[slot] = container
+            for child_slot, child in pairs:
+                kind = type(child)
+                if (
+                    child is None
+                    or kind is bool
+                    or (kind is int and -(2**63) <= child < 2**64)
+                    or (kind is float and (not json or math.isfinite(child)))
+                ):
+                    container[child_slot] = child
+                else:
+                    stack.append((child, container, child_slot, level + 1))
+    except _Unconvertible as exc:
+        bad, reason = exc.args
+        raise SerializationError(
+            f"holds {_describe(bad)}, {reason or 'which no conversion rule turns into data'}"
+        ) from None
+    return root[0]
+
+
+def encode_plain(
+    message: dict[str, Any], field: str, encoding: str, max_frame: int
+) -> bytes | None:
+    """The payload of ``message`` when it encodes as it is and within every limit, else
+    ``None`` (then :func:`encode_lenient` converts it or says why it cannot be sent)."""
+    try:
+        payload = encode(message, encoding)
+    except Exception:
+        return None
+    if len(payload) > MAX_DEPTH and (
+        len(payload) > max_frame or (may_exceed(payload) and exceeds(message[field]))
+    ):
+        return None
+    return payload
 
 
 def encode_lenient(
@@ -158,16 +233,28 @@ def encode_lenient(
     """Encode ``message``, converting ``message[field]`` with :func:`to_wire` if needed.
 
     ``what`` names the value in error messages (``"the result of tool 'x'"``). Raises
-    :class:`SerializationError` when the message cannot be encoded even after conversion,
-    or when the payload exceeds ``max_frame`` bytes.
+    :class:`SerializationError` when the value cannot be carried even after conversion or
+    the payload exceeds ``max_frame`` bytes, and
+    :class:`~snakepit_bridge.errors.DepthLimitExceeded` when it nests deeper than
+    ``MAX_DEPTH`` levels. Nothing is written in either case.
     """
     try:
         payload = encode(message, encoding)
     except Exception:
-        message = dict(message)
-        message[field] = to_wire(message[field], encoding)
+        payload = None
+    if payload is not None:
+        if may_exceed(payload) and exceeds(message[field]):
+            raise DepthLimitExceeded(
+                f"{what} nests deeper than the limit of {MAX_DEPTH} levels (MAX_DEPTH)"
+            )
+    else:
+        converted = dict(message)
         try:
-            payload = encode(message, encoding)
+            converted[field] = to_wire(message[field], encoding, max_frame)
+        except (SerializationError, DepthLimitExceeded) as exc:
+            raise type(exc)(f"{what} {exc}") from None
+        try:
+            payload = encode(converted, encoding)
         except Exception as exc:
             raise SerializationError(
                 f"{what} cannot be encoded as {encoding}: {type(exc).__name__}: {exc}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 from .protocol import FrameReader, ProtocolError, decode, encode, max_frame_from_env
 
@@ -58,7 +58,9 @@ def main() -> int:
         return 0
 
 
-def send_chunks(write: Callable[[int, bytes], int], fd: int, message: dict, encoding: str) -> None:
+def send_chunks(
+    write: Callable[[int, bytes], int], fd: int, message: dict[str, Any], encoding: str
+) -> None:
     """Write ``args.n`` small chunk frames for ``message``, as fast as the link takes them."""
     call_id = message.get("id")
     count = int((message.get("args") or {}).get("n", 0))

@@ -21,6 +21,8 @@ import json
 import os
 from typing import Any, Callable, Union
 
+from .errors import DepthLimitExceeded, ProtocolError
+
 try:  # MessagePack is optional: without it the bridge speaks JSON only.
     import msgpack as _msgpack
 except ImportError:  # pragma: no cover - exercised by the stdlib-only interpreter check.
@@ -67,15 +69,14 @@ KNOWN_KINDS = frozenset(
     }
 )
 
+#: Message kinds a worker ignores without logging them when no call needs them.
+QUIET_KINDS = frozenset({"cancel", "host_result", "welcome"})
+
 _JSON_FIRST_BYTE = 0x7B
 _READ_SIZE = 65536
 _MAX_READ_SIZE = 16 * 1024 * 1024
 
 Buffer = Union[bytes, bytearray, memoryview]
-
-
-class ProtocolError(Exception):
-    """A frame or message broke the wire contract; the link cannot be trusted any more."""
 
 
 def max_frame_from_env(environ: dict[str, str] | None = None) -> int:
@@ -107,9 +108,11 @@ if _msgpack is not None:
     _packer = _msgpack.Packer(use_bin_type=True)
     _pack: Callable[[Any], bytes] | None = _packer.pack
     _unpackb: Callable[..., Any] | None = _msgpack.unpackb
+    _StackError: type[Exception] = _msgpack.exceptions.StackError
 else:  # pragma: no cover - exercised by the stdlib-only interpreter check.
     _pack = None
     _unpackb = None
+    _StackError = RecursionError
 
 _json_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _json_encode = _json_encoder.encode
@@ -129,6 +132,28 @@ def encode(message: Any, encoding: str = "json") -> bytes:
     if encoding == "json":
         return _json_encode(message).encode("utf-8")
     raise ProtocolError(f"unknown encoding {encoding!r}")
+
+
+def share_encoders() -> None:
+    """Make :func:`encode` safe to call from several threads at once.
+
+    The persistent msgpack packer keeps state between calls, so each thread gets its own.
+    """
+    global _pack
+    if _msgpack is None:  # pragma: no cover - exercised by the stdlib-only interpreter check.
+        return
+    import threading
+
+    msgpack_module = _msgpack
+    local = threading.local()
+
+    def pack(message: Any) -> bytes:
+        packer = getattr(local, "packer", None)
+        if packer is None:
+            packer = local.packer = msgpack_module.Packer(use_bin_type=True)
+        return packer.pack(message)  # type: ignore[no-any-return]
+
+    _pack = pack
 
 
 def frame(payload: Buffer) -> bytes:
@@ -160,7 +185,9 @@ def detect_encoding(payload: Buffer) -> str:
 def decode(payload: Buffer) -> dict[str, Any]:
     """Decode one payload (either encoding) into a message map.
 
-    Raises :class:`ProtocolError` for anything that is not a well-formed map.
+    Raises :class:`ProtocolError` for anything that is not a well-formed map, and
+    :class:`~snakepit_bridge.errors.DepthLimitExceeded` for a payload nested deeper than the
+    decoder goes (the frame itself may be fine; see ``depth.scan_envelope``).
     """
     if not payload:
         raise ProtocolError("empty payload")
@@ -168,13 +195,21 @@ def decode(payload: Buffer) -> dict[str, Any]:
     if first == _JSON_FIRST_BYTE:
         try:
             message = json.loads(bytes(payload).decode("utf-8"))
-        except (ValueError, RecursionError) as exc:
+        except RecursionError:
+            raise DepthLimitExceeded(
+                "the JSON payload nests deeper than the decoder can go"
+            ) from None
+        except ValueError as exc:
             raise ProtocolError(f"invalid JSON payload: {exc}") from None
     elif 0x80 <= first <= 0x8F or first == 0xDE or first == 0xDF:
         if _unpackb is None:
             raise ProtocolError("received a msgpack payload but the msgpack package is missing")
         try:
             message = _unpackb(payload, raw=False, strict_map_key=False)
+        except _StackError:
+            raise DepthLimitExceeded(
+                "the msgpack payload nests deeper than the decoder can go"
+            ) from None
         except Exception as exc:  # msgpack raises many unrelated types for bad input.
             raise ProtocolError(f"invalid msgpack payload: {type(exc).__name__}: {exc}") from None
     else:

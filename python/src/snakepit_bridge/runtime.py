@@ -1,44 +1,66 @@
-"""The worker runtime: handshake, then the call loop until the host goes away.
+"""The worker runtime: handshake, then serving calls until the host goes away.
 
 This module owns a worker's life after its adapter is imported:
 
 1. instantiate the adapter and run ``initialize()`` once (sync or ``async def``);
-2. send ``hello`` (JSON) and read the host's ``welcome``, which names the encoding;
-3. serve messages: ``call`` → run the tool → ``result``; ``ping`` → ``pong``;
-   ``session_drop`` → forget that session's state; ``shutdown`` or end-of-file → exit 0;
-   a stray ``cancel`` or ``host_result`` and unknown kinds are ignored.
+2. send ``hello`` (JSON, announcing the worker's ``capacity``) and read the host's
+   ``welcome``, which names the encoding;
+3. serve messages until ``shutdown`` or end-of-file, in one of two serving modes:
+   capacity 1 runs each call inline on the main thread (:mod:`snakepit_bridge.inline`, no
+   threads, no event loop unless a tool is async); capacity above 1 runs calls
+   concurrently (:mod:`snakepit_bridge.threaded`).
 
-A synchronous tool runs inline on the main thread, with no thread hand-off, because per-call
-latency is what the pool is judged on. An ``async def`` tool runs on one persistent event loop
-that watches the link while the tool runs, so a ``cancel`` becomes ``asyncio.CancelledError``
-inside the tool. A generator tool (sync or async) is driven here: each yielded value becomes
-a ``chunk`` (or, without ``"stream": true``, an item of the result list), and the link is
-checked for a cancel between values, which closes the generator. Every failure of a call
-becomes an error result; the worker itself only stops when the link does.
+Both modes share the call path here: :meth:`Runtime.open_call` turns a ``call`` message into
+per-call state (:class:`~snakepit_bridge.calls.Call`) or answers it with an error at once,
+:meth:`Runtime.run_call` runs the tool (:mod:`snakepit_bridge.drive`) and sends its result.
+Every failure of a call becomes an error result; the worker itself only stops when the link
+does.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import os
 import platform
 import sys
 import traceback
-from collections.abc import AsyncGenerator, Generator
-from types import AsyncGeneratorType, GeneratorType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import adapter as _adapter_module
 from . import protocol
 from .adapter import Tool, discover_tools
-from .context import CallContext, Cancelled, Stream
-from .convert import SerializationError
-from .link import Link, LinkClosed
-from .protocol import ProtocolError, message_kind
+from .calls import Call, Server
+from .compat import dispatcher_tool, has_own_dispatcher, legacy_tools
+from .context import CallContext, Stream
+from .convert import SerializationError, encode_lenient, encode_plain
+from .depth import MAX_DEPTH, exceeds, may_exceed, scan_envelope
+from .drive import DRIVEN, drive_result, run_tool
+from .environment import capacity_for, offered_encodings
+from .errors import (
+    AdapterLoadError,
+    DepthLimitExceeded,
+    LinkClosed,
+    ProtocolError,
+    error,
+    error_payload,
+)
+from .link import Link
+from .log import log
+from .protocol import message_kind
 
-__all__ = ["AdapterLoadError", "Runtime", "load_adapter_class", "main", "offered_encodings"]
+if TYPE_CHECKING:
+    import asyncio
+
+    from .inline import InlineServer
+
+__all__ = [
+    "AdapterLoadError",
+    "Runtime",
+    "capacity_for",
+    "load_adapter_class",
+    "main",
+    "offered_encodings",
+]
 
 PROTOCOL_VERSION = 1
 
@@ -46,13 +68,6 @@ PROTOCOL_VERSION = 1
 EXIT_ADAPTER = 2
 #: The exit code of a worker that received a frame breaking the protocol.
 EXIT_PROTOCOL = 1
-
-_OWN_FILES = frozenset({__file__, _adapter_module.__file__})
-_QUIET_KINDS = frozenset({"cancel", "host_result", "welcome"})
-
-
-class AdapterLoadError(Exception):
-    """The adapter named on the command line could not be imported or found."""
 
 
 def load_adapter_class(spec: str) -> type:
@@ -83,58 +98,49 @@ def load_adapter_class(spec: str) -> type:
     return target
 
 
-def offered_encodings(environ: dict[str, str] | None = None) -> list[str]:
-    """The encodings to offer in ``hello``: those available, narrowed by ``SNAKEPIT_ENCODINGS``."""
-    env = os.environ if environ is None else environ
-    available = protocol.available_encodings()
-    raw = env.get("SNAKEPIT_ENCODINGS", "").strip()
-    if not raw:
-        return available
-    wanted = [name.strip() for name in raw.split(",") if name.strip()]
-    offered = [name for name in wanted if name in available]
-    return offered or ["json"]
-
-
-def _error(kind: str, message: str, trace: str | None = None) -> dict[str, Any]:
-    return {"type": kind, "message": message, "traceback": trace}
-
-
-def _exception_error(exc: BaseException) -> dict[str, Any]:
-    try:
-        message = str(exc)
-    except Exception:
-        message = repr(exc)
-    # Drop the runtime's own frames from the top, so the traceback starts in the tool.
-    tb = exc.__traceback__
-    while (
-        tb is not None and tb.tb_next is not None and tb.tb_frame.f_code.co_filename in _OWN_FILES
-    ):
-        tb = tb.tb_next
-    trace = "".join(traceback.format_exception(type(exc), exc, tb))
-    return _error(type(exc).__name__, message, trace)
-
-
 class Runtime:
-    """One worker: an adapter instance, its tools and the link to the host."""
+    """One worker: an adapter instance, its tools, its sessions and the link to the host."""
 
     def __init__(self, adapter: Any, adapter_name: str, link: Link) -> None:
         self.adapter = adapter
         self.adapter_name = adapter_name
         self.link = link
         self.tools: dict[str, Tool] = discover_tools(adapter)
+        self.tools.update(legacy_tools(adapter, self.tools))
+        #: Whether the adapter dispatches every call itself (its own ``execute_tool``).
+        self.own_dispatcher = has_own_dispatcher(adapter)
+        #: The tools the inline fast path may run as they are: synchronous, without ctx or
+        #: stream (none when the adapter dispatches calls itself).
+        self.plain_tools: dict[Any, Tool] = {
+            name: found
+            for name, found in self.tools.items()
+            if not (self.own_dispatcher or found.on_loop or found.wants_ctx or found.wants_stream)
+        }
+        self._dispatched: dict[str, Tool] = {}
         self.worker_id: str | None = os.environ.get("SNAKEPIT_WORKER_ID")
         self.encodings = offered_encodings()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        #: How many calls this worker runs at once (announced in ``hello``).
+        self.capacity = capacity_for(adapter)
         #: Per-session state (``ctx.session``) by session id, until ``session_drop``.
         self.sessions: dict[Any, dict[str, Any]] = {}
+        #: A message read during the handshake that the serving loop must see first.
+        self.first_message: dict[str, Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inline: InlineServer | None = None
         self._tool_list = ", ".join(self.tools) or "(none)"
 
     # Lifecycle.
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        """The runtime's persistent event loop, created the first time it is needed."""
+        """The runtime's persistent event loop, created the first time it is needed.
+
+        ``asyncio`` is imported here, not at start-up: a worker without async tools never
+        pays for it.
+        """
         if self._loop is None:
+            import asyncio
+
             self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
         return self._loop
@@ -157,24 +163,27 @@ class Runtime:
             "encodings": self.encodings,
             "adapter": self.adapter_name,
             "runtime": f"python {platform.python_version()}",
+            "capacity": self.capacity,
             "tools": [tool.spec for tool in self.tools.values()],
         }
 
     def handshake(self) -> bool:
-        """Send ``hello`` and apply the ``welcome``; ``False`` if the host left or said stop."""
+        """Send ``hello`` and apply the ``welcome``; ``False`` if the host left."""
         self.link.send(self.hello(), "json")
-        message = self.link.next_message()
-        if message is None:
-            return False
-        kind = message_kind(message)
-        if kind != "welcome":
+        message = None
+        while message is None:
+            payload = self.link.next_payload()
+            if payload is None:
+                return False
+            message = self.decode(payload)
+        if message_kind(message) != "welcome":
             # A host that skips the handshake (classic flavour) gets JSON, and its first
             # message is served by the main loop like any other.
-            self.link.pending.appendleft(message)
+            self.first_message = message
             return True
         encoding = message.get("encoding", "json")
         if encoding not in self.encodings:
-            _log(f"host chose encoding {encoding!r}, which was not offered; using json")
+            log(f"host chose encoding {encoding!r}, which was not offered; using json")
             encoding = "json"
         self.link.encoding = encoding
         if self.worker_id is None and isinstance(message.get("worker_id"), str):
@@ -193,234 +202,204 @@ class Runtime:
         except LinkClosed:
             return 0
         except ProtocolError as exc:
-            _log(f"protocol error on the link, exiting: {exc}")
+            log(f"protocol error on the link, exiting: {exc}")
             return EXIT_PROTOCOL
         finally:
-            if self._loop is not None:
+            if self._loop is not None and not self._loop.is_running():
                 self._loop.close()
 
     def serve(self) -> int:
-        """The main loop: one message at a time until ``shutdown`` or end-of-file."""
-        link = self.link
-        next_message = link.next_message
-        handle_call = self.handle_call
-        while True:
-            message = next_message()
-            if message is None:
-                return 0
-            kind = message.get("kind")
-            if kind is None:
-                kind = message_kind(message)
-            if kind == "call":
-                handle_call(message)
-            elif kind == "ping":
-                link.send({"kind": "pong", "id": message.get("id")})
-            elif kind == "session_drop":
-                self.sessions.pop(message.get("session_id"), None)
-            elif kind == "shutdown":
-                return 0
-            elif kind not in _QUIET_KINDS:
-                _log(f"ignoring message of unknown kind {kind!r}")
+        """Serve messages until ``shutdown`` or end-of-file, in the mode the capacity picks."""
+        if self.capacity > 1:
+            from .threaded import ThreadedServer
+
+            return ThreadedServer(self).serve()
+        return self.inline_server().serve()
+
+    def inline_server(self) -> InlineServer:
+        """The inline (capacity 1) serving mode of this runtime."""
+        if self._inline is None:
+            from .inline import InlineServer
+
+            self._inline = InlineServer(self)
+        return self._inline
+
+    # Messages.
+
+    def decode(self, payload: protocol.Buffer) -> dict[str, Any] | None:
+        """Decode one payload from the host into a message, enforcing the depth limit.
+
+        A ``call`` whose ``args`` nest deeper than ``MAX_DEPTH`` (or deeper than the decoder
+        goes) is answered here with a ``DepthLimitExceeded`` error and ``None`` returned; a
+        ``host_result`` like that becomes a failed ``host_result`` for its host call. Any
+        other frame too deep to decode, or one whose ``id`` cannot be read, is a protocol
+        error.
+        """
+        try:
+            message = protocol.decode(payload)
+        except DepthLimitExceeded:
+            return self._too_deep(scan_envelope(payload))
+        if len(payload) > MAX_DEPTH:
+            return self.check_depth(message, payload)
+        return message
+
+    def check_depth(
+        self, message: dict[str, Any], payload: protocol.Buffer
+    ) -> dict[str, Any] | None:
+        """``message`` decoded from ``payload``, or what :meth:`decode` makes of it when its
+        value is deeper than ``MAX_DEPTH`` (call this only for payloads over ``MAX_DEPTH``
+        bytes: shorter ones cannot be too deep)."""
+        if may_exceed(payload):
+            kind = message_kind(message)
+            field = "args" if kind == "call" else "result" if kind == "host_result" else None
+            if field is not None and exceeds(message.get(field)):
+                return self._too_deep(message)
+        return message
+
+    def too_deep(self, payload: protocol.Buffer) -> dict[str, Any] | None:
+        """What :meth:`decode` makes of a payload the decoder found too deep."""
+        return self._too_deep(scan_envelope(payload))
+
+    def _too_deep(self, fields: dict[str, Any]) -> dict[str, Any] | None:
+        kind = message_kind(fields)
+        call_id = fields.get("id")
+        limit = f"nest deeper than the limit of {MAX_DEPTH} levels (MAX_DEPTH)"
+        if kind == "call" and call_id is not None:
+            what = f"the arguments of call {call_id} (tool {fields.get('command')!r})"
+            self.send_error(call_id, error("DepthLimitExceeded", f"{what} {limit}"))
+            return None
+        if kind == "host_result" and fields.get("ref") is not None:
+            message = f"the result of host call {fields['ref']} {limit}"
+            return {
+                "kind": "host_result",
+                "id": call_id,
+                "ref": fields["ref"],
+                "success": False,
+                "error": error("DepthLimitExceeded", message),
+            }
+        raise ProtocolError(f"a {kind or 'message'} frame {limit}, and names no call to fail")
 
     # Calls.
 
     def handle_call(self, message: dict[str, Any]) -> None:
-        """Run one call and send its result (or error) to the host."""
+        """Run one call inline and send its result (or error) to the host."""
+        self.inline_server().handle_call(message)
+
+    def open_call(
+        self, message: dict[str, Any], server: Server
+    ) -> tuple[Call, Tool, dict[str, Any], CallContext | None, Stream | None] | None:
+        """Turn a ``call`` message into per-call state, or answer it with an error now."""
         call_id = message.get("id")
-        command = message.get("command")
-        tool = self.tools.get(command)  # type: ignore[arg-type]
+        command: Any = message.get("command")
+        try:
+            tool = self.tools.get(command)
+        except TypeError:  # An unhashable command names no tool.
+            tool = None
+        if self.own_dispatcher and isinstance(command, str):
+            tool = self._dispatched.get(command)
+            if tool is None:
+                tool = dispatcher_tool(self.adapter, command, self.tools.get(command))
+                self._dispatched[command] = tool
         if tool is None:
-            self._send_error(
+            self.send_error(
                 call_id,
-                _error(
+                error(
                     "UnknownCommand",
                     f"unknown command {command!r}; available tools: {self._tool_list}",
                 ),
             )
-            return
+            return None
         args = message.get("args")
         if args is None:
             args = {}
         elif type(args) is not dict:
-            self._send_error(
+            self.send_error(
                 call_id,
-                _error(
+                error(
                     "InvalidArguments",
                     f"tool {command!r} needs its args as a map, got {type(args).__name__}",
                 ),
             )
-            return
-        link = self.link
-        link.current_call = call_id
-        link.cancel_requested = False
+            return None
+        call = Call(call_id, tool.name, bool(message.get("stream")), server)
         ctx = None
         stream = None
         if tool.wants_ctx:
             ctx = CallContext(
                 call_id,
-                command,  # type: ignore[arg-type]
+                tool.name,
                 message.get("session_id"),
                 self.worker_id,
                 message.get("timeout_ms"),
-                link,
+                call,
                 self.sessions,
             )
-        if tool.needs_stream:
-            stream = Stream(call_id, link, enabled=bool(message.get("stream")))  # type: ignore[arg-type]
-        try:
-            if tool.on_loop:
-                result = self._run_async(tool, args, ctx, stream)
-            else:
-                result = tool.invoke(args, ctx, stream)
-                if type(result) is GeneratorType:
-                    result = self._drive(result, stream, bool(message.get("stream")))
-                elif type(result) is AsyncGeneratorType:
-                    result = self._run_async_generator(result, stream, bool(message.get("stream")))
-        except LinkClosed:
-            raise
-        except Cancelled as exc:
-            link.current_call = None
-            self._send_error(call_id, _error("Cancelled", str(exc)))
-            return
-        except Exception as exc:
-            link.current_call = None
-            error = _exception_error(exc)
-            if error["type"] == "InvalidArguments":
-                error["traceback"] = None
-            self._send_error(call_id, error)
-            return
-        link.current_call = None
-        self._send_result(call_id, command, result)  # type: ignore[arg-type]
+        if tool.wants_stream:
+            stream = Stream(call_id, call, enabled=call.streaming)
+        return call, tool, args, ctx, stream
 
-    def _drive(
-        self, generator: Generator[Any, None, Any], stream: Stream | None, streaming: bool
-    ) -> Any:
-        """Run a generator tool: chunk (or collect) each value; return the final result.
-
-        Before each value goes out the link is checked for a cancel; on one the generator is
-        closed (``GeneratorExit`` inside the tool) and :class:`Cancelled` raised.
-        """
-        if stream is None:
-            stream = Stream(self.link.current_call or 0, self.link, enabled=streaming)
-        collected: list[Any] = []
-        try:
-            while True:
-                try:
-                    value = next(generator)
-                except StopIteration as stop:
-                    returned = stop.value
-                    break
-                self._deliver(value, stream, streaming, collected)
-        except BaseException:
-            _close_quietly(generator)
-            raise
-        if streaming or returned is not None:
-            return returned
-        return collected
-
-    def _deliver(self, value: Any, stream: Stream, streaming: bool, collected: list[Any]) -> None:
-        """Hand one yielded value on: a chunk when streaming, else collected; after a cancel
-        check of the link, so a cancelled generator is closed before its next value goes out.
-        """
-        if self.link.poll(0.0):
-            raise Cancelled()
-        if streaming:
-            stream.emit(value)
-        else:
-            collected.append(value)
-
-    async def _drive_async(
-        self, generator: AsyncGenerator[Any, None], stream: Stream, streaming: bool
-    ) -> Any:
-        """The ``async`` twin of :meth:`_drive` (an async generator returns no value)."""
-        collected: list[Any] = []
-        try:
-            async for value in generator:
-                # A generator that never awaits starves the loop's link watcher, so look here.
-                self._deliver(value, stream, streaming, collected)
-        finally:
-            try:
-                await generator.aclose()
-            except Exception as exc:
-                _log(f"an async generator raised {type(exc).__name__} while being closed: {exc}")
-        return None if streaming else collected
-
-    def _run_async_generator(
-        self, generator: AsyncGenerator[Any, None], stream: Stream | None, streaming: bool
-    ) -> Any:
-        if stream is None:
-            stream = Stream(self.link.current_call or 0, self.link, enabled=streaming)
-        return self._run_coroutine(self._drive_async(generator, stream, streaming))
-
-    def _run_async(
+    def run_call(
         self,
+        call: Call,
         tool: Tool,
         args: dict[str, Any],
         ctx: CallContext | None,
         stream: Stream | None,
-    ) -> Any:
-        """Run an ``async def`` tool on the event loop, cancelling it if the host asks."""
-        outcome = tool.invoke(args, ctx, stream)
-        if tool.is_async_generator:
-            assert stream is not None
-            outcome = self._drive_async(outcome, stream, stream.enabled)
-        return self._run_coroutine(outcome)
+    ) -> None:
+        """Run ``tool`` for ``call`` and send the result, or the error it ended with."""
+        try:
+            if tool.on_loop:
+                result = run_tool(tool, args, ctx, stream, call)
+            else:
+                result = tool.invoke(args, ctx, stream)
+                if type(result) in DRIVEN:
+                    result = drive_result(result, call)
+        except LinkClosed:
+            raise
+        except Exception as exc:
+            self.send_error(call.id, error_payload(exc))
+            return
+        self.send_result(call, result)
 
-    def _run_coroutine(self, coroutine: Any) -> Any:
-        """Run a coroutine on the event loop, cancelling it if the host asks."""
-        loop = self.loop
+    def send_result(self, call: Call, result: Any) -> None:
+        """Send the successful ``result`` of ``call``, or an error if it cannot be sent."""
+        message = {"kind": "result", "id": call.id, "success": True, "result": result}
         link = self.link
-        task = loop.create_task(coroutine)
-        fd = link.read_fd
+        payload = encode_plain(message, "result", link.encoding, link.reader.max_frame)
+        if payload is None:
+            try:
+                what = f"the result of tool {call.command!r}"
+                payload = encode_lenient(message, "result", link.encoding, link.max_frame, what)
+            except (SerializationError, DepthLimitExceeded) as exc:
+                self.send_error(call.id, error_payload(exc))
+                return
+        link.write_raw(len(payload).to_bytes(4, "big") + payload)
 
-        def on_readable() -> None:
-            if link.on_readable():
-                task.cancel()
-                # Stop watching: at end-of-file the descriptor stays readable forever.
-                loop.remove_reader(fd)
+    def send_lenient(self, message: dict[str, Any], field: str, what: str) -> None:
+        """Encode and write ``message``, converting its ``field`` if the wire cannot carry it.
 
-        # A cancel may already be in the buffer, read together with the call itself.
-        if link.poll(0.0):
-            task.cancel()
-        else:
-            loop.add_reader(fd, on_readable)
-        try:
-            return loop.run_until_complete(task)
-        except asyncio.CancelledError:
-            raise Cancelled() from None
-        finally:
-            loop.remove_reader(fd)
+        ``what`` names the value in error messages. Raises
+        :class:`~snakepit_bridge.errors.SerializationError` when even the converted message
+        cannot be encoded or is over the frame limit; nothing is written then.
+        """
+        link = self.link
+        payload = encode_plain(message, field, link.encoding, link.reader.max_frame)
+        if payload is None:
+            payload = encode_lenient(message, field, link.encoding, link.max_frame, what)
+        link.write_raw(len(payload).to_bytes(4, "big") + payload)
 
-    def _send_result(self, call_id: Any, command: str, result: Any) -> None:
-        message = {"kind": "result", "id": call_id, "success": True, "result": result}
-        try:
-            self.link.send_lenient(message, "result", f"the result of tool {command!r}")
-        except SerializationError as exc:
-            self._send_error(call_id, _error("SerializationError", str(exc)))
-
-    def _send_error(self, call_id: Any, error: dict[str, Any]) -> None:
-        message = {"kind": "result", "id": call_id, "success": False, "error": error}
+    def send_error(self, call_id: Any, payload: dict[str, Any]) -> None:
+        """Send a failed ``result`` for ``call_id`` with the ``error`` map ``payload``."""
+        message = {"kind": "result", "id": call_id, "success": False, "error": payload}
         try:
             self.link.send(message)
         except (TypeError, ValueError, OverflowError):
             # Only odd exception text (a lone surrogate, say) can fail here; escape it.
             safe = {
-                key: (ascii(value) if value is not None else None) for key, value in error.items()
+                key: (ascii(value) if value is not None else None) for key, value in payload.items()
             }
             message["error"] = safe
             self.link.send(message)
-
-
-def _close_quietly(generator: Generator[Any, None, Any]) -> None:
-    """Close a generator that is being abandoned, logging (not raising) what it raises."""
-    try:
-        generator.close()
-    except Exception as exc:
-        _log(f"a generator raised {type(exc).__name__} while being closed: {exc}")
-
-
-def _log(text: str) -> None:
-    print(f"snakepit_bridge: {text}", file=sys.stderr, flush=True)
 
 
 def main(adapter_spec: str) -> int:
@@ -436,12 +415,12 @@ def main(adapter_spec: str) -> int:
     try:
         link = Link.from_environment()
     except (OSError, ValueError) as exc:
-        _log(f"error: cannot open the link to the host: {exc}")
+        log(f"error: cannot open the link to the host: {exc}")
         return EXIT_ADAPTER
     try:
         adapter_class = load_adapter_class(adapter_spec)
     except AdapterLoadError as exc:
-        _log(f"error: {exc}")
+        log(f"error: {exc}")
         if exc.__cause__ is not None:
             traceback.print_exception(
                 type(exc.__cause__), exc.__cause__, exc.__cause__.__traceback__, file=sys.stderr
@@ -453,7 +432,7 @@ def main(adapter_spec: str) -> int:
         runtime = Runtime(adapter, name, link)
         runtime.initialize()
     except Exception:
-        _log(f"error: adapter {name} failed to start:")
+        log(f"error: adapter {name} failed to start:")
         traceback.print_exc(file=sys.stderr)
         return EXIT_ADAPTER
     return runtime.run()

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -20,10 +21,30 @@ from typing import Any
 from snakepit_bridge import BaseAdapter, CallContext, HostToolError, Stream, tool
 
 
+class _Overlap:
+    """Counts, per tool, how many calls run at once and the most that ever did."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.active: dict[str, int] = {}
+        self.most: dict[str, int] = {}
+
+    def enter(self, name: str) -> None:
+        with self.lock:
+            self.active[name] = self.active.get(name, 0) + 1
+            self.most[name] = max(self.most.get(name, 0), self.active[name])
+
+    def leave(self, name: str) -> int:
+        with self.lock:
+            self.active[name] -= 1
+            return self.most[name]
+
+
 class FaultAdapter(BaseAdapter):
     """Tools that fail in every way a real tool might."""
 
     def __init__(self) -> None:
+        self.overlap = _Overlap()
         self.initialize_count = 0
         self.children: list[subprocess.Popen[bytes]] = []
         self.ballast: list[bytes] = []
@@ -153,7 +174,6 @@ class FaultAdapter(BaseAdapter):
             "dataclass": Point(1, 2),
             "to_dict": Frame(),
             "tolist": Array(),
-            "object": object(),
         }
 
     @tool
@@ -163,6 +183,28 @@ class FaultAdapter(BaseAdapter):
         for _ in range(depth):
             value = [value]
         return value
+
+    @tool
+    def nested(self, levels: int, stream: Stream) -> Any:
+        """Return (and, when streaming, first send as a chunk) ``1`` wrapped in ``levels``
+        lists: a value ``levels`` deep."""
+        value: Any = 1
+        for _ in range(levels):
+            value = [value]
+        stream.send(value)
+        return value
+
+    @tool
+    def levels(self, params: dict[str, Any]) -> int:
+        """Return how many lists or maps deep the argument map nests (the map itself is 1)."""
+        deepest = 0
+        stack: list[tuple[Any, int]] = [(params, 1)]
+        while stack:
+            value, level = stack.pop()
+            deepest = max(deepest, level)
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, level + 1) for item in items if isinstance(item, (dict, list)))
+        return deepest
 
     @tool
     def wide(self, n: int = 200_000) -> Any:
@@ -179,6 +221,50 @@ class FaultAdapter(BaseAdapter):
         """Send a chunk that needs conversion, then return."""
         stream.send({"when": {1, 2}, "what": object()})
         return "sent"
+
+    @tool
+    def stream_convertible(self, stream: Stream) -> str:
+        """Send a chunk that needs conversion (a set), then return."""
+        stream.send({"when": {1, 2}})
+        return "sent"
+
+    @tool
+    def tag(self, value: Any, spin_ms: float = 0.0) -> dict[str, Any]:
+        """Return ``{"value": value, "thread": <thread name>}`` after busy-waiting ``spin_ms``."""
+        end = time.monotonic() + spin_ms / 1000.0
+        while time.monotonic() < end:
+            pass
+        return {"value": value, "thread": threading.current_thread().name}
+
+    @tool
+    def overlapping(self, seconds: float) -> int:
+        """Block ``seconds``; return the most calls of this tool ever seen at once."""
+        self.overlap.enter("overlapping")
+        try:
+            time.sleep(seconds)
+        finally:
+            most = self.overlap.leave("overlapping")
+        return most
+
+    @tool(thread_safe=False)
+    def exclusive(self, seconds: float) -> int:
+        """Like ``overlapping``, but marked not thread-safe: it must never overlap itself."""
+        self.overlap.enter("exclusive")
+        try:
+            time.sleep(seconds)
+        finally:
+            most = self.overlap.leave("exclusive")
+        return most
+
+    @tool
+    async def aoverlapping(self, seconds: float) -> int:
+        """Await a sleep; return the most calls of this tool ever seen at once."""
+        self.overlap.enter("aoverlapping")
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            most = self.overlap.leave("aoverlapping")
+        return most
 
     @tool
     def initialized(self) -> int:
@@ -441,3 +527,14 @@ class FaultAdapter(BaseAdapter):
         sys.stdout.buffer.write(b"\nafter the flood\n")
         sys.stdout.flush()
         return mb
+
+class WideAdapter(FaultAdapter):
+    """The fault adapter declaring a capacity of 3 as its default."""
+
+    capacity = 3
+
+
+class SerialAdapter(FaultAdapter):
+    """The fault adapter declaring its synchronous tools unsafe to run at once."""
+
+    thread_safe = False

@@ -32,6 +32,7 @@ def worker_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("SNAKEPIT_FD", None)
     env.pop("SNAKEPIT_ENCODINGS", None)
+    env.pop("SNAKEPIT_CAPACITY", None)
     env["PYTHONPATH"] = os.pathsep.join([str(SRC_DIR), str(SUPPORT_DIR)])
     env["SNAKEPIT_WORKER_ID"] = "w-test"
     env.update(extra)

@@ -7,7 +7,7 @@ callbacks (it times them inside the worker, where the round trip starts and ends
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from ..adapter import BaseAdapter, tool
@@ -23,7 +23,7 @@ class BenchAdapter(BaseAdapter):
         return {"status": "ok"}
 
     @tool
-    def chunks(self, n: int) -> Iterator[dict[str, int]]:
+    def chunks(self, n: int) -> Generator[dict[str, int], None, dict[str, int]]:
         """Yield ``n`` small chunks as fast as the link takes them."""
         for index in range(n):
             yield {"i": index}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from .. import __version__
@@ -79,7 +79,9 @@ class ShowcaseAdapter(BaseAdapter):
         }
 
     @tool
-    def progress(self, steps: int = 10, delay_ms: int = 50) -> Iterator[dict[str, Any]]:
+    def progress(
+        self, steps: int = 10, delay_ms: int = 50
+    ) -> Generator[dict[str, Any], None, dict[str, Any]]:
         """Stream progress: one chunk per step, then a summary.
 
         Args:

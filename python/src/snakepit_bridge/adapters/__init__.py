@@ -1,0 +1,1 @@
+"""The original Snakepit's (v0.4) adapters package; ``adapters.base`` holds ``BaseAdapter``."""

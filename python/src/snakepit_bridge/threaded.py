@@ -1,0 +1,358 @@
+"""The threaded serving mode (capacity above 1): several calls run at once on one worker.
+
+The main thread is the frame reader and never runs a tool, so it answers at once, however
+busy the tools are:
+
+* a ``call`` goes to a pool of ``capacity`` threads (a synchronous tool, a sync generator)
+  or becomes a task on one event loop thread (an ``async def`` tool or async generator);
+* a ``cancel`` sets that call's cancel flag and wakes it: a checkpoint or ``ctx.sleep`` of
+  a thread sees it at once, an async call's task is cancelled;
+* a ``ping`` is answered with its ``pong`` straight away;
+* a ``host_result`` is handed, by its ``ref``, to the host call waiting for it;
+* ``session_drop`` forgets a session; ``shutdown`` and end-of-file end the worker.
+
+Writes from all threads go through the link's write lock, so frames never interleave, and
+each thread encodes with its own msgpack packer. A tool marked ``@tool(thread_safe=False)``
+holds a lock of its own while it runs; an adapter whose ``thread_safe`` is ``False`` has one
+lock for all its synchronous tools.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Callable
+
+from .calls import Call
+from .drive import run_async_tool
+from .errors import Cancelled, LinkClosed, error, error_payload
+from .log import log
+from .protocol import QUIET_KINDS, message_kind, share_encoders
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from .adapter import Tool
+    from .context import CallContext, Stream
+    from .runtime import Runtime
+
+    Opened = tuple[Call, Tool, dict[str, Any], CallContext | None, Stream | None]
+
+__all__ = ["ThreadedServer"]
+
+
+class ThreadedServer:
+    """Serves up to ``capacity`` calls at once; implements the calls' ``Server``."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.link = runtime.link
+        self.link.share_writes()
+        share_encoders()
+        #: The calls running now, by id.
+        self.calls: dict[Any, Call] = {}
+        self._events: dict[Any, threading.Event] = {}
+        self._tasks: dict[Any, asyncio.Task[None]] = {}
+        self._host_waiters: dict[int, Callable[[dict[str, Any]], None]] = {}
+        self._refs = itertools.count(1)
+        self._ref_lock = threading.Lock()
+        self._work: queue.SimpleQueue[Opened] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sync_locks: dict[str, threading.Lock] = {}
+        self._async_locks: dict[str, asyncio.Lock] = {}
+        shared = threading.Lock()
+        adapter_safe = getattr(runtime.adapter, "thread_safe", True) is not False
+        for name, tool in runtime.tools.items():
+            if tool.on_loop:
+                continue
+            if not adapter_safe:
+                self._sync_locks[name] = shared
+            elif not tool.thread_safe:
+                self._sync_locks[name] = threading.Lock()
+
+    # The reader.
+
+    def serve(self) -> int:
+        """Read and dispatch messages until ``shutdown`` or end-of-file; the exit code."""
+        runtime = self.runtime
+        first = runtime.first_message
+        runtime.first_message = None
+        try:
+            if first is not None and self.dispatch(first):
+                return 0
+            while True:
+                payload = self.link.next_payload()
+                if payload is None:
+                    return 0
+                message = runtime.decode(payload)
+                if message is not None and self.dispatch(message):
+                    return 0
+        finally:
+            # The host is gone or said stop: let every running tool see a cancel.
+            for call in list(self.calls.values()):
+                self._cancel(call)
+
+    def dispatch(self, message: dict[str, Any]) -> bool:
+        """Handle one message; ``True`` when the worker must stop."""
+        kind = message.get("kind")
+        if kind is None:
+            kind = message_kind(message)
+        if kind == "call":
+            self._start(message)
+        elif kind == "cancel":
+            call = self.calls.get(message.get("id"))
+            if call is not None:
+                self._cancel(call)
+        elif kind == "ping":
+            self.link.send({"kind": "pong", "id": message.get("id")})
+        elif kind == "host_result":
+            waiter = self._host_waiters.pop(message.get("ref"), None)  # type: ignore[arg-type]
+            if waiter is not None:
+                waiter(message)
+        elif kind == "session_drop":
+            self.runtime.sessions.pop(message.get("session_id"), None)
+        elif kind == "shutdown":
+            return True
+        elif kind not in QUIET_KINDS:
+            log(f"ignoring message of unknown kind {kind!r}")
+        return False
+
+    def _start(self, message: dict[str, Any]) -> None:
+        opened = self.runtime.open_call(message, self)
+        if opened is None:
+            return
+        call, tool = opened[0], opened[1]
+        self._events[call.id] = threading.Event()
+        self.calls[call.id] = call
+        if tool.on_loop:
+            loop = self._event_loop()
+            loop.call_soon_threadsafe(self._start_task, opened)
+            return
+        if len(self._threads) < self.runtime.capacity:
+            thread = threading.Thread(
+                target=self._work_loop, name=f"snakepit-call-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+        self._work.put(opened)
+
+    def _cancel(self, call: Call) -> None:
+        call.cancelled = True
+        event = self._events.get(call.id)
+        if event is not None:
+            event.set()
+        loop = self._loop
+        if loop is not None and call.id in self._tasks:
+            loop.call_soon_threadsafe(self._cancel_task, call.id)
+
+    def _finish(self, call: Call) -> None:
+        self.calls.pop(call.id, None)
+        self._events.pop(call.id, None)
+
+    # Synchronous calls, on the pool's threads.
+
+    def _work_loop(self) -> None:
+        work = self._work
+        while True:
+            opened = work.get()
+            call = opened[0]
+            lock = self._sync_locks.get(opened[1].name)
+            try:
+                if lock is None:
+                    self.runtime.run_call(*opened)
+                else:
+                    with lock:
+                        self.runtime.run_call(*opened)
+            except LinkClosed:
+                pass
+            except BaseException as exc:  # A thread must never die with work queued.
+                log(f"call {call.id} ended with {type(exc).__name__}: {exc}")
+            finally:
+                self._finish(call)
+
+    # Async calls, on the event loop thread.
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = self.runtime.loop
+            thread = threading.Thread(
+                target=self._run_loop, args=(loop,), name="snakepit-loop", daemon=True
+            )
+            thread.start()
+        return loop
+
+    @staticmethod
+    def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+        import asyncio
+
+        asyncio.set_event_loop(loop)
+        loop.run_forever()
+
+    def _start_task(self, opened: Opened) -> None:
+        call = opened[0]
+        loop = self._event_loop()
+        task = self._tasks[call.id] = loop.create_task(self._run_async(opened))
+        task.add_done_callback(lambda done: self._task_done(call, done))
+        if call.cancelled:
+            task.cancel()
+
+    def _task_done(self, call: Call, task: asyncio.Task[None]) -> None:
+        if not task.cancelled():
+            return
+        # Cancelled before its first step: the coroutine never ran, so answer for it.
+        self._tasks.pop(call.id, None)
+        self._finish(call)
+        try:
+            self.runtime.send_error(call.id, error("Cancelled", str(Cancelled())))
+        except LinkClosed:
+            pass
+
+    def _cancel_task(self, call_id: Any) -> None:
+        task = self._tasks.get(call_id)
+        if task is not None:
+            task.cancel()
+
+    async def _run_async(self, opened: Opened) -> None:
+        import asyncio
+
+        call, tool, args, ctx, stream = opened
+        runtime = self.runtime
+        try:
+            try:
+                lock = self._async_lock(tool)
+                if lock is None:
+                    result = await run_async_tool(tool, args, ctx, stream, call)
+                else:
+                    async with lock:
+                        result = await run_async_tool(tool, args, ctx, stream, call)
+            except asyncio.CancelledError:
+                runtime.send_error(call.id, error("Cancelled", str(Cancelled())))
+            except Exception as exc:
+                runtime.send_error(call.id, error_payload(exc))
+            else:
+                runtime.send_result(call, result)
+        except LinkClosed:
+            pass
+        finally:
+            self._tasks.pop(call.id, None)
+            self._finish(call)
+
+    def _async_lock(self, tool: Tool) -> asyncio.Lock | None:
+        if tool.thread_safe:
+            return None
+        import asyncio
+
+        lock = self._async_locks.get(tool.name)
+        if lock is None:
+            lock = self._async_locks[tool.name] = asyncio.Lock()
+        return lock
+
+    # The calls' Server interface.
+
+    def checkpoint(self, call: Call) -> bool:
+        """Whether ``call`` was cancelled (the reader thread sets the flag)."""
+        return call.cancelled or self.link.closed
+
+    def wait(self, call: Call, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds, waking at once when ``call`` is cancelled."""
+        event = self._events.get(call.id)
+        if event is None:
+            return True
+        event.wait(timeout)
+        if not call.cancelled:
+            event.clear()
+        return call.cancelled or self.link.closed
+
+    def send_chunk(self, call: Call, seq: int, data: Any) -> None:
+        """Write one chunk, converting data the wire cannot carry."""
+        message = {"kind": "chunk", "id": call.id, "seq": seq, "data": data}
+        self.runtime.send_lenient(message, "data", f"chunk {seq} of call {call.id}")
+
+    def _start_host_call(
+        self,
+        call: Call,
+        tool: str,
+        args: dict[str, Any],
+        deliver: Callable[[dict[str, Any]], None],
+    ) -> int:
+        if call.cancelled or self.link.closed:
+            raise Cancelled()
+        with self._ref_lock:
+            ref = next(self._refs)
+        message = {"kind": "host_call", "id": call.id, "ref": ref, "tool": tool, "args": args}
+        # Registered before it is sent: the answer may come back before send() returns.
+        self._host_waiters[ref] = deliver
+        try:
+            self.runtime.send_lenient(message, "args", f"the arguments of host tool {tool!r}")
+        except BaseException:
+            self._host_waiters.pop(ref, None)
+            raise
+        return ref
+
+    def host_call(self, call: Call, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Send a ``host_call`` and block until the reader hands over its ``host_result``."""
+        event = self._events.get(call.id)
+        if event is None:
+            raise Cancelled()
+        replies: list[dict[str, Any]] = []
+
+        def deliver(message: dict[str, Any]) -> None:
+            replies.append(message)
+            event.set()
+
+        ref = self._start_host_call(call, tool, args, deliver)
+        try:
+            while not replies:
+                if call.cancelled or self.link.closed:
+                    raise Cancelled()
+                event.wait()
+                if not call.cancelled:
+                    event.clear()
+            return replies[0]
+        finally:
+            self._host_waiters.pop(ref, None)
+
+    async def ahost_call(self, call: Call, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Send a ``host_call`` and await its ``host_result`` on the event loop."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+
+        def settle(message: dict[str, Any]) -> None:
+            if not future.done():
+                future.set_result(message)
+
+        def deliver(message: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(settle, message)
+
+        ref = self._start_host_call(call, tool, args, deliver)
+        try:
+            return await future
+        finally:
+            self._host_waiters.pop(ref, None)
+
+    def run_coroutine(self, call: Call, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        """Run a coroutine on the event loop thread from a pool thread; cancel it on a cancel."""
+        import asyncio
+
+        event = self._events.get(call.id)
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._event_loop())
+        if event is not None:
+            future.add_done_callback(lambda _: event.set())
+            while not future.done():
+                event.wait()
+                if call.cancelled:
+                    future.cancel()
+                    break
+                event.clear()
+        try:
+            return future.result()
+        except BaseException as exc:
+            if call.cancelled or future.cancelled() or isinstance(exc, asyncio.CancelledError):
+                raise Cancelled() from None
+            raise
