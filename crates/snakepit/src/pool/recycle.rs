@@ -140,18 +140,10 @@ pub(super) async fn watch_limits(pool: Weak<PoolShared>) {
         };
         drop(shared);
         let pids: Vec<u32> = over_memory.iter().map(Worker::pid).collect();
-        let Ok(rss) = tokio::task::spawn_blocking(move || {
-            pids.iter()
-                .map(|pid| crate::process::group_rss_bytes(*pid))
-                .collect::<Vec<u64>>()
-        })
-        .await
-        else {
-            continue;
-        };
+        let rss = crate::process::group_rss_all_off_runtime(pids).await;
         let Some(shared) = pool.upgrade() else { break };
-        for (worker, rss) in over_memory.iter().zip(rss) {
-            if rss >= max_memory {
+        for worker in &over_memory {
+            if rss.get(&worker.pid()).copied().unwrap_or(0) >= max_memory {
                 recycle(&shared, worker, "memory");
             }
         }

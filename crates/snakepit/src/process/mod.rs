@@ -15,12 +15,9 @@ mod spawner;
 mod unix;
 
 pub(crate) use output::OutputTail;
-pub(crate) use procfs::{group_members, group_rss_bytes, is_running, is_same_process, stat};
-#[expect(
-    unused_imports,
-    reason = "the recycle watcher takes these over from `group_rss_bytes`: one /proc pass per tick"
-)]
-pub(crate) use procfs::{group_rss_all, group_rss_all_off_runtime};
+pub(crate) use procfs::{
+    group_members, group_rss_all_off_runtime, is_running, is_same_process, stat,
+};
 pub(crate) use spawner::{
     LinkMode, LinkReader, LinkWriter, SpawnRequest, SpawnedProcess, reaper, run_to_string, spawn,
 };

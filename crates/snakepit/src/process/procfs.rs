@@ -60,12 +60,6 @@ pub(crate) fn group_members(pgrp: u32) -> Vec<(u32, ProcStat)> {
         .collect()
 }
 
-/// The resident memory of every live process in group `pgrp`, in bytes. Blocking; for
-/// several groups use [`group_rss_all`], which reads `/proc` once for all of them.
-pub(crate) fn group_rss_bytes(pgrp: u32) -> u64 {
-    group_rss_all(&[pgrp]).get(&pgrp).copied().unwrap_or(0)
-}
-
 /// The resident memory of each process group in `pgids` (the sum over its live members), in
 /// bytes, from one pass over `/proc`. Every requested group is in the map; a group with no
 /// live member (or whose memory cannot be read) has 0.
@@ -97,13 +91,6 @@ pub(crate) fn group_rss_all(pgids: &[u32]) -> HashMap<u32, u64> {
 
 /// [`group_rss_all`] run on tokio's blocking pool, so the runtime's worker threads never
 /// wait on `/proc`. A scan that panicked reads as all zeros.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the recycle watcher takes this over from `group_rss_bytes`"
-    )
-)]
 pub(crate) async fn group_rss_all_off_runtime(pgids: Vec<u32>) -> HashMap<u32, u64> {
     let zeros = || pgids.iter().map(|pgid| (*pgid, 0)).collect();
     let requested = pgids.clone();
@@ -184,7 +171,6 @@ mod tests {
             .map(|(pid, _)| rss_bytes(*pid))
             .sum();
         assert_eq!(group_rss_all(&[small_pgid])[&small_pgid], members);
-        assert_eq!(group_rss_bytes(small_pgid), members);
         assert!(group_rss_all(&[]).is_empty());
         end(big);
         end(small);

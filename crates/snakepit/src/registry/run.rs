@@ -182,13 +182,6 @@ impl Run {
 
     /// Resolves once every change made before this call is on disk (a failed write is
     /// logged and counts as done, so this never hangs).
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the worker start awaits this after `worker_spawned`, before the worker is ready"
-        )
-    )]
     pub(crate) async fn flushed(&self) {
         self.writer.flushed().await;
     }

@@ -107,6 +107,10 @@ pub(crate) async fn start(
                 }
             }
         };
+        // The sweep finds a worker only once its pid and start time are on disk.
+        if let Some(run) = &spec.run {
+            run.flushed().await;
+        }
         let (control, control_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             id: worker,

@@ -282,15 +282,18 @@ async fn python_exceptions_arrive_as_kinds_callers_can_match() {
 }
 
 #[tokio::test]
-async fn an_unserializable_result_becomes_a_marker_and_the_worker_lives_on() {
+async fn an_unserializable_result_fails_the_call_clearly_and_the_worker_lives_on() {
     let pool = support::fault_pool(1).await;
     let pid = pool.execute("pid", json!({})).await.unwrap();
-    let reply = pool.execute("unserializable", json!({})).await.unwrap();
-    assert_eq!(
-        reply["value"]["__unserializable__"],
-        json!("builtins.object"),
-        "{reply}"
-    );
+    let refused = pool.execute("unserializable", json!({})).await;
+    match &refused {
+        Err(Error::Worker(error)) => {
+            assert_eq!(error.kind, "SerializationError");
+            assert!(error.message.contains("builtins.object"), "{}", error.message);
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(pool.execute("pid", json!({})).await.unwrap(), pid);
+    assert_eq!(pool.stats().restarts, 0);
     pool.shutdown().await;
 }
