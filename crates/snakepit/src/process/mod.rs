@@ -11,11 +11,13 @@
 mod output;
 mod procfs;
 mod reaper;
+mod run;
 mod spawner;
 mod unix;
 
 pub(crate) use output::OutputTail;
 pub(crate) use procfs::{group_members, group_rss_bytes, is_running, is_same_process, stat};
+pub(crate) use run::{RunRequest, run_lines};
 pub(crate) use spawner::{
     LinkMode, LinkReader, LinkWriter, SpawnRequest, SpawnedProcess, reaper, run_to_string, spawn,
 };
