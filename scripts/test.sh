@@ -36,6 +36,21 @@ echo "==> rust: tests"
 cargo nextest run --workspace --locked --profile ci
 cargo test --workspace --doc --locked
 
+echo "==> scaffold: snakepit new adapter demo && setup && doctor && pytest && call"
+(
+    cargo build -q --locked -p snakepit-cli
+    snakepit="$PWD/target/debug/snakepit"
+    scratch="$(mktemp -d)"
+    trap 'rm -rf "$scratch"' EXIT
+    cd "$scratch"
+    env -u SNAKEPIT_PYTHON "$snakepit" -q new adapter demo
+    cd demo
+    env -u SNAKEPIT_PYTHON "$snakepit" -q setup
+    env -u SNAKEPIT_PYTHON "$snakepit" doctor
+    .venv/bin/python -m pytest -q
+    env -u SNAKEPIT_PYTHON "$snakepit" call hello --args '{"name": "Ada"}'
+)
+
 echo "==> python: ruff, mypy, pytest"
 (
     cd python

@@ -8,11 +8,17 @@ use clap::{Args, Parser, Subcommand};
 
 /// Run, call and benchmark a pool of long-lived Python workers.
 #[derive(Debug, Parser)]
-#[command(name = "snakepit", version, about)]
+#[command(name = "snakepit", version, about, after_help = crate::exit::HELP)]
 pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,
+    /// Show more of the library's log on stderr (-v warnings, -vv info, -vvv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub(crate) verbose: u8,
+    /// Show nothing but results and errors (not even the workers' output).
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
 }
 
 /// The subcommands.
@@ -30,6 +36,15 @@ pub(crate) enum Command {
     Status(RegistryArgs),
     /// Kill the leftover workers of dead runs and remove those runs from the registry.
     Cleanup(CleanupArgs),
+    /// Create the adapter's virtual environment, install its requirements and msgpack, and
+    /// record the interpreter in snakepit.toml.
+    Setup(crate::commands::setup::SetupArgs),
+    /// Check the interpreter, packages, bridge, adapter and machine; say how to fix what fails.
+    Doctor(crate::commands::doctor::DoctorArgs),
+    /// Write a new project from a template (`snakepit new adapter NAME`).
+    New(crate::commands::new::NewArgs),
+    /// Print a shell completion script (`snakepit completions bash > ...`).
+    Completions(crate::commands::completions::CompletionsArgs),
     /// Work with the config file (`snakepit.toml`).
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -83,6 +98,9 @@ pub(crate) struct DemoArgs {
     /// How many workers the pool runs.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) workers: u16,
+    /// The Python interpreter. Default: the lookup order (`$SNAKEPIT_PYTHON`, `./.venv`, ...).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) python: Option<PathBuf>,
 }
 
 /// Which workers to run: the bundled showcase adapter, another Python adapter, or any
@@ -123,8 +141,8 @@ pub(crate) struct WorkerArgs {
 pub(crate) struct CallArgs {
     /// The command (tool) to run, such as `ping`.
     pub(crate) command: String,
-    /// The arguments, as a JSON object.
-    #[arg(long, value_name = "JSON", default_value = "{}")]
+    /// The arguments: a JSON object, `@FILE` (a file holding one) or `-` (read stdin).
+    #[arg(long, value_name = "JSON|@FILE|-", default_value = "{}")]
     pub(crate) args: String,
     /// The workers.
     #[command(flatten)]
@@ -136,9 +154,18 @@ pub(crate) struct CallArgs {
     /// carry a `progress` figure), then the result.
     #[arg(long)]
     pub(crate) stream: bool,
-    /// The call's deadline in seconds. Default: the pool's call timeout.
-    #[arg(long, value_name = "SECS")]
+    /// The call's deadline in seconds (more than 0). Default: the pool's call timeout.
+    #[arg(long, value_name = "SECS", value_parser = crate::commands::call::positive_seconds)]
     pub(crate) timeout: Option<f64>,
+    /// How long each worker may take to start, in seconds (more than 0). Default: 20.
+    #[arg(long, value_name = "SECS", value_parser = crate::commands::call::positive_seconds)]
+    pub(crate) startup_timeout: Option<f64>,
+    /// The call is safe to run twice: retried on another worker if its worker crashes.
+    #[arg(long)]
+    pub(crate) idempotent: bool,
+    /// How many times an idempotent call whose worker crashed is retried. Default: 2.
+    #[arg(long, value_name = "N")]
+    pub(crate) retries: Option<u32>,
     /// Print the result (and each chunk) as compact JSON on one line.
     #[arg(long)]
     pub(crate) json: bool,

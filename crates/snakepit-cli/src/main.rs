@@ -2,42 +2,37 @@
 //!
 //! It parses the arguments, sets up logging, pins the process to a CPU when `bench --pin`
 //! asks for it (before any runtime thread exists, so every thread and every worker inherits
-//! the affinity), builds the tokio runtime and hands over to one of [`commands`].
+//! the affinity), builds the tokio runtime and hands over to one of [`commands`]. Ctrl-C and
+//! SIGTERM end the command in order: its pool is dropped, which stops the workers and
+//! removes the run from the registry, and the process exits with 130 or 143.
 
+mod args;
 mod cli;
 mod commands;
 mod config;
+mod exit;
+mod logging;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command};
+use crate::exit::Code;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    logging::init(cli.verbose, cli.quiet);
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(err) => exit::report(&err),
+    };
+    ExitCode::from(code as u8)
 }
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default `warn`).
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<Code> {
     if let Command::Bench(args) = &cli.command {
         if let Some(cpu) = args.pin {
             commands::bench::pin_to_cpu(cpu)?;
@@ -47,15 +42,56 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("could not start the tokio runtime")?;
-    runtime.block_on(async move {
-        match cli.command {
-            Command::Demo(args) => commands::demo::run(&args).await,
-            Command::Call(args) => commands::call::run(args).await,
-            Command::Tools(args) => commands::tools::run(&args).await,
-            Command::Bench(args) => commands::bench::run(args).await,
-            Command::Status(args) => commands::registry::status(&args),
-            Command::Cleanup(args) => commands::registry::cleanup(&args),
-            Command::Config(command) => commands::config::run(&command),
+    let quiet = cli.quiet;
+    let outcome = runtime.block_on(async move {
+        let signal = stop_signal();
+        tokio::select! {
+            result = dispatch(cli.command, quiet) => result.map(|()| None),
+            code = signal => Ok(Some(code?)),
         }
-    })
+    });
+    // Whatever the command left running (its pool, tasks holding it) is dropped here, so the
+    // workers are stopped and the run leaves the registry before the process exits.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    match outcome? {
+        None => Ok(Code::Success),
+        Some(code) => {
+            eprintln!(
+                "stopped by {}",
+                if code == Code::Terminated {
+                    "SIGTERM"
+                } else {
+                    "Ctrl-C"
+                }
+            );
+            Ok(code)
+        }
+    }
+}
+
+async fn dispatch(command: Command, quiet: bool) -> anyhow::Result<()> {
+    match command {
+        Command::Demo(args) => commands::demo::run(&args).await,
+        Command::Call(args) => commands::call::run(args, quiet).await,
+        Command::Tools(args) => commands::tools::run(&args).await,
+        Command::Bench(args) => commands::bench::run(args).await,
+        Command::Status(args) => commands::registry::status(&args),
+        Command::Cleanup(args) => commands::registry::cleanup(&args),
+        Command::Setup(args) => commands::setup::run(&args, quiet).await,
+        Command::Doctor(args) => commands::doctor::run(&args).await,
+        Command::New(args) => commands::new::run(&args),
+        Command::Completions(args) => commands::completions::run(&args),
+        Command::Config(command) => commands::config::run(&command),
+    }
+}
+
+/// Waits for SIGINT or SIGTERM; returns the exit code it stands for.
+async fn stop_signal() -> anyhow::Result<Code> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("could not watch for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("could not watch for SIGTERM")?;
+    tokio::select! {
+        _ = interrupt.recv() => Ok(Code::Interrupted),
+        _ = terminate.recv() => Ok(Code::Terminated),
+    }
 }

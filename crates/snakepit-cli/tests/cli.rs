@@ -244,9 +244,10 @@ fn call_streams_chunks_and_runs_in_a_session() {
     assert_eq!(lines.len(), 5, "{}", stdout(&streamed));
     assert_eq!(lines[3]["progress"], serde_json::json!(100.0));
     assert_eq!(lines[4]["done"], serde_json::json!(true));
+    // Not a terminal: no progress bar.
     assert!(
-        stderr(&streamed).contains("100.0%"),
-        "no progress bar: {}",
+        !stderr(&streamed).contains("100.0%"),
+        "a progress bar off a terminal: {}",
         stderr(&streamed)
     );
 
@@ -261,6 +262,11 @@ fn call_streams_chunks_and_runs_in_a_session() {
     ]);
     assert_success(&in_session);
     assert_eq!(stdout(&in_session).trim(), r#"{"x":1}"#);
+    assert!(
+        stderr(&in_session).contains("session user-7"),
+        "{}",
+        stderr(&in_session)
+    );
 }
 
 #[test]

@@ -528,6 +528,7 @@ class FaultAdapter(BaseAdapter):
         sys.stdout.flush()
         return mb
 
+
 class WideAdapter(FaultAdapter):
     """The fault adapter declaring a capacity of 3 as its default."""
 

@@ -27,7 +27,11 @@ pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let size = usize::from(args.workers);
     let started = Instant::now();
     // Script mode: every worker is stopped before `run_script` returns, whatever happens.
-    let pids = Pool::builder(PythonAdapter::showcase())
+    let adapter = match &args.python {
+        Some(python) => PythonAdapter::showcase().python(python),
+        None => PythonAdapter::showcase(),
+    };
+    let pids = Pool::builder(adapter)
         .size(size)
         .run_script(move |pool| async move { tour(pool, size, started).await })
         .await

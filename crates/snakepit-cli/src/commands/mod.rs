@@ -3,8 +3,13 @@
 
 pub(crate) mod bench;
 pub(crate) mod call;
+pub(crate) mod completions;
 pub(crate) mod config;
 pub(crate) mod demo;
+pub(crate) mod doctor;
+pub(crate) mod doctor_checks;
+pub(crate) mod new;
 pub(crate) mod registry;
+pub(crate) mod setup;
 pub(crate) mod tools;
 pub(crate) mod workers;

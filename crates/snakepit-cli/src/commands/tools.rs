@@ -14,7 +14,7 @@ pub(crate) async fn run(args: &ToolsArgs) -> anyhow::Result<()> {
     let tools = pool_builder(&args.worker)?
         .run_script(|pool| async move { pool.tools().to_vec() })
         .await
-        .context("could not start the workers")?;
+        .map_err(|err| crate::exit::library_failure(err, "the workers did not start"))?;
     if args.json {
         println!(
             "{}",

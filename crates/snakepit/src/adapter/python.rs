@@ -7,6 +7,7 @@ use std::sync::{Mutex, OnceLock};
 
 use super::{Adapter, WorkerCommand, WorkerProtocol, bridge_dir};
 use crate::error::{Error, Result};
+use crate::packages;
 
 /// The bundled example adapter (`ping`, `echo`, `compute`, `info`).
 pub const SHOWCASE_ADAPTER: &str = "snakepit_bridge.examples.showcase:ShowcaseAdapter";
@@ -167,19 +168,21 @@ pub(crate) fn resolve_interpreter(interpreter: &Path) -> Result<PathBuf> {
     {
         return Ok(found.clone());
     }
-    let printed =
-        crate::process::run_to_string(interpreter, &["-c", "import sys; print(sys.executable)"])
-            .map_err(|err| {
-                Error::Config(format!(
-                    "cannot run the Python interpreter `{}`: {err}",
-                    interpreter.display()
-                ))
-            })?;
-    let resolved = if printed.is_empty() {
-        interpreter.to_path_buf()
-    } else {
-        PathBuf::from(printed)
-    };
+    let printed = crate::process::run_to_string(interpreter, &["-c", packages::PROBE_SCRIPT])
+        .map_err(|err| match err {
+            // Keep the operating system's reason (not found, permission denied).
+            Error::Spawn { source, .. } => Error::Config(format!(
+                "cannot run the Python interpreter `{}`: {source}",
+                interpreter.display()
+            )),
+            other => Error::Config(format!(
+                "cannot run the Python interpreter `{}`: {other}",
+                interpreter.display()
+            )),
+        })?;
+    let info = packages::parse_probe(interpreter, &printed)?;
+    packages::check_python_version(&info.version, &info.executable)?;
+    let resolved = info.executable;
     cache
         .lock()
         .expect("resolver lock is never poisoned")

@@ -11,6 +11,7 @@
 mod output;
 mod procfs;
 mod reaper;
+mod run;
 mod spawner;
 mod unix;
 
@@ -18,6 +19,7 @@ pub(crate) use output::OutputTail;
 pub(crate) use procfs::{
     group_members, group_rss_all_off_runtime, is_running, is_same_process, stat,
 };
+pub(crate) use run::{RunRequest, run_lines};
 pub(crate) use spawner::{
     LinkMode, LinkReader, LinkWriter, SpawnRequest, SpawnedProcess, reaper, run_to_string, spawn,
 };

@@ -289,7 +289,11 @@ async fn an_unserializable_result_fails_the_call_clearly_and_the_worker_lives_on
     match &refused {
         Err(Error::Worker(error)) => {
             assert_eq!(error.kind, "SerializationError");
-            assert!(error.message.contains("builtins.object"), "{}", error.message);
+            assert!(
+                error.message.contains("builtins.object"),
+                "{}",
+                error.message
+            );
         }
         other => panic!("{other:?}"),
     }
