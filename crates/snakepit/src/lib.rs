@@ -4,6 +4,7 @@ pub mod adapter;
 mod config;
 mod error;
 pub mod floor;
+mod id_hash;
 pub mod packages;
 mod pool;
 mod pools;

@@ -33,13 +33,13 @@ pub(super) struct Started {
 
 /// Refuses arguments nested deeper than the protocol allows, before anything copies them;
 /// they are taken apart without recursion.
-fn check_depth(shared: &PoolShared, request: &mut Request) -> Result<()> {
+fn check_depth(shared: &PoolShared, request: &mut Request<'_>) -> Result<()> {
     if !exceeds(&request.args, MAX_DEPTH) {
         return Ok(());
     }
     dismantle(std::mem::take(&mut request.args));
     let err = Error::InvalidCall {
-        command: request.command.clone(),
+        command: request.command.to_string(),
         reason: format!("the arguments nest deeper than {MAX_DEPTH} levels, the protocol's limit"),
     };
     shared.counters.count_error(&err);
@@ -47,7 +47,7 @@ fn check_depth(shared: &PoolShared, request: &mut Request) -> Result<()> {
 }
 
 /// Runs a request as a call.
-pub(super) async fn call(shared: &Arc<PoolShared>, mut request: Request) -> Result<Value> {
+pub(super) async fn call(shared: &Arc<PoolShared>, mut request: Request<'_>) -> Result<Value> {
     Counters::bump(&shared.counters.requests);
     check_depth(shared, &mut request)?;
     let outcome = match shared.circuit.allow(std::time::Instant::now()) {
@@ -67,7 +67,10 @@ pub(super) async fn call(shared: &Arc<PoolShared>, mut request: Request) -> Resu
 }
 
 /// Runs a request as a stream.
-pub(super) async fn stream(shared: &Arc<PoolShared>, mut request: Request) -> Result<CallStream> {
+pub(super) async fn stream(
+    shared: &Arc<PoolShared>,
+    mut request: Request<'_>,
+) -> Result<CallStream> {
     Counters::bump(&shared.counters.requests);
     check_depth(shared, &mut request)?;
     let permit = match shared.circuit.allow(std::time::Instant::now()) {
@@ -78,7 +81,7 @@ pub(super) async fn stream(shared: &Arc<PoolShared>, mut request: Request) -> Re
         }
     };
     let (sender, chunks) = mpsc::channel(CHUNK_BUFFER);
-    let command = request.command.clone();
+    let command = request.command.to_string();
     let args = std::mem::take(&mut request.args);
     match start(shared, &request, args, Some(sender)).await {
         Ok(started) => Ok(CallStream::new(
@@ -101,7 +104,7 @@ pub(super) async fn stream(shared: &Arc<PoolShared>, mut request: Request) -> Re
 
 /// Runs a call, and runs it again on another worker when its worker crashed and the retry
 /// policy allows it.
-async fn with_retries(shared: &Arc<PoolShared>, mut request: Request) -> Result<Value> {
+async fn with_retries(shared: &Arc<PoolShared>, mut request: Request<'_>) -> Result<Value> {
     let retry = &shared.config.retry;
     let retryable = match retry.policy_for(&request.command) {
         RetryPolicy::Never => false,
@@ -126,7 +129,7 @@ async fn with_retries(shared: &Arc<PoolShared>, mut request: Request) -> Result<
         Counters::bump(&shared.counters.retries);
         let pause = retry.backoff.saturating_mul(1 << (attempt - 1).min(16));
         tracing::info!(
-            command = request.command,
+            command = %request.command,
             attempt,
             ?pause,
             "worker crashed; retrying the call"
@@ -136,9 +139,9 @@ async fn with_retries(shared: &Arc<PoolShared>, mut request: Request) -> Result<
 }
 
 /// Runs a call once.
-async fn once(shared: &Arc<PoolShared>, request: &Request, args: Value) -> Result<Value> {
+async fn once(shared: &Arc<PoolShared>, request: &Request<'_>, args: Value) -> Result<Value> {
     let started = start(shared, request, args, None).await?;
-    let command = request.command.as_str();
+    let command = &*request.command;
     let Started {
         mut guard,
         deadline,
@@ -169,11 +172,11 @@ async fn once(shared: &Arc<PoolShared>, request: &Request, args: Value) -> Resul
 /// is taken and bounds the send.
 async fn start(
     shared: &Arc<PoolShared>,
-    request: &Request,
+    request: &Request<'_>,
     args: Value,
     chunks: Option<ChunkSender>,
 ) -> Result<Started> {
-    let command = request.command.as_str();
+    let command = &*request.command;
     let (args, timeout) = prepare(shared, request, args)?;
     let queued_at = Instant::now();
     let session = request.session.as_ref();
@@ -215,8 +218,8 @@ async fn start(
 
 /// Runs the adapter's checks and shaping and the depth check; returns the arguments to send
 /// and the call's timeout.
-fn prepare(shared: &PoolShared, request: &Request, args: Value) -> Result<(Value, Duration)> {
-    let command = request.command.as_str();
+fn prepare(shared: &PoolShared, request: &Request<'_>, args: Value) -> Result<(Value, Duration)> {
+    let command = &*request.command;
     let invalid = |reason: String| Error::InvalidCall {
         command: command.to_owned(),
         reason,

@@ -7,8 +7,7 @@ use tokio::sync::oneshot;
 
 use super::lease::Lease;
 use crate::error::Result;
-use crate::protocol::Message;
-use crate::worker::{InFlight, Worker};
+use crate::worker::{InFlight, Reply, Worker};
 
 /// A call on a worker. Dropped before the reply arrived (deadline passed, caller gone,
 /// stream dropped), it cancels the call and keeps the worker's place taken until the worker
@@ -17,7 +16,7 @@ use crate::worker::{InFlight, Worker};
 pub(super) struct InFlightGuard {
     lease: Option<Lease>,
     id: u64,
-    reply: Option<oneshot::Receiver<Result<Message>>>,
+    reply: Option<oneshot::Receiver<Result<Reply>>>,
     grace: Duration,
 }
 
@@ -45,7 +44,7 @@ impl InFlightGuard {
     }
 
     /// The receiver of the reply.
-    pub(super) fn reply_mut(&mut self) -> &mut oneshot::Receiver<Result<Message>> {
+    pub(super) fn reply_mut(&mut self) -> &mut oneshot::Receiver<Result<Reply>> {
         self.reply
             .as_mut()
             .expect("the guard holds the reply until it completes")
@@ -68,12 +67,7 @@ impl Drop for InFlightGuard {
 
 /// Cancels an abandoned call and gives its place back once the worker answers, or kills the
 /// worker. The grace period bounds everything, sending the cancel included.
-async fn recover(
-    lease: Lease,
-    id: u64,
-    reply: oneshot::Receiver<Result<Message>>,
-    grace: Duration,
-) {
+async fn recover(lease: Lease, id: u64, reply: oneshot::Receiver<Result<Reply>>, grace: Duration) {
     let worker = lease.worker().clone();
     let answered = tokio::time::timeout(grace, async {
         worker.cancel(id).await;

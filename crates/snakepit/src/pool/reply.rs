@@ -4,10 +4,10 @@ use serde_json::Value;
 
 use super::handle::PoolShared;
 use crate::error::{Error, ErrorKind, Result, WorkerError};
-use crate::protocol::Message;
+use crate::worker::Reply;
 
 /// Turns a worker's reply into the call's result.
-pub(super) fn to_result(shared: &PoolShared, command: &str, message: Message) -> Result<Value> {
+pub(super) fn to_result(shared: &PoolShared, command: &str, message: Reply) -> Result<Value> {
     if message.success == Some(true) {
         let result = message.result.unwrap_or(Value::Null);
         return shared

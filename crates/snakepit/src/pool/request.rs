@@ -1,6 +1,7 @@
 //! [`Call`]: one request to the pool, built up with its options, then sent as a call, a
 //! typed call or a stream. Every entry point of the pool ends here.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -18,7 +19,7 @@ use crate::session::SessionId;
 ///
 /// ```no_run
 /// # async fn demo(pool: snakepit::Pool) -> snakepit::Result<()> {
-/// use std::time::Duration;
+/// use std::borrow::Cow;
 ///
 /// #[derive(serde::Serialize)]
 /// struct Add { a: i64, b: i64 }
@@ -37,13 +38,13 @@ use crate::session::SessionId;
 #[must_use = "a call does nothing until it is sent"]
 pub struct Call<'p> {
     pool: &'p Pool,
-    pub(super) request: Request,
+    pub(super) request: Request<'p>,
 }
 
 /// What a [`Call`] carries to the dispatch.
 #[derive(Debug, Clone)]
-pub(super) struct Request {
-    pub(super) command: String,
+pub(super) struct Request<'a> {
+    pub(super) command: Cow<'a, str>,
     pub(super) args: Value,
     pub(super) session: Option<SessionId>,
     pub(super) affinity: Option<Affinity>,
@@ -53,7 +54,7 @@ pub(super) struct Request {
 
 impl Pool {
     /// Starts a request to run `command`; set its arguments and options, then `send` it.
-    pub fn call(&self, command: impl Into<String>) -> Call<'_> {
+    pub fn call<'a>(&'a self, command: impl Into<Cow<'a, str>>) -> Call<'a> {
         Call {
             pool: self,
             request: Request {

@@ -6,7 +6,6 @@
 //! `scheduler.rs`). Whether a worker that exits or is recycled gets a replacement is decided
 //! here too, under the same lock, so a slot never has two replacements starting at once.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -16,6 +15,7 @@ use super::health::{Restart, Slots};
 use super::scheduler::{Refused, Scheduler};
 use crate::config::HealthConfig;
 use crate::error::{Error, Result};
+use crate::id_hash::IdMap;
 use crate::worker::{Worker, WorkerId};
 
 /// What the roster needs of a worker; implemented by [`Worker`] and by the fakes of the
@@ -98,7 +98,7 @@ pub(super) enum Inserted<W> {
 
 #[derive(Debug)]
 struct State<W> {
-    members: HashMap<WorkerId, Member<W>>,
+    members: IdMap<WorkerId, Member<W>>,
     /// Counts places taken, for `Member::last_taken`.
     taken: u64,
     scheduler: Scheduler<WorkerId, oneshot::Sender<W>>,
@@ -132,7 +132,7 @@ impl<W: Seat> Roster<W> {
     pub(super) fn new(max_queue: usize, size: usize, health: HealthConfig) -> Self {
         Self {
             state: Mutex::new(State {
-                members: HashMap::new(),
+                members: IdMap::default(),
                 taken: 0,
                 scheduler: Scheduler::new(max_queue),
                 slots: Slots::new(size, health),
@@ -252,8 +252,12 @@ impl<W: Seat> Roster<W> {
                 hand_over(&mut state, id);
             }
         }
+        // Only a shutdown waits for places to come back.
+        let closing = state.scheduler.is_closed();
         drop(state);
-        self.released.notify_waiters();
+        if closing {
+            self.released.notify_waiters();
+        }
         retired
     }
 

@@ -7,8 +7,10 @@
 //! calls waiting, so the session owner keeps its priority but an ordinary call never waits
 //! behind more than one owner call per freed place.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::Hash;
+
+use crate::id_hash::IdMap;
 
 /// A waiting call: its ticket and what to hand it (a reply channel, in the pool).
 #[derive(Debug)]
@@ -33,9 +35,9 @@ pub(super) enum Refused {
 #[derive(Debug)]
 pub(super) struct Scheduler<K, T> {
     shared: VecDeque<Waiter<T>>,
-    owned: HashMap<K, VecDeque<Waiter<T>>>,
+    owned: IdMap<K, VecDeque<Waiter<T>>>,
     /// Workers whose last freed place went to their own queue.
-    owner_served_last: HashMap<K, bool>,
+    owner_served_last: IdMap<K, bool>,
     next_ticket: u64,
     max_queue: usize,
     closed: bool,
@@ -46,8 +48,8 @@ impl<K: Hash + Eq + Copy, T> Scheduler<K, T> {
     pub(super) fn new(max_queue: usize) -> Self {
         Self {
             shared: VecDeque::new(),
-            owned: HashMap::new(),
-            owner_served_last: HashMap::new(),
+            owned: IdMap::default(),
+            owner_served_last: IdMap::default(),
             next_ticket: 0,
             max_queue,
             closed: false,
@@ -86,6 +88,9 @@ impl<K: Hash + Eq + Copy, T> Scheduler<K, T> {
     /// Takes the call that gets a place freed on `worker` (see the module docs for the
     /// rule); `None` when no call can run there.
     pub(super) fn next_for(&mut self, worker: K) -> Option<(u64, T)> {
+        if self.shared.is_empty() && self.owned.is_empty() {
+            return None;
+        }
         let own_waiting = self
             .owned
             .get(&worker)

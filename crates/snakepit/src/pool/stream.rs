@@ -17,7 +17,7 @@ use super::handle::PoolShared;
 use super::inflight::InFlightGuard;
 use super::reply::to_result;
 use crate::error::{Error, Result};
-use crate::protocol::Message;
+use crate::worker::Reply;
 
 /// How many chunks wait for a slow consumer before the worker is made to wait.
 pub(super) const CHUNK_BUFFER: usize = 16;
@@ -46,7 +46,7 @@ pub struct CallStream {
     chunks: mpsc::Receiver<Result<Value>>,
     guard: Option<InFlightGuard>,
     /// The reply, once it arrived while chunks were still to be read.
-    ended: Option<Result<Message>>,
+    ended: Option<Result<Reply>>,
     done: bool,
     /// The circuit breaker's permit, spent when the stream ends.
     permit: Option<Permit>,

@@ -18,20 +18,32 @@ pub const MAX_DEPTH: usize = 512;
 
 /// Whether `value` nests more than `limit` containers deep. Scalars have depth 0, `[]` and
 /// `{}` depth 1.
-pub(crate) fn exceeds(value: &Value, limit: usize) -> bool {
-    let mut stack: Vec<(&Value, usize)> = vec![(value, 1)];
-    while let Some((value, depth)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match value {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(fields) => Box::new(fields.values()),
-            _ => continue,
-        };
-        if depth > limit {
+pub(crate) fn exceeds<'v>(value: &'v Value, limit: usize) -> bool {
+    // Containers still to look into, with their depth. Flat values (the common case) never
+    // push one, so they cost no allocation.
+    let mut stack: Vec<(&'v Value, usize)> = Vec::new();
+    let mut current = (value, 1usize);
+    loop {
+        let (value, depth) = current;
+        let is_container = matches!(value, Value::Array(_) | Value::Object(_));
+        if is_container && depth > limit {
             return true;
         }
-        stack.extend(children.map(|child| (child, depth + 1)));
+        let mut push = |child: &'v Value| {
+            if matches!(child, Value::Array(_) | Value::Object(_)) {
+                stack.push((child, depth + 1));
+            }
+        };
+        match value {
+            Value::Array(items) => items.iter().for_each(&mut push),
+            Value::Object(fields) => fields.values().for_each(&mut push),
+            _ => {}
+        }
+        match stack.pop() {
+            Some(next) => current = next,
+            None => return false,
+        }
     }
-    false
 }
 
 /// Drops `value` without recursion: a value nested deeper than the stack allows would

@@ -157,6 +157,7 @@ impl Message {
     }
 
     /// A classic v0.0.1 request: exactly `id`, `command` and `args`.
+    #[cfg(test)]
     pub(crate) fn classic_call(id: u64, command: &str, args: Value) -> Self {
         Self {
             kind: None,

@@ -4,6 +4,7 @@
 //! `protocol/examples/` are checked against it by the tests of both this crate and the
 //! Python bridge.
 
+mod call;
 mod codec;
 mod depth;
 #[cfg(test)]
@@ -11,6 +12,7 @@ mod examples;
 mod frame;
 mod message;
 
+pub(crate) use call::CallOut;
 pub use codec::Encoding;
 pub(crate) use codec::{FrameError, decode, decode_frame};
 #[cfg(test)]

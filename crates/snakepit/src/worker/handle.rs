@@ -9,11 +9,11 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::WorkerId;
-use super::pending::{ChunkSender, Pending};
+use super::pending::{ChunkSender, Pending, Reply};
 use super::shared::{Registration, Shared};
 use super::state::{Control, Lifecycle};
 use crate::error::{Error, Result};
-use crate::protocol::{Kind, Message, ToolSpec};
+use crate::protocol::{CallOut, Kind, Message, ToolSpec};
 use crate::session::SessionId;
 
 /// A call sent to a worker, waiting for its reply.
@@ -22,7 +22,7 @@ pub(crate) struct InFlight {
     /// The call's id on the link.
     pub(crate) id: u64,
     /// Resolves with the reply, or the error that ended the worker.
-    pub(crate) reply: oneshot::Receiver<Result<Message>>,
+    pub(crate) reply: oneshot::Receiver<Result<Reply>>,
 }
 
 /// What to send as one call.
@@ -171,16 +171,22 @@ impl Worker {
     pub(crate) async fn start_call(&self, call: CallFrame<'_>) -> Result<InFlight> {
         let shared = self.shared();
         let id = shared.next_id();
-        let message = if shared.classic {
-            Message::classic_call(id, call.command, call.args)
-        } else {
-            let mut message = Message::call(id, call.command, call.args);
-            message.timeout_ms = u64::try_from(call.timeout.as_millis()).ok();
-            message.session_id = call.session.map(|session| session.as_str().to_owned());
-            if call.chunks.is_some() {
-                message.stream = Some(true);
-            }
-            message
+        let frame = CallOut {
+            kind: (!shared.classic).then_some(Kind::Call),
+            id,
+            command: call.command,
+            args: &call.args,
+            session_id: if shared.classic {
+                None
+            } else {
+                call.session.map(SessionId::as_str)
+            },
+            timeout_ms: if shared.classic {
+                None
+            } else {
+                u64::try_from(call.timeout.as_millis()).ok()
+            },
+            stream: (!shared.classic && call.chunks.is_some()).then_some(true),
         };
         let mut writer = shared.writer.lock().await;
         let reply = self.register(id, call.chunks, call.session.cloned())?;
@@ -189,7 +195,7 @@ impl Worker {
             id,
             armed: true,
         };
-        match shared.send_locked(&mut writer, &message).await {
+        match shared.send_call_locked(&mut writer, &frame).await {
             Ok(()) | Err(Error::Io { .. }) => {
                 registration.armed = false;
                 Ok(InFlight { id, reply })
@@ -270,7 +276,7 @@ impl Worker {
         id: u64,
         chunks: Option<ChunkSender>,
         session: Option<SessionId>,
-    ) -> Result<oneshot::Receiver<Result<Message>>> {
+    ) -> Result<oneshot::Receiver<Result<Reply>>> {
         let (reply, receiver) = oneshot::channel();
         let pending = Pending {
             reply,

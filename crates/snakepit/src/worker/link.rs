@@ -1,5 +1,6 @@
 //! The writing half of a worker's link: encodes a message into one frame and writes it.
 
+use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, Result};
@@ -71,7 +72,25 @@ impl LinkWriter {
                 )));
             }
         }
-        let frame = self.buffer.encode(message, self.encoding, self.max_frame)?;
+        self.send_frame(message, progress).await
+    }
+
+    /// Encodes and writes one frame whose values are known to be within the depth limit
+    /// (a call's arguments are checked before the call takes a worker).
+    ///
+    /// # Errors
+    ///
+    /// As [`LinkWriter::send`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`LinkWriter::send`].
+    pub(super) async fn send_frame<T: Serialize>(
+        &mut self,
+        frame: &T,
+        progress: &mut Progress,
+    ) -> Result<()> {
+        let frame = self.buffer.encode(frame, self.encoding, self.max_frame)?;
         progress.total = frame.len();
         progress.written = 0;
         while progress.written < frame.len() {

@@ -21,6 +21,6 @@ mod supervisor;
 pub(crate) use handle::{CallFrame, InFlight, Worker};
 pub(crate) use host::{HostAnswer, HostCalls, HostFailure, HostRequest};
 pub use id::WorkerId;
-pub(crate) use pending::ChunkSender;
+pub(crate) use pending::{ChunkSender, Reply};
 pub(crate) use start::{WorkerSpec, start};
 pub(crate) use state::WorkerEvent;

@@ -1,14 +1,36 @@
 //! The calls a worker owes an answer: each call id's reply sender, chunk sender and session.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
+use crate::id_hash::IdMap;
 use crate::protocol::Message;
 use crate::session::SessionId;
+
+/// A worker's answer to a call (or a `pong`): the three fields of its `result` frame the
+/// caller needs, without the rest of the frame.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Reply {
+    /// Whether the call succeeded.
+    pub(crate) success: Option<bool>,
+    /// Its value, when it did.
+    pub(crate) result: Option<Value>,
+    /// Its error, when it did not.
+    pub(crate) error: Option<Value>,
+}
+
+impl From<Message> for Reply {
+    fn from(message: Message) -> Self {
+        Self {
+            success: message.success,
+            result: message.result,
+            error: message.error,
+        }
+    }
+}
 
 /// Where a streaming call's chunks go; an error ends the stream.
 pub(crate) type ChunkSender = mpsc::Sender<Result<Value>>;
@@ -17,7 +39,7 @@ pub(crate) type ChunkSender = mpsc::Sender<Result<Value>>;
 /// calls), and the session it runs in (the scope of its host calls).
 #[derive(Debug)]
 pub(super) struct Pending {
-    pub(super) reply: oneshot::Sender<Result<Message>>,
+    pub(super) reply: oneshot::Sender<Result<Reply>>,
     pub(super) chunks: Option<ChunkSender>,
     pub(super) session: Option<SessionId>,
 }
@@ -25,14 +47,14 @@ pub(super) struct Pending {
 /// The table of pending calls; `None` once the worker is closed, so nothing registers after
 /// the supervisor drained it.
 #[derive(Debug)]
-pub(super) struct PendingTable(Mutex<Option<HashMap<u64, Pending>>>);
+pub(super) struct PendingTable(Mutex<Option<IdMap<u64, Pending>>>);
 
 impl PendingTable {
     pub(super) fn new() -> Self {
-        Self(Mutex::new(Some(HashMap::new())))
+        Self(Mutex::new(Some(IdMap::default())))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<HashMap<u64, Pending>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<IdMap<u64, Pending>>> {
         self.0.lock().expect("pending lock is never poisoned")
     }
 
@@ -67,7 +89,7 @@ impl PendingTable {
     }
 
     /// Answers call `id` with `outcome`; `false` when no such call waits.
-    pub(super) fn answer(&self, id: u64, outcome: Result<Message>) -> bool {
+    pub(super) fn answer(&self, id: u64, outcome: Result<Reply>) -> bool {
         match self.remove(id) {
             Some(call) => {
                 // The caller may have stopped waiting; the reply is then dropped.

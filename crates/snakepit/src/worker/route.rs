@@ -48,7 +48,7 @@ pub(super) fn route(shared: &Shared, payload: &[u8]) -> Result<Routed, String> {
                 },
                 None => return Err("a reply without an id".to_owned()),
             };
-            if !shared.pending.answer(id, Ok(message)) {
+            if !shared.pending.answer(id, Ok(message.into())) {
                 tracing::debug!(worker = %shared.id, id, "reply to no pending call");
             }
             Ok(Routed::Done)

@@ -14,7 +14,7 @@ use super::pending::PendingTable;
 use super::state::{Closed, Lifecycle};
 use crate::error::{Error, Result};
 use crate::process::{OutputTail, signal_group};
-use crate::protocol::{Message, ToolSpec};
+use crate::protocol::{CallOut, Message, ToolSpec};
 
 /// The state a worker's handles share with its supervisor.
 #[derive(Debug)]
@@ -82,12 +82,28 @@ impl Shared {
         writer: &mut LinkWriter,
         message: &Message,
     ) -> Result<()> {
+        self.write_locked(writer, Outgoing::Message(message)).await
+    }
+
+    /// Writes a `call` frame; the writer is locked.
+    pub(super) async fn send_call_locked(
+        &self,
+        writer: &mut LinkWriter,
+        call: &CallOut<'_>,
+    ) -> Result<()> {
+        self.write_locked(writer, Outgoing::Call(call)).await
+    }
+
+    async fn write_locked(&self, writer: &mut LinkWriter, frame: Outgoing<'_>) -> Result<()> {
         let mut write = WriteGuard {
             shared: self,
             progress: Progress::default(),
             armed: true,
         };
-        let outcome = writer.send(message, &mut write.progress).await;
+        let outcome = match frame {
+            Outgoing::Message(message) => writer.send(message, &mut write.progress).await,
+            Outgoing::Call(call) => writer.send_frame(call, &mut write.progress).await,
+        };
         write.armed = false;
         if let Err(Error::Io { .. }) = &outcome {
             self.kill_now();
@@ -102,6 +118,12 @@ impl Shared {
             tracing::warn!(worker = %self.id, error = %err, "could not kill the worker's process group");
         }
     }
+}
+
+/// What to write.
+enum Outgoing<'a> {
+    Message(&'a Message),
+    Call(&'a CallOut<'a>),
 }
 
 /// Kills the worker when a write is dropped with part of a frame on the link.

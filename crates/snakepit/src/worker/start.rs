@@ -131,7 +131,7 @@ pub(crate) async fn start(
         tracing::info!(%worker, pid = process.pid, capacity, "worker ready");
         let supervisor = Supervisor {
             shared: Arc::clone(&shared),
-            child: process.child,
+            exit: super::supervisor::Exit::watch(process.child),
             reader,
             control: control_rx,
             events,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use nix::sys::signal::Signal;
 use tokio::process::Child;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
 use super::route::{Routed, route, spawn_host_call};
@@ -49,10 +49,46 @@ impl End {
 
 type ExitFuture<'a> = Pin<&'a mut (dyn Future<Output = io::Result<ExitStatus>> + Send)>;
 
+/// The end of a worker's process, awaited by a task of its own: polling it on every frame
+/// would cost a `waitpid` per frame, while this receiver is an atomic check.
+pub(super) struct Exit {
+    receiver: oneshot::Receiver<io::Result<ExitStatus>>,
+    status: Option<io::Result<ExitStatus>>,
+}
+
+impl Exit {
+    /// Starts waiting for `child` to end.
+    pub(super) fn watch(mut child: Child) -> Self {
+        let (sender, receiver) = oneshot::channel();
+        tokio::spawn(async move {
+            // The supervisor may be gone; then nobody needs the status.
+            let _unheard = sender.send(child.wait().await);
+        });
+        Self {
+            receiver,
+            status: None,
+        }
+    }
+
+    /// Waits for the end of the process.
+    async fn wait(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = Some(
+                (&mut self.receiver)
+                    .await
+                    .unwrap_or_else(|_| Err(io::Error::other("the exit watcher is gone"))),
+            );
+        }
+        self.status
+            .as_ref()
+            .and_then(|status| status.as_ref().ok().copied())
+    }
+}
+
 /// Owns a worker's process and the reading half of its link.
 pub(super) struct Supervisor {
     pub(super) shared: Arc<Shared>,
-    pub(super) child: Child,
+    pub(super) exit: Exit,
     pub(super) reader: FramedRead<LinkReader, LengthDelimitedCodec>,
     pub(super) control: mpsc::UnboundedReceiver<Control>,
     pub(super) events: mpsc::UnboundedSender<WorkerEvent>,
@@ -82,10 +118,15 @@ impl Supervisor {
 
     async fn watch(&mut self) -> End {
         let shared = Arc::clone(&self.shared);
-        // One wait future for the whole watch: each new one would cost a `waitpid` per frame.
-        let mut exited = Box::pin(self.child.wait());
+        let exit = &mut self.exit;
+        let mut exited = Box::pin(async {
+            exit.wait()
+                .await
+                .ok_or_else(|| io::Error::other("the worker could not be waited on"))
+        });
         loop {
             tokio::select! {
+                biased;
                 frame = self.reader.next() => match frame {
                     Some(Ok(payload)) => match route(&shared, &payload) {
                         Ok(Routed::Done) => {}
@@ -124,7 +165,7 @@ impl Supervisor {
             End::LinkClosed => (self.wait_or_kill(LINK_CLOSED_GRACE).await, None),
             End::Protocol(detail) => {
                 self.kill_group();
-                (self.child.wait().await.ok(), Some(Closed::Protocol(detail)))
+                (self.exit.wait().await, Some(Closed::Protocol(detail)))
             }
             End::Stop(grace) => {
                 self.shared.writer.lock().await.close().await;
@@ -135,7 +176,7 @@ impl Supervisor {
             }
             End::Kill => {
                 self.kill_group();
-                (self.child.wait().await.ok(), None)
+                (self.exit.wait().await, None)
             }
         };
         // The leader is gone; whatever it started in its group goes with it.
@@ -157,12 +198,12 @@ impl Supervisor {
     }
 
     async fn wait_or_kill(&mut self, grace: Duration) -> Option<ExitStatus> {
-        match tokio::time::timeout(grace, self.child.wait()).await {
-            Ok(status) => status.ok(),
+        match tokio::time::timeout(grace, self.exit.wait()).await {
+            Ok(status) => status,
             Err(_) => {
                 tracing::warn!(worker = %self.shared.id, ?grace, "worker did not exit in time; killing it");
                 self.kill_group();
-                self.child.wait().await.ok()
+                self.exit.wait().await
             }
         }
     }
