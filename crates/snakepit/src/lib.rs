@@ -4,6 +4,7 @@ pub mod adapter;
 mod config;
 mod error;
 pub mod floor;
+pub mod grpc;
 pub mod packages;
 mod pool;
 mod pools;
