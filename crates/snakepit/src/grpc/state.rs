@@ -187,6 +187,14 @@ impl State {
         }
     }
 
+    /// Fails every open host call: the link is closed, no answer will come.
+    pub(super) fn close(&self) {
+        self.host_calls
+            .lock()
+            .expect("host call lock is never poisoned")
+            .clear();
+    }
+
     /// Keeps the first tool list the worker registers.
     pub(super) fn register_tools(&self, tools: Vec<ToolSpec>) {
         let mut known = self.tools.lock().expect("tools lock is never poisoned");

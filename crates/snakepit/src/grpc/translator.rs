@@ -35,6 +35,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const CONNECT_TRIES: u32 = 5;
 /// How long a heartbeat ping to the worker may take before the pool judges it.
 const PING_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the host's server gets to finish the worker's calls once the link is closed.
+const SERVER_DRAIN: Duration = Duration::from_secs(5);
 /// The tool the start-up probe calls: no tool has this name. The worker registers its
 /// tools on a session's first call, before it finds the tool missing.
 const PROBE_TOOL: &str = "__snakepit_list_tools__";
@@ -108,9 +110,13 @@ pub(super) async fn run(parts: Parts) {
             serve(&state, client, &mut reader, worker, parts.pid).await;
         }
     }
+    state.close();
     let _gone = stop_server.send(());
-    if let Err(err) = server.await {
-        tracing::debug!(%worker, error = %err, "the gRPC host task failed");
+    // The server waits for the worker's open calls; a worker that lingers does not hold it.
+    let abort = server.abort_handle();
+    if tokio::time::timeout(SERVER_DRAIN, server).await.is_err() {
+        abort.abort();
+        tracing::debug!(%worker, "the gRPC host stopped without draining");
     }
 }
 

@@ -163,6 +163,24 @@ async fn grpc_sessions_stay_on_their_worker_and_keep_their_state() {
 }
 
 #[tokio::test]
+async fn a_deleted_session_is_cleaned_up_on_its_grpc_worker() {
+    let pool = pool(1).await;
+    pool.execute_in_session("gone-soon", "ping", json!({}))
+        .await
+        .unwrap();
+    pool.sessions().delete("gone-soon").unwrap();
+    // The pool sends `session_drop`; the translator calls the worker's CleanupSession, which
+    // ends that session's heartbeat loop in the worker.
+    let cleaned = support::eventually(Duration::from_secs(10), || async {
+        let counts = pool.execute("callbacks", json!({})).await.unwrap();
+        counts["cleanup"] == json!(1)
+    })
+    .await;
+    assert!(cleaned, "the worker's CleanupSession was never called");
+    pool.shutdown().await;
+}
+
+#[tokio::test]
 async fn grpc_error_json_becomes_typed_worker_errors() {
     let pool = pool(1).await;
     let err = pool

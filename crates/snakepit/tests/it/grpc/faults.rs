@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use snakepit::Error;
+use snakepit::{Error, RecycleConfig};
 
 use super::{adapter, builder};
 use crate::support;
@@ -52,10 +52,26 @@ async fn a_grpc_tool_that_ignores_its_deadline_gets_its_worker_killed_and_replac
     pool.shutdown().await;
 }
 
+/// The host port a worker was told to call back (`--elixir-address 127.0.0.1:<port>`).
+fn host_port(pid: u32) -> u16 {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let args: Vec<String> = cmdline
+        .split(|byte| *byte == 0)
+        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .collect();
+    let at = args
+        .iter()
+        .position(|arg| arg == "--elixir-address")
+        .unwrap();
+    args[at + 1].rsplit_once(':').unwrap().1.parse().unwrap()
+}
+
 #[tokio::test]
 async fn a_grpc_server_that_dies_mid_call_fails_the_call_and_the_pool_recovers() {
     let pool = builder(adapter(), 1).start().await.unwrap();
     let before = pool.worker_pids();
+    let port = host_port(before[0]);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
     let err = pool.execute("kill_server", json!({})).await.unwrap_err();
     assert!(matches!(err, Error::WorkerExited { .. }), "{err:?}");
     // The process would have lived on with a dead server; it is gone.
@@ -65,6 +81,39 @@ async fn a_grpc_server_that_dies_mid_call_fails_the_call_and_the_pool_recovers()
         pool.execute("add", json!({"a": 1, "b": 2})).await.unwrap(),
         json!(3)
     );
+    // The dead worker's translator and its BridgeService are gone too.
+    let closed = support::eventually(Duration::from_secs(10), || async {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+    })
+    .await;
+    assert!(
+        closed,
+        "the host still serves the dead worker's port {port}"
+    );
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn grpc_workers_are_recycled_after_their_request_budget() {
+    let mut recycle = RecycleConfig::default();
+    recycle.max_requests = Some(3);
+    recycle.jitter = 0.0;
+    let pool = builder(adapter(), 1)
+        .recycle(recycle)
+        .start()
+        .await
+        .unwrap();
+    let first = pool.worker_pids();
+    for _ in 0..6 {
+        assert_eq!(
+            pool.execute("add", json!({"a": 1, "b": 1})).await.unwrap(),
+            json!(2)
+        );
+    }
+    support::assert_all_gone(&first, Duration::from_secs(10)).await;
+    support::assert_full_size(&pool, 1).await;
+    assert!(pool.stats().recycled >= 1, "{:?}", pool.stats());
+    assert_eq!(pool.stats().errors, 0);
     pool.shutdown().await;
 }
 
