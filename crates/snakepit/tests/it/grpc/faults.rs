@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use snakepit::{Error, RecycleConfig};
+use snakepit::{Error, HealthConfig, RecycleConfig};
 
 use super::{adapter, builder};
 use crate::support;
@@ -90,6 +90,30 @@ async fn a_grpc_server_that_dies_mid_call_fails_the_call_and_the_pool_recovers()
         closed,
         "the host still serves the dead worker's port {port}"
     );
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_grpc_worker_that_stops_answering_pings_is_replaced() {
+    let mut health = HealthConfig::default();
+    health.heartbeat_interval = Some(Duration::from_millis(200));
+    health.heartbeat_timeout = Duration::from_millis(500);
+    let pool = builder(adapter(), 1).health(health).start().await.unwrap();
+    let before = pool.worker_pids();
+    // Healthy, it answers its pings through several heartbeats while it serves calls.
+    for _ in 0..5 {
+        assert_eq!(
+            pool.execute("whoami", json!({})).await.unwrap()["pid"],
+            json!(before[0])
+        );
+    }
+    assert_eq!(
+        pool.execute("hang_pings", json!({})).await.unwrap(),
+        json!(true)
+    );
+    // The translator answers a native ping only after the worker's gRPC Ping did.
+    support::assert_all_gone(&before, Duration::from_secs(10)).await;
+    support::assert_full_size(&pool, 1).await;
     pool.shutdown().await;
 }
 
