@@ -344,3 +344,26 @@ fn bench_compares_the_grpc_path_with_the_native_one() {
     }
     assert!(report["p50_ratio"].as_f64().unwrap() > 0.0, "{report}");
 }
+
+#[test]
+fn a_config_file_runs_a_grpc_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snakepit.toml");
+    let text = format!(
+        "[pools.legacy.adapter]\ntype = \"grpc\"\ntree = {:?}\ngrpc_adapter = \"test_adapter.TestAdapter\"\npython = {:?}\n",
+        grpc_tree(),
+        python().display().to_string()
+    );
+    std::fs::write(&file, text).unwrap();
+    let config = file.display().to_string();
+    let output = snakepit(&[
+        "call",
+        "greet",
+        "--config",
+        &config,
+        "--args",
+        r#"{"name": "Ada"}"#,
+    ]);
+    assert_success(&output);
+    assert_eq!(stdout(&output).trim(), r#""hello Ada""#);
+}
