@@ -1,5 +1,7 @@
 //! Embeds the Python bridge (`python/src/snakepit_bridge`) in the library, so a pool of the
-//! bundled adapter runs from any directory with only `python3` on the machine.
+//! bundled adapter runs from any directory with only `python3` on the machine, and compiles
+//! the gRPC schema (`proto/snakepit_bridge.proto`) with protox, a pure-Rust protobuf
+//! compiler, so building the crate never needs `protoc`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -33,6 +35,22 @@ fn main() {
     source.push_str("];\n");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out.join("bridge_files.rs"), source).expect("OUT_DIR is writable");
+    compile_grpc_schema(&manifest);
+}
+
+/// Generates the message types and the `BridgeService` client and server into `OUT_DIR`.
+fn compile_grpc_schema(manifest: &Path) {
+    let proto_dir = manifest.join("../../proto");
+    let proto = proto_dir.join("snakepit_bridge.proto");
+    println!("cargo:rerun-if-changed={}", proto.display());
+    let descriptors = protox::compile([&proto], [&proto_dir])
+        .unwrap_or_else(|err| panic!("{} does not compile: {err}", proto.display()));
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .emit_rerun_if_changed(false)
+        .compile_fds(descriptors)
+        .unwrap_or_else(|err| panic!("could not generate the gRPC code: {err}"));
 }
 
 fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {

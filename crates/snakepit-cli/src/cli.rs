@@ -124,6 +124,11 @@ pub(crate) struct WorkerArgs {
     /// A directory to add to the workers' `PYTHONPATH` (repeatable).
     #[arg(long, value_name = "DIR", conflicts_with = "worker_cmd")]
     pub(crate) python_path: Vec<PathBuf>,
+    /// Run the original Snakepit's gRPC workers unchanged: the directory holding their
+    /// `grpc_server.py` (`priv/python`). `--adapter` is then `package.module.Class`
+    /// (default: their ShowcaseAdapter). No config file is read.
+    #[arg(long, value_name = "TREE_DIR", conflicts_with_all = ["worker_cmd", "python_path", "config", "pool"])]
+    pub(crate) grpc: Option<PathBuf>,
     /// How many workers to start. Default: the config file's `size`, else 1.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) pool_size: Option<u16>,
@@ -197,4 +202,11 @@ pub(crate) struct BenchArgs {
     /// The Python interpreter. Default: `$SNAKEPIT_PYTHON`, else `python3`.
     #[arg(long, value_name = "PATH")]
     pub(crate) python: Option<PathBuf>,
+    /// Measure only the gRPC path against the native one: the original's worker tree (the
+    /// directory holding `grpc_server.py`), whose adapter has a `ping` tool.
+    #[arg(long, value_name = "TREE_DIR")]
+    pub(crate) grpc: Option<PathBuf>,
+    /// The gRPC adapter class, `package.module.Class`. Default: their ShowcaseAdapter.
+    #[arg(long, value_name = "MODULE.CLASS", requires = "grpc")]
+    pub(crate) grpc_adapter: Option<String>,
 }

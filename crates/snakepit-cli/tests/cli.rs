@@ -293,3 +293,77 @@ fn tools_lists_the_showcase_tools_with_their_parameters() {
             .any(|tool| tool["name"] == "ping")
     );
 }
+
+/// The wire-compatible gRPC test worker of the library's tests.
+fn grpc_tree() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../snakepit/tests/it/fixtures/grpc_worker")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn call_and_tools_run_a_grpc_worker_tree() {
+    let tree = grpc_tree();
+    let grpc = ["--grpc", &tree, "--adapter", "test_adapter.TestAdapter"];
+    let output = snakepit(&[&["call", "add", "--args", r#"{"a": 2, "b": 3}"#], &grpc[..]].concat());
+    assert_success(&output);
+    assert_eq!(stdout(&output).trim(), "5");
+    let output = snakepit(&[&["tools", "--json"], &grpc[..]].concat());
+    assert_success(&output);
+    let tools: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    let names: Vec<&str> = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|tool| tool["name"].as_str())
+        .collect();
+    assert!(names.contains(&"countdown"), "{tools}");
+}
+
+#[test]
+fn bench_compares_the_grpc_path_with_the_native_one() {
+    let tree = grpc_tree();
+    let output = snakepit(&[
+        "bench",
+        "--iterations",
+        "50",
+        "--json",
+        "--grpc",
+        &tree,
+        "--grpc-adapter",
+        "test_adapter.TestAdapter",
+    ]);
+    assert_success(&output);
+    let report: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    for path in ["native", "grpc"] {
+        for key in ["p50_us", "p99_us", "calls_per_s"] {
+            let value = report[path][key].as_f64().unwrap();
+            assert!(value > 0.0, "{path}.{key} = {value} in {report}");
+        }
+    }
+    assert!(report["p50_ratio"].as_f64().unwrap() > 0.0, "{report}");
+}
+
+#[test]
+fn a_config_file_runs_a_grpc_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snakepit.toml");
+    let text = format!(
+        "[pools.legacy.adapter]\ntype = \"grpc\"\ntree = {:?}\ngrpc_adapter = \"test_adapter.TestAdapter\"\npython = {:?}\n",
+        grpc_tree(),
+        python().display().to_string()
+    );
+    std::fs::write(&file, text).unwrap();
+    let config = file.display().to_string();
+    let output = snakepit(&[
+        "call",
+        "greet",
+        "--config",
+        &config,
+        "--args",
+        r#"{"name": "Ada"}"#,
+    ]);
+    assert_success(&output);
+    assert_eq!(stdout(&output).trim(), r#""hello Ada""#);
+}

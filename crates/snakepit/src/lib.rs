@@ -4,6 +4,7 @@ pub mod adapter;
 mod config;
 mod error;
 pub mod floor;
+pub mod grpc;
 mod id_hash;
 pub mod packages;
 mod pool;

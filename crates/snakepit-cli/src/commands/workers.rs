@@ -2,6 +2,7 @@
 //! it (see [`crate::config`]), or, without a config file, the worker flags alone.
 
 use anyhow::{Context as _, bail};
+use snakepit::grpc::GrpcPythonAdapter;
 use snakepit::{GenericAdapter, Pool, PoolBuilder, PythonAdapter, WorkerProtocol};
 
 use crate::cli::WorkerArgs;
@@ -13,6 +14,16 @@ use crate::config;
 ///
 /// A config file that cannot be used, or a `--worker-cmd` that is not a valid command line.
 pub(crate) fn pool_builder(args: &WorkerArgs) -> anyhow::Result<PoolBuilder> {
+    if let Some(tree) = &args.grpc {
+        let mut adapter = match &args.adapter {
+            Some(class) => GrpcPythonAdapter::new(tree, class),
+            None => GrpcPythonAdapter::showcase(tree),
+        };
+        if let Some(python) = &args.python {
+            adapter = adapter.python(python);
+        }
+        return Ok(Pool::builder(adapter).size(args.pool_size.map_or(1, usize::from)));
+    }
     if let Some(path) = config::locate(args.config.as_deref())? {
         return config::pool_builder_with_flags(&config::Config::load(&path)?, args);
     }

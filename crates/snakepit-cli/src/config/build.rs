@@ -2,6 +2,7 @@
 //! settings, its session store) and a [`PoolsBuilder`] of every pool in a file.
 
 use anyhow::Context as _;
+use snakepit::grpc::GrpcPythonAdapter;
 use snakepit::session::SessionStore;
 use snakepit::{
     BridgeSource, GenericAdapter, Pool, PoolBuilder, Pools, PoolsBuilder, PythonAdapter,
@@ -72,6 +73,24 @@ pub(crate) fn pool_builder(table: &PoolTable) -> anyhow::Result<PoolBuilder> {
                 generic = generic.protocol(WorkerProtocol::Classic);
             }
             Pool::builder(generic)
+        }
+        AdapterKind::Grpc => {
+            let tree = adapter
+                .tree
+                .as_ref()
+                .context("a grpc adapter needs a tree")?
+                .get_ref();
+            let mut grpc = match &adapter.grpc_adapter {
+                Some(class) => GrpcPythonAdapter::new(tree, class.get_ref()),
+                None => GrpcPythonAdapter::showcase(tree),
+            };
+            if let Some(interpreter) = &adapter.python {
+                grpc = grpc.python(interpreter.get_ref());
+            }
+            for (key, value) in &adapter.env {
+                grpc = grpc.env(key, value);
+            }
+            Pool::builder(grpc)
         }
     };
     Ok(builder

@@ -26,33 +26,41 @@ pub(crate) fn check_adapter(
         value.map(Spanned::span)
     }
     let kind = adapter.kind();
+    const PYTHON: &[AdapterKind] = &[AdapterKind::Python];
+    const GENERIC: &[AdapterKind] = &[AdapterKind::Generic];
+    const GRPC: &[AdapterKind] = &[AdapterKind::Grpc];
     let keys = [
-        ("class", span(adapter.class.as_ref()), AdapterKind::Python),
-        ("python", span(adapter.python.as_ref()), AdapterKind::Python),
-        ("paths", span(adapter.paths.as_ref()), AdapterKind::Python),
-        ("bridge", span(adapter.bridge.as_ref()), AdapterKind::Python),
+        ("class", span(adapter.class.as_ref()), PYTHON),
         (
-            "command",
-            span(adapter.command.as_ref()),
-            AdapterKind::Generic,
+            "python",
+            span(adapter.python.as_ref()),
+            &[AdapterKind::Python, AdapterKind::Grpc][..],
         ),
-        (
-            "protocol",
-            span(adapter.protocol.as_ref()),
-            AdapterKind::Generic,
-        ),
+        ("paths", span(adapter.paths.as_ref()), PYTHON),
+        ("bridge", span(adapter.bridge.as_ref()), PYTHON),
+        ("command", span(adapter.command.as_ref()), GENERIC),
+        ("protocol", span(adapter.protocol.as_ref()), GENERIC),
+        ("tree", span(adapter.tree.as_ref()), GRPC),
+        ("grpc_adapter", span(adapter.grpc_adapter.as_ref()), GRPC),
     ];
-    for (key, span, owner) in keys {
-        if let Some(span) = span.filter(|_| owner != kind) {
+    for (key, span, owners) in keys {
+        if let Some(span) = span.filter(|_| !owners.contains(&kind)) {
+            let owners: Vec<&str> = owners.iter().map(|owner| owner.name()).collect();
             return Err(fail(
                 Some(span),
                 format!(
                     "`{key}` is a key of {} adapters, and this adapter's type is {}",
-                    owner.name(),
+                    owners.join(" and "),
                     kind.name()
                 ),
             ));
         }
+    }
+    if kind == AdapterKind::Grpc && adapter.tree.is_none() {
+        return Err(fail(
+            adapter.kind.as_ref().map(Spanned::span),
+            "a grpc adapter needs `tree`, the directory holding their grpc_server.py".to_owned(),
+        ));
     }
     if kind == AdapterKind::Generic {
         match &adapter.command {
@@ -125,6 +133,15 @@ fn complete_pool(
             }
             if adapter.protocol.is_none() {
                 adapter.protocol = Some(Spanned::new(0..0, super::schema::ProtocolName::Native));
+            }
+            None
+        }
+        AdapterKind::Grpc => {
+            if let Some(tree) = &mut adapter.tree {
+                *tree.get_mut() = absolute(dir, tree.get_ref());
+            }
+            if let Some(python) = &mut adapter.python {
+                *python.get_mut() = program_path(dir, python.get_ref());
             }
             None
         }

@@ -85,7 +85,7 @@ pub(crate) struct PoolTable {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AdapterTable {
-    /// `python` (the default) or `generic`.
+    /// `python` (the default), `generic` or `grpc`.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub(crate) kind: Option<Spanned<AdapterKind>>,
     /// Python: the adapter class. Default: the bundled showcase adapter.
@@ -106,6 +106,12 @@ pub(crate) struct AdapterTable {
     /// Generic: the protocol the program speaks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) protocol: Option<Spanned<ProtocolName>>,
+    /// gRPC: the original's worker tree, the directory holding `grpc_server.py`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tree: Option<Spanned<PathBuf>>,
+    /// gRPC: the adapter class, `package.module.Class`. Default: their ShowcaseAdapter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) grpc_adapter: Option<Spanned<String>>,
     /// The workers' working directory. Default: the file's directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) cwd: Option<PathBuf>,
@@ -191,6 +197,7 @@ pub(crate) enum PolicyName {
 pub(crate) enum AdapterKind {
     Python,
     Generic,
+    Grpc,
 }
 
 /// `adapter.bridge`.
@@ -226,6 +233,7 @@ impl AdapterKind {
         match self {
             Self::Python => "python",
             Self::Generic => "generic",
+            Self::Grpc => "grpc",
         }
     }
 }

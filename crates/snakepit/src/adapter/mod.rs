@@ -3,13 +3,15 @@
 //! An [`Adapter`] names the worker program and its protocol, and may validate commands,
 //! prepare arguments, post-process results and set per-command timeouts. Two are built in:
 //! [`PythonAdapter`] (the bundled bridge plus the user's `module:Class`) and
-//! [`GenericAdapter`] (any executable, native or classic protocol).
+//! [`GenericAdapter`] (any executable, native or classic protocol). A third,
+//! [`GrpcPythonAdapter`], runs the original Snakepit's gRPC workers (see `crate::grpc`).
 
 mod bridge;
 mod command;
 mod generic;
 mod python;
 
+pub use crate::grpc::GrpcPythonAdapter;
 pub(crate) use bridge::bridge_dir;
 pub use command::{Adapter, WorkerCommand, WorkerProtocol};
 pub use generic::GenericAdapter;

@@ -61,6 +61,17 @@ impl PythonAdapter {
         Self::new(SHOWCASE_ADAPTER)
     }
 
+    /// Workers running the original Snakepit's gRPC tree instead of this bridge:
+    /// `tree/grpc_server.py --adapter package.module.Class` (see [`GrpcPythonAdapter`]).
+    ///
+    /// [`GrpcPythonAdapter`]: crate::grpc::GrpcPythonAdapter
+    pub fn grpc(
+        tree: impl Into<PathBuf>,
+        adapter: impl Into<String>,
+    ) -> crate::grpc::GrpcPythonAdapter {
+        crate::grpc::GrpcPythonAdapter::new(tree, adapter)
+    }
+
     /// The interpreter to run. Default: the [lookup order](crate::python) (`$SNAKEPIT_PYTHON`,
     /// `./.venv/bin/python`, `$VIRTUAL_ENV/bin/python`, `python3` on `PATH`). It is resolved
     /// once to the real executable (so version-manager shims cost nothing per spawn).

@@ -4,6 +4,9 @@
 //! the process. Spawning from tokio's worker or blocking threads, which come and go, would
 //! kill workers at random; spawning from this one thread, which lives as long as the
 //! process, ties each worker's life to the host's.
+//!
+//! A gRPC worker (`crate::grpc`) is spawned the same way, but the child gets no link: the
+//! host keeps both ends of the socketpair, one for the pool and one for the translator.
 
 use std::ffi::OsString;
 use std::io;
@@ -105,7 +108,9 @@ fn spawner() -> &'static mpsc::Sender<Job> {
 ///
 /// [`Error::Spawn`] when the program cannot be started, [`Error::Io`] when the link cannot
 /// be made.
-pub(crate) async fn spawn(request: SpawnRequest) -> Result<SpawnedProcess> {
+pub(crate) async fn spawn(mut request: SpawnRequest) -> Result<SpawnedProcess> {
+    // A gRPC worker gets no link: the translator keeps the child's end inside the host.
+    let grpc = crate::grpc::Launch::prepare(&mut request)?;
     let (host_end, child_end) = match request.link {
         LinkMode::Socketpair => {
             let (host, child) = StdUnixStream::pair().map_err(|source| Error::Io {
@@ -115,6 +120,10 @@ pub(crate) async fn spawn(request: SpawnRequest) -> Result<SpawnedProcess> {
             (Some(host), Some(child))
         }
         LinkMode::Stdio => (None, None),
+    };
+    let (child_end, translator_end) = match grpc {
+        Some(_) => (None, child_end),
+        None => (child_end, None),
     };
     let runtime = tokio::runtime::Handle::current();
     let (reply, spawned) = oneshot::channel();
@@ -146,6 +155,9 @@ pub(crate) async fn spawn(request: SpawnRequest) -> Result<SpawnedProcess> {
     })?;
     if let Some(reaper) = reaper() {
         reaper.register(pid);
+    }
+    if let (Some(launch), Some(link)) = (grpc, translator_end) {
+        launch.start(link, pid)?;
     }
     // With a stdio link, stdout carries the frames and only stderr is log output.
     let log_stdout = match request.link {
@@ -207,10 +219,10 @@ fn spawn_here(request: &SpawnRequest, child_end: Option<&StdUnixStream>) -> io::
     }
     match request.link {
         LinkMode::Socketpair => {
-            command
-                .env("SNAKEPIT_FD", LINK_FD.to_string())
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped());
+            if child_end.is_some() {
+                command.env("SNAKEPIT_FD", LINK_FD.to_string());
+            }
+            command.stdin(Stdio::null()).stdout(Stdio::piped());
         }
         LinkMode::Stdio => {
             command.stdin(Stdio::piped()).stdout(Stdio::piped());

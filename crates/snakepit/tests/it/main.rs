@@ -22,6 +22,8 @@
 //!   strict sessions that must not starve ordinary calls.
 //! - `pools`: named pools started together, stats of all, one shutdown.
 //! - `interpreter`: the interpreter lookup and shim resolution.
+//! - `grpc`: the original's gRPC workers through `GrpcPythonAdapter`, with a wire-compatible
+//!   test worker: calls, streams, sessions, errors, host tools, deadlines, dead servers.
 
 #![expect(
     clippy::unwrap_used,
@@ -38,6 +40,7 @@ mod classic;
 mod crash;
 mod deadline;
 mod faults;
+mod grpc;
 mod hardening;
 mod host_tools;
 mod interpreter;

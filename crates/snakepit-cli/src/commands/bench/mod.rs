@@ -13,8 +13,11 @@
 //!   streaming floor.
 //! - [`host_tool`]: round trips of a worker calling a no-op host tool, timed in the worker.
 //!
+//! With `--grpc TREE_DIR`, [`grpc`] alone runs instead: the native path beside the gRPC one.
+//!
 //! [`run()`] prints them as a table with the targets, or as one JSON object ([`report`]).
 
+mod grpc;
 mod host_tool;
 mod ping;
 mod report;

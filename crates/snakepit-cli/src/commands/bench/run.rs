@@ -17,6 +17,9 @@ use crate::cli::BenchArgs;
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let python = args.python.clone().unwrap_or_else(default_python);
     let iterations = usize::try_from(args.iterations).context("--iterations is too large")?;
+    if let Some(tree) = &args.grpc {
+        return super::grpc::run(&args, tree, python, iterations).await;
+    }
     // Measure on a runtime worker thread, where the I/O driver runs, as a real caller
     // would; `block_on` polls on the main thread and would add a cross-thread wake-up to
     // every call.

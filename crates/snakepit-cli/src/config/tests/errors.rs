@@ -153,3 +153,25 @@ fn syntax_errors_name_the_line() {
         "{err}"
     );
 }
+
+#[test]
+fn grpc_adapters_need_a_tree_and_take_only_their_keys() {
+    let message = error(
+        "[pools.g.adapter]\ntype = \"grpc\"\n",
+        2,
+        "pools.g.adapter.type",
+    );
+    assert!(message.contains("tree"), "{message}");
+    let message = error(
+        "[pools.g.adapter]\ntype = \"grpc\"\ntree = \"t\"\nclass = \"a:B\"\n",
+        4,
+        "pools.g.adapter.class",
+    );
+    assert!(message.contains("python adapters"), "{message}");
+    let message = error(
+        "[pools.g.adapter]\ntree = \"t\"\n",
+        2,
+        "pools.g.adapter.tree",
+    );
+    assert!(message.contains("grpc adapters"), "{message}");
+}

@@ -359,3 +359,24 @@ fn choosing_a_pool() {
         .collect();
     assert_eq!(names, ["zeta", "alpha", "mid"]);
 }
+
+#[test]
+fn a_grpc_pool_names_its_tree_relative_to_the_file() {
+    let config = parse(
+        "[pools.legacy.adapter]\ntype = \"grpc\"\ntree = \"priv/python\"\ngrpc_adapter = \"my_app.adapters.MyAdapter\"\npython = \"/opt/py/bin/python3\"\n",
+    );
+    let (_, table) = config.pool(Some("legacy")).unwrap();
+    assert_eq!(table.adapter.kind(), AdapterKind::Grpc);
+    assert_eq!(
+        table.adapter.tree.as_ref().unwrap().get_ref(),
+        Path::new("/project/priv/python")
+    );
+    assert_eq!(
+        table.adapter.grpc_adapter.as_ref().unwrap().get_ref(),
+        "my_app.adapters.MyAdapter"
+    );
+    assert_eq!(
+        table.adapter.python.as_ref().unwrap().get_ref(),
+        Path::new("/opt/py/bin/python3")
+    );
+}
