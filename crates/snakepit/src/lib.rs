@@ -1,5 +1,11 @@
 #![doc = include_str!("../README.md")]
 
+/// The examples of the repository's top-level README, compiled as doctests so they cannot
+/// drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;
+
 pub mod adapter;
 mod config;
 mod error;

@@ -19,7 +19,7 @@ use crate::session::SessionId;
 ///
 /// ```no_run
 /// # async fn demo(pool: snakepit::Pool) -> snakepit::Result<()> {
-/// use std::borrow::Cow;
+/// use std::time::Duration;
 ///
 /// #[derive(serde::Serialize)]
 /// struct Add { a: i64, b: i64 }
