@@ -6,12 +6,13 @@ use serde_json::Value;
 use super::error::HostToolError;
 use super::host_tool::{HostCall, HostTool};
 use crate::protocol::ParamSpec;
-use crate::session::{SessionError, SessionId, SessionStore};
+use crate::session::{Constraints, SessionError, SessionId, SessionStore};
 
 const LIST: &str = "snakepit.list_host_tools";
 const GET: &str = "snakepit.get_variable";
 const SET: &str = "snakepit.set_variable";
 const VARIABLES: &str = "snakepit.list_variables";
+const REGISTER: &str = "snakepit.register_variable";
 
 /// The built-in tools, working on `sessions`.
 pub(super) fn tools(sessions: &SessionStore) -> Vec<HostTool> {
@@ -79,7 +80,45 @@ pub(super) fn tools(sessions: &SessionStore) -> Vec<HostTool> {
             }
         },
     );
-    vec![list, get, set, variables]
+    let store = sessions.clone();
+    let register = HostTool::new(
+        REGISTER,
+        "Create a typed variable in the call's session (`name`, `type`, `value`, optional \
+         `constraints`).",
+        move |call: HostCall, args: Value| {
+            let store = store.clone();
+            async move {
+                let session = in_session(&call)?;
+                let name = string_arg(&args, "name")?;
+                let var_type = serde_json::from_value(
+                    args.get("type").cloned().unwrap_or_default(),
+                )
+                .map_err(|err| {
+                    HostToolError::with_kind("InvalidArguments", format!("`type`: {err}"))
+                })?;
+                let value = args.get("value").cloned().ok_or_else(|| missing("value"))?;
+                let constraints = match args.get("constraints") {
+                    None | Some(Value::Null) => Constraints::default(),
+                    Some(given) => serde_json::from_value(given.clone()).map_err(|err| {
+                        HostToolError::with_kind(
+                            "InvalidArguments",
+                            format!("`constraints`: {err}"),
+                        )
+                    })?,
+                };
+                to_value(
+                    &store
+                        .register_variable(session, name, var_type, value, constraints)
+                        .map_err(|err| session_failure(&err))?,
+                )
+            }
+        },
+    )
+    .param(ParamSpec::new("name").type_name("str").required())
+    .param(ParamSpec::new("type").type_name("str").required())
+    .param(ParamSpec::new("value").required())
+    .param(ParamSpec::new("constraints").type_name("dict"));
+    vec![list, get, set, variables, register]
 }
 
 fn in_session(call: &HostCall) -> Result<&SessionId, HostToolError> {
@@ -116,7 +155,7 @@ fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, HostToolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{Constraints, SessionStoreConfig, VariableType};
+    use crate::session::{SessionStoreConfig, VariableType};
     use crate::tool::HostTools;
     use crate::worker::WorkerId;
     use serde_json::json;
@@ -171,6 +210,34 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(outside.kind, "NoSession");
+        let registered = tools
+            .dispatch(
+                call(Some("s1")),
+                REGISTER,
+                json!({"name": "top_k", "type": "integer", "value": 5, "constraints": {"min": 1}}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(registered["value"], json!(5));
+        let read = tools
+            .dispatch(call(Some("s1")), GET, json!({"name": "top_k"}))
+            .await
+            .unwrap();
+        assert_eq!(read["value"], json!(5));
+        let below = tools
+            .dispatch(call(Some("s1")), SET, json!({"name": "top_k", "value": 0}))
+            .await
+            .unwrap_err();
+        assert_eq!(below.kind, "InvalidVariable");
+        let bad_type = tools
+            .dispatch(
+                call(Some("s1")),
+                REGISTER,
+                json!({"name": "x", "type": "frobnicate", "value": 1}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(bad_type.kind, "InvalidArguments");
         let unknown = tools
             .dispatch(call(None), "user.tool", json!({}))
             .await
