@@ -20,6 +20,7 @@ mod protocol;
 pub mod python;
 pub mod registry;
 pub mod session;
+pub mod telemetry;
 pub mod tool;
 mod worker;
 
@@ -30,7 +31,9 @@ pub use config::{
     Affinity, CircuitConfig, HealthConfig, PoolConfig, RecycleConfig, RetryConfig, RetryPolicy,
 };
 pub use error::{Error, ErrorKind, ExitClass, ExitInfo, Result, WorkerError};
-pub use pool::{Call, CallStream, CircuitState, Pool, PoolBuilder, PoolStats, StreamItem};
+pub use pool::{
+    Call, CallStream, CircuitState, LatencyPercentiles, Pool, PoolBuilder, PoolStats, StreamItem,
+};
 pub use pools::{PoolStartError, Pools, PoolsBuilder};
 pub use protocol::{MAX_DEPTH, ParamSpec, ToolSpec};
 pub use worker::WorkerId;

@@ -67,6 +67,8 @@ class CallContext:
         "worker_id",
         "timeout_ms",
         "deadline",
+        "correlation_id",
+        "trace_id",
         "_call",
         "_sessions",
         "_session",
@@ -93,6 +95,10 @@ class CallContext:
         self.deadline: float | None = (
             time.monotonic() + timeout_ms / 1000.0 if timeout_ms is not None else None
         )
+        #: The call's correlation id from the host (``None`` from hosts that send none).
+        self.correlation_id: str | None = None
+        #: The trace id of the call's span, when the host traces calls (``None`` otherwise).
+        self.trace_id: str | None = None
         self._call = call
         self._sessions = sessions
         self._session: dict[str, Any] | None = None

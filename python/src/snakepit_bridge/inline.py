@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Callable
 
+from . import telemetry
 from .calls import Call
 from .convert import encode_lenient
 from .depth import MAX_DEPTH
@@ -122,6 +123,7 @@ class InlineServer:
             call = self.current = Call(
                 message.get("id"), tool.name, bool(message.get("stream")), self
             )
+            telemetry.begin_call(runtime.link, message)
             try:
                 result = tool.invoke(args, None, None)
                 if type(result) in DRIVEN:

@@ -27,7 +27,7 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from . import protocol
+from . import protocol, telemetry
 from .adapter import Tool, discover_tools
 from .calls import Call, Server
 from .compat import dispatcher_tool, has_own_dispatcher, legacy_tools
@@ -322,6 +322,7 @@ class Runtime:
             )
             return None
         call = Call(call_id, tool.name, bool(message.get("stream")), server)
+        telemetry.begin_call(self.link, message)
         ctx = None
         stream = None
         if tool.wants_ctx:
@@ -334,6 +335,8 @@ class Runtime:
                 call,
                 self.sessions,
             )
+            ctx.correlation_id = message.get("correlation_id")
+            ctx.trace_id = telemetry.trace_id(message.get("traceparent"))
         if tool.wants_stream:
             stream = Stream(call_id, call, enabled=call.streaming)
         return call, tool, args, ctx, stream
@@ -363,6 +366,7 @@ class Runtime:
 
     def send_result(self, call: Call, result: Any) -> None:
         """Send the successful ``result`` of ``call``, or an error if it cannot be sent."""
+        telemetry.end_call()
         message = {"kind": "result", "id": call.id, "success": True, "result": result}
         link = self.link
         payload = encode_plain(message, "result", link.encoding, link.reader.max_frame)
@@ -390,6 +394,7 @@ class Runtime:
 
     def send_error(self, call_id: Any, payload: dict[str, Any]) -> None:
         """Send a failed ``result`` for ``call_id`` with the ``error`` map ``payload``."""
+        telemetry.end_call()
         message = {"kind": "result", "id": call_id, "success": False, "error": payload}
         try:
             self.link.send(message)

@@ -190,6 +190,12 @@ impl PoolBuilder {
             max_frame: self.config.max_frame,
             run,
             host: None,
+            telemetry: crate::telemetry::Telemetry::new(
+                self.config
+                    .instance_name
+                    .as_deref()
+                    .unwrap_or(&self.adapter.name()),
+            ),
         };
         start_pool(self.adapter, self.config, spec, sessions).await
     }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crate::config::CircuitConfig;
 use crate::error::{Error, Result};
+use crate::telemetry::{Event, EventBus};
 
 /// The state of a circuit breaker, as [`PoolStats`](crate::PoolStats) reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,6 +80,8 @@ struct Inner {
 pub(super) struct CircuitBreaker {
     config: CircuitConfig,
     inner: Mutex<Inner>,
+    /// Where state changes are reported.
+    events: Option<EventBus>,
 }
 
 impl CircuitBreaker {
@@ -89,6 +92,19 @@ impl CircuitBreaker {
                 state: State::Closed,
                 failures: 0,
             }),
+            events: None,
+        }
+    }
+
+    /// Reports the breaker's state changes on `events`.
+    pub(super) fn observed(mut self, events: EventBus) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    fn emit(&self, make: impl FnOnce() -> Event) {
+        if let Some(events) = &self.events {
+            events.emit(make);
         }
     }
 
@@ -111,6 +127,7 @@ impl CircuitBreaker {
                 if now.saturating_duration_since(since) >= self.config.reset_after =>
             {
                 inner.state = State::HalfOpen { probing: true };
+                self.emit(|| Event::CircuitHalfOpen {});
                 Ok(Permit::Probe)
             }
             State::Open { .. } | State::HalfOpen { probing: true } => refused,
@@ -130,6 +147,9 @@ impl CircuitBreaker {
         match outcome {
             Outcome::Success => {
                 if permit == Permit::Probe || matches!(inner.state, State::Closed) {
+                    if permit == Permit::Probe {
+                        self.emit(|| Event::CircuitClosed {});
+                    }
                     inner.state = State::Closed;
                     inner.failures = 0;
                 }
@@ -142,6 +162,8 @@ impl CircuitBreaker {
                 if opens {
                     tracing::warn!(failures = inner.failures, "circuit breaker opened");
                     inner.state = State::Open { since: now };
+                    let failures = inner.failures;
+                    self.emit(|| Event::CircuitOpened { failures });
                 }
             }
             Outcome::Neutral => {

@@ -10,9 +10,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::circuit::Outcome;
+use super::circuit::{Outcome, Permit};
 use super::handle::PoolShared;
 use super::inflight::InFlightGuard;
+use super::observe::{self, CallTrace};
 use super::reply::to_result;
 use super::request::Request;
 use super::route::checkout_for;
@@ -48,11 +49,22 @@ fn check_depth(shared: &PoolShared, request: &mut Request<'_>) -> Result<()> {
 
 /// Runs a request as a call.
 pub(super) async fn call(shared: &Arc<PoolShared>, mut request: Request<'_>) -> Result<Value> {
+    let mut trace = CallTrace::new(request.correlation_id.take(), &request.command);
+    let outcome = call_traced(shared, &mut request, &mut trace).await;
+    observe::finished(shared, &mut trace, &request.command, &outcome);
+    outcome
+}
+
+async fn call_traced(
+    shared: &Arc<PoolShared>,
+    request: &mut Request<'_>,
+    trace: &mut CallTrace,
+) -> Result<Value> {
     Counters::bump(&shared.counters.requests);
-    check_depth(shared, &mut request)?;
+    check_depth(shared, request)?;
     let outcome = match shared.circuit.allow(std::time::Instant::now()) {
         Ok(permit) => {
-            let outcome = with_retries(shared, request).await;
+            let outcome = with_retries(shared, request, trace).await;
             shared
                 .circuit
                 .record(permit, Outcome::of(&outcome), std::time::Instant::now());
@@ -71,8 +83,35 @@ pub(super) async fn stream(
     shared: &Arc<PoolShared>,
     mut request: Request<'_>,
 ) -> Result<CallStream> {
+    let mut trace = CallTrace::new(request.correlation_id.take(), &request.command);
+    let started = stream_traced(shared, &mut request, &mut trace).await;
+    match started {
+        Ok((started, chunks, permit)) => Ok(CallStream::new(
+            Arc::clone(shared),
+            request.command.into_owned(),
+            chunks,
+            started,
+            permit,
+            trace,
+        )),
+        Err(err) => {
+            let outcome = Err(err);
+            observe::finished(shared, &mut trace, &request.command, &outcome);
+            outcome
+        }
+    }
+}
+
+/// A stream taken by a worker: the running call, its chunks, and the breaker's permit.
+type StreamStart = (Started, mpsc::Receiver<Result<Value>>, Permit);
+
+async fn stream_traced(
+    shared: &Arc<PoolShared>,
+    request: &mut Request<'_>,
+    trace: &mut CallTrace,
+) -> Result<StreamStart> {
     Counters::bump(&shared.counters.requests);
-    check_depth(shared, &mut request)?;
+    check_depth(shared, request)?;
     let permit = match shared.circuit.allow(std::time::Instant::now()) {
         Ok(permit) => permit,
         Err(refused) => {
@@ -83,14 +122,8 @@ pub(super) async fn stream(
     let (sender, chunks) = mpsc::channel(CHUNK_BUFFER);
     let command = request.command.to_string();
     let args = std::mem::take(&mut request.args);
-    match start(shared, &request, args, Some(sender)).await {
-        Ok(started) => Ok(CallStream::new(
-            Arc::clone(shared),
-            command,
-            chunks,
-            started,
-            permit,
-        )),
+    match start(shared, request, args, Some(sender), trace).await {
+        Ok(started) => Ok((started, chunks, permit)),
         Err(err) => {
             shared
                 .circuit
@@ -104,7 +137,11 @@ pub(super) async fn stream(
 
 /// Runs a call, and runs it again on another worker when its worker crashed and the retry
 /// policy allows it.
-async fn with_retries(shared: &Arc<PoolShared>, mut request: Request<'_>) -> Result<Value> {
+async fn with_retries(
+    shared: &Arc<PoolShared>,
+    request: &mut Request<'_>,
+    trace: &mut CallTrace,
+) -> Result<Value> {
     let retry = &shared.config.retry;
     let retryable = match retry.policy_for(&request.command) {
         RetryPolicy::Never => false,
@@ -113,11 +150,11 @@ async fn with_retries(shared: &Arc<PoolShared>, mut request: Request<'_>) -> Res
     };
     if !retryable || retry.max_retries == 0 {
         let args = std::mem::take(&mut request.args);
-        return once(shared, &request, args).await;
+        return once(shared, request, args, trace).await;
     }
     let mut attempt = 0;
     loop {
-        let outcome = once(shared, &request, request.args.clone()).await;
+        let outcome = once(shared, request, request.args.clone(), trace).await;
         let crashed = matches!(
             outcome,
             Err(Error::WorkerExited { .. } | Error::WorkerProtocol { .. })
@@ -139,8 +176,13 @@ async fn with_retries(shared: &Arc<PoolShared>, mut request: Request<'_>) -> Res
 }
 
 /// Runs a call once.
-async fn once(shared: &Arc<PoolShared>, request: &Request<'_>, args: Value) -> Result<Value> {
-    let started = start(shared, request, args, None).await?;
+async fn once(
+    shared: &Arc<PoolShared>,
+    request: &Request<'_>,
+    args: Value,
+    trace: &mut CallTrace,
+) -> Result<Value> {
+    let started = start(shared, request, args, None, trace).await?;
     let command = &*request.command;
     let Started {
         mut guard,
@@ -175,20 +217,24 @@ async fn start(
     request: &Request<'_>,
     args: Value,
     chunks: Option<ChunkSender>,
+    trace: &mut CallTrace,
 ) -> Result<Started> {
     let command = &*request.command;
     let (args, timeout) = prepare(shared, request, args)?;
     let queued_at = Instant::now();
     let session = request.session.as_ref();
     let affinity = request.affinity.unwrap_or(shared.config.affinity);
-    let lease = checkout_for(shared, session, affinity).await?;
+    let lease = checkout_for(shared, session, affinity, &trace.correlation).await?;
     let worker = lease.worker().clone();
+    let queue_wait = queued_at.elapsed();
+    observe::dispatched(shared, trace, command, worker.id(), queue_wait);
     let deadline = Instant::now() + timeout;
     let span = tracing::debug_span!(
         "call",
         command,
+        correlation_id = %trace.correlation,
         worker = %worker.id(),
-        queue_wait_us = duration_us(queued_at.elapsed()),
+        queue_wait_us = duration_us(queue_wait),
     );
     let frame = CallFrame {
         command,
@@ -196,6 +242,8 @@ async fn start(
         session,
         timeout,
         chunks,
+        correlation_id: Some(trace.correlation.as_str()),
+        traceparent: trace.traceparent.as_deref(),
     };
     let sent = tokio::time::timeout_at(deadline, worker.start_call(frame))
         .instrument(span)

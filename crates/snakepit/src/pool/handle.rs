@@ -14,6 +14,7 @@ use crate::adapter::Adapter;
 use crate::config::PoolConfig;
 use crate::protocol::ToolSpec;
 use crate::session::{SessionId, SessionStore};
+use crate::telemetry::{Events, Telemetry, WorkerEventStats};
 use crate::tool::{HostTool, HostTools};
 use crate::worker::{WorkerEvent, WorkerSpec};
 
@@ -66,6 +67,8 @@ pub(crate) struct PoolShared {
     pub(super) circuit: CircuitBreaker,
     /// Seeds each worker's jitter factor for recycling limits.
     pub(super) jitter_seed: RandomState,
+    /// The pool's name for metrics, and its event bus.
+    pub(super) telemetry: Telemetry,
 }
 
 impl Pool {
@@ -121,7 +124,28 @@ impl Pool {
             circuit: shared.circuit.state(now),
             tainted_slots: counts.tainted,
             degraded: counts.tainted > 0 || counts.live < shared.config.size,
+            latency: counters.latency.percentiles(),
         }
+    }
+
+    /// Subscribes to the pool's events (see [`Event`](crate::telemetry::Event)): every
+    /// event from now on, up to [`EVENT_CAPACITY`](crate::telemetry::EVENT_CAPACITY)
+    /// unread; a subscriber that falls further behind loses the oldest and is told how many.
+    /// Subscribing costs the pool nothing while no subscriber exists.
+    pub fn events(&self) -> Events {
+        self.shared.telemetry.bus.subscribe()
+    }
+
+    /// The pool's name in metrics (its `pool` label): the builder's `instance_name`, else
+    /// the adapter's name.
+    pub fn telemetry_name(&self) -> &str {
+        &self.shared.telemetry.pool
+    }
+
+    /// Counts of the events the workers sent (`event` frames): let through, and dropped
+    /// for a bad name or one distinct name too many.
+    pub fn worker_event_stats(&self) -> WorkerEventStats {
+        self.shared.telemetry.gate.stats()
     }
 
     /// The process ids of the live workers. Each is also the id of the worker's process

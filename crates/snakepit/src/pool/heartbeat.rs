@@ -31,10 +31,13 @@ pub(super) async fn heartbeat(pool: Weak<PoolShared>) {
             };
             let places = worker.capacity();
             let lease = Lease::with_places(Arc::clone(&shared), worker, places);
+            let telemetry = shared.telemetry.clone();
             tokio::spawn(async move {
                 let worker = lease.worker();
                 if let Err(err) = worker.ping(health.heartbeat_timeout).await {
                     tracing::warn!(worker = %worker.id(), error = %err, "worker missed its heartbeat; killing it");
+                    let id = worker.id();
+                    telemetry.emit(|| crate::telemetry::Event::HeartbeatMissed { worker: id });
                     worker.kill();
                 }
                 drop(lease);

@@ -15,16 +15,18 @@ use super::circuit::CircuitBreaker;
 use super::handle::{Pool, PoolShared};
 use super::heartbeat::heartbeat;
 use super::host::PoolHost;
+use super::observe;
 use super::recycle::watch_limits;
 use super::replace;
 use super::roster::{AfterExit, Roster};
 use super::stats::Counters;
 use crate::adapter::Adapter;
 use crate::config::PoolConfig;
-use crate::error::Result;
-use crate::session::{RemovedSession, SessionStore};
+use crate::error::{ExitClass, Result};
+use crate::session::{RemovalReason, RemovedSession, SessionStore};
+use crate::telemetry::Event;
 use crate::tool::HostTools;
-use crate::worker::{WorkerEvent, WorkerSpec, start};
+use crate::worker::{WorkerEvent, WorkerId, WorkerSpec, start};
 
 /// How long telling a worker to drop a removed session's state may take.
 const SESSION_DROP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -43,7 +45,8 @@ pub(super) async fn start_pool(
         let shared = Arc::new_cyclic(|pool: &Weak<PoolShared>| PoolShared {
             adapter,
             roster: Roster::new(config.max_queue, config.size, config.health),
-            circuit: CircuitBreaker::new(config.circuit),
+            circuit: CircuitBreaker::new(config.circuit).observed(spec.telemetry.bus.clone()),
+            telemetry: spec.telemetry.clone(),
             jitter_seed: RandomState::new(),
             spec: WorkerSpec {
                 host: Some(Arc::new(PoolHost {
@@ -90,6 +93,7 @@ pub(super) async fn start_pool(
         }
         tokio::spawn(manage(Arc::downgrade(&shared), event_receiver).in_current_span());
         tokio::spawn(heartbeat(Arc::downgrade(&shared)).in_current_span());
+        tokio::spawn(observe::sample_gauges(Arc::downgrade(&shared)).in_current_span());
         let limits = shared.config.recycle;
         if limits.max_age.is_some() || limits.max_memory_bytes.is_some() {
             tokio::spawn(watch_limits(Arc::downgrade(&shared)).in_current_span());
@@ -105,15 +109,50 @@ pub(super) async fn start_pool(
 async fn manage(pool: Weak<PoolShared>, mut events: mpsc::UnboundedReceiver<WorkerEvent>) {
     while let Some(WorkerEvent::Exited { worker }) = events.recv().await {
         let Some(shared) = pool.upgrade() else { break };
+        observe_exit(&shared, worker);
         match shared.roster.on_exit(worker, std::time::Instant::now()) {
             AfterExit::Nothing => {}
             AfterExit::Replace { slot, restart } => {
                 if restart.tainted {
+                    shared.telemetry.emit(|| Event::WorkerTainted {
+                        worker,
+                        slot,
+                        duration: restart.after,
+                    });
                     tracing::error!(%worker, slot, delay = ?restart.after, "worker slot keeps crashing; tainted");
                 }
                 replace::spawn(&shared, slot, restart.after);
             }
         }
+    }
+}
+
+/// Reports a worker's exit with its class (metrics and event).
+fn observe_exit(shared: &PoolShared, worker: WorkerId) {
+    let exit = shared
+        .roster
+        .get(worker)
+        .and_then(|handle| match handle.closed_error() {
+            crate::Error::WorkerExited { exit, .. } => Some(exit.class()),
+            _ => None,
+        });
+    shared.telemetry.record_exit(exit_label(exit));
+    shared
+        .telemetry
+        .emit(|| Event::WorkerExited { worker, exit });
+}
+
+fn exit_label(exit: Option<ExitClass>) -> &'static str {
+    match exit {
+        None => "stopped",
+        Some(ExitClass::Clean) => "clean",
+        Some(ExitClass::ExitCode(_)) => "exit_code",
+        Some(ExitClass::Segfault) => "segfault",
+        Some(ExitClass::Abort) => "abort",
+        Some(ExitClass::Killed) => "killed",
+        Some(ExitClass::KilledByPool) => "killed_by_pool",
+        Some(ExitClass::Signal(_)) => "signal",
+        Some(_) => "unknown",
     }
 }
 
@@ -126,6 +165,14 @@ async fn forget_sessions(
 ) {
     while let Some(removed) = removals.recv().await {
         let Some(shared) = pool.upgrade() else { break };
+        shared.telemetry.emit(|| match removed.reason {
+            RemovalReason::Expired => Event::SessionExpired {
+                session: removed.id.clone(),
+            },
+            RemovalReason::Deleted => Event::SessionDeleted {
+                session: removed.id.clone(),
+            },
+        });
         shared.host.forget_session(&removed.id);
         let owner = removed.owner.and_then(|owner| shared.roster.get(owner));
         drop(shared);

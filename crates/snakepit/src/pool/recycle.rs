@@ -17,6 +17,7 @@ use tracing::Instrument;
 use super::handle::PoolShared;
 use super::replace;
 use super::stats::Counters;
+use crate::telemetry::Event;
 use crate::worker::{Worker, WorkerId, start};
 
 /// Counts a served call of `worker`, which may make it due for recycling.
@@ -56,23 +57,31 @@ pub(super) fn recycle(shared: &Arc<PoolShared>, old: &Worker, reason: &'static s
     let pool = Arc::downgrade(shared);
     shared
         .tasks
-        .spawn(make_then_break(pool, old.id(), slot).in_current_span());
+        .spawn(make_then_break(pool, old.id(), slot, reason).in_current_span());
 }
 
-async fn make_then_break(pool: Weak<PoolShared>, old: WorkerId, slot: usize) {
+async fn make_then_break(pool: Weak<PoolShared>, old: WorkerId, slot: usize, reason: &'static str) {
     let Some(shared) = pool.upgrade() else { return };
     match start(&shared.spec, shared.events.clone()).await {
-        Ok(fresh) => match shared
-            .roster
-            .finish_recycle(old, fresh, slot, std::time::Instant::now())
-        {
-            Ok(stop) => {
+        Ok(fresh) => match (
+            fresh.id(),
+            shared
+                .roster
+                .finish_recycle(old, fresh, slot, std::time::Instant::now()),
+        ) {
+            (replacement, Ok(stop)) => {
                 Counters::bump(&shared.counters.recycled);
+                shared.telemetry.record_recycle(reason);
+                shared.telemetry.emit(|| Event::WorkerRecycled {
+                    worker: old,
+                    replacement,
+                    reason,
+                });
                 for worker in stop {
                     stop_retired(&shared, worker);
                 }
             }
-            Err(needs_replacement) => {
+            (_, Err(needs_replacement)) => {
                 tracing::warn!(worker = %old, "the recycled worker's replacement died at once");
                 if needs_replacement {
                     replace::spawn(&shared, slot, shared.config.health.restart_backoff);

@@ -42,6 +42,7 @@ async fn replace(pool: Weak<PoolShared>, slot: usize, delay: Duration) {
         match start(&shared.spec, shared.events.clone()).await {
             Ok(worker) => {
                 Counters::bump(&shared.counters.restarts);
+                shared.telemetry.record_restart();
                 tracing::info!(worker = %worker.id(), slot, "replacement worker ready");
                 join(&shared, worker, slot);
                 return;

@@ -14,6 +14,7 @@ use super::stream::CallStream;
 use crate::config::Affinity;
 use crate::error::{Error, Result};
 use crate::session::SessionId;
+use crate::telemetry::CorrelationId;
 
 /// A request to run one command, with its options. Made by [`Pool::call`].
 ///
@@ -50,6 +51,7 @@ pub(super) struct Request<'a> {
     pub(super) affinity: Option<Affinity>,
     pub(super) timeout: Option<Duration>,
     pub(super) idempotent: bool,
+    pub(super) correlation_id: Option<CorrelationId>,
 }
 
 impl Pool {
@@ -64,6 +66,7 @@ impl Pool {
                 affinity: None,
                 timeout: None,
                 idempotent: false,
+                correlation_id: None,
             },
         }
     }
@@ -167,6 +170,13 @@ impl Call<'_> {
     /// policy (the default), a call whose worker crashes is retried on another worker.
     pub fn idempotent(mut self) -> Self {
         self.request.idempotent = true;
+        self
+    }
+
+    /// Sets the call's correlation id: it is in every event of the call, its tracing span,
+    /// and the `call` frame (`ctx.correlation_id` in Python). Default: a fresh id.
+    pub fn correlation_id(mut self, id: impl Into<CorrelationId>) -> Self {
+        self.request.correlation_id = Some(id.into());
         self
     }
 

@@ -12,6 +12,7 @@ use super::roster::Checkout;
 use crate::config::Affinity;
 use crate::error::{Error, Result};
 use crate::session::SessionId;
+use crate::telemetry::{CorrelationId, Event};
 use crate::worker::{Worker, WorkerId};
 
 /// Takes a place on a worker for a call, in `session` if given, waiting in the queue up to
@@ -20,14 +21,20 @@ pub(super) async fn checkout_for(
     shared: &Arc<PoolShared>,
     session: Option<&SessionId>,
     affinity: Affinity,
+    correlation: &CorrelationId,
 ) -> Result<Lease> {
     let Some(session) = session else {
         return checkout(shared).await;
     };
     // Creating the session first fails a full store before the call takes a worker.
-    shared.sessions.get_or_create(session)?;
+    let info = shared.sessions.get_or_create(session)?;
+    if info.created_at() == info.last_access() {
+        shared.telemetry.emit(|| Event::SessionCreated {
+            session: session.clone(),
+        });
+    }
     loop {
-        let lease = checkout_in_session(shared, session, affinity).await?;
+        let lease = checkout_in_session(shared, session, affinity, correlation).await?;
         let worker = lease.worker().id();
         if affinity == Affinity::Hint {
             shared.sessions.bind_owner(session, Some(worker))?;
@@ -45,11 +52,20 @@ async fn checkout_in_session(
     shared: &Arc<PoolShared>,
     session: &SessionId,
     affinity: Affinity,
+    correlation: &CorrelationId,
 ) -> Result<Lease> {
     let owner = shared.sessions.owner(session);
+    let broken = |worker: WorkerId| {
+        shared.telemetry.emit(|| Event::SessionAffinityBroken {
+            session: session.clone(),
+            worker,
+            correlation_id: correlation.clone(),
+        });
+    };
     // A lost session is reported once; the session is unbound, so its next call starts
     // afresh on a new owner.
     let lost = |worker: WorkerId| {
+        broken(worker);
         if let Err(err) = shared.sessions.bind_owner(session, None) {
             tracing::debug!(%session, error = %err, "could not unbind a lost session");
         }
@@ -64,10 +80,16 @@ async fn checkout_in_session(
         (None, _) => checkout(shared).await,
         (Some(owner), Affinity::Hint) => match roster.try_take(owner) {
             Some(worker) => lease(worker),
-            None => match roster.try_take_any() {
-                Some(worker) => lease(worker),
-                None => checkout(shared).await,
-            },
+            None => {
+                // The owner is busy, or gone: then the session's state is lost.
+                if !roster.is_live(owner) {
+                    broken(owner);
+                }
+                match roster.try_take_any() {
+                    Some(worker) => lease(worker),
+                    None => checkout(shared).await,
+                }
+            }
         },
         (Some(owner), Affinity::StrictQueue) => match roster.checkout_worker(owner)? {
             Checkout::Ready(worker) => lease(worker),

@@ -15,8 +15,10 @@ use super::circuit::{Outcome, Permit};
 use super::dispatch::Started;
 use super::handle::PoolShared;
 use super::inflight::InFlightGuard;
+use super::observe::{self, CallTrace};
 use super::reply::to_result;
 use crate::error::{Error, Result};
+use crate::telemetry::CallOutcome;
 use crate::worker::Reply;
 
 /// How many chunks wait for a slow consumer before the worker is made to wait.
@@ -52,6 +54,8 @@ pub struct CallStream {
     permit: Option<Permit>,
     deadline: Pin<Box<Sleep>>,
     timeout: Duration,
+    /// The call's telemetry.
+    trace: CallTrace,
 }
 
 impl CallStream {
@@ -61,6 +65,7 @@ impl CallStream {
         chunks: mpsc::Receiver<Result<Value>>,
         started: Started,
         permit: Permit,
+        trace: CallTrace,
     ) -> Self {
         Self {
             shared,
@@ -72,6 +77,7 @@ impl CallStream {
             permit: Some(permit),
             deadline: Box::pin(tokio::time::sleep_until(started.deadline)),
             timeout: started.timeout,
+            trace,
         }
     }
 
@@ -79,6 +85,7 @@ impl CallStream {
         if let Err(err) = &outcome {
             self.shared.counters.count_error(err);
         }
+        observe::finished(&self.shared, &mut self.trace, &self.command, &outcome);
         if let Some(permit) = self.permit.take() {
             self.shared
                 .circuit
@@ -93,6 +100,14 @@ impl CallStream {
 
 impl Drop for CallStream {
     fn drop(&mut self) {
+        if !self.done {
+            observe::finished_as(
+                &self.shared,
+                &mut self.trace,
+                &self.command,
+                CallOutcome::Cancelled,
+            );
+        }
         // A stream dropped before its end tells the breaker nothing either way.
         if let Some(permit) = self.permit.take() {
             self.shared
@@ -111,7 +126,10 @@ impl Stream for CallStream {
             return Poll::Ready(None);
         }
         match this.chunks.poll_recv(cx) {
-            Poll::Ready(Some(Ok(chunk))) => return Poll::Ready(Some(Ok(StreamItem::Chunk(chunk)))),
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.shared.telemetry.record_chunk(&this.command);
+                return Poll::Ready(Some(Ok(StreamItem::Chunk(chunk))));
+            }
             Poll::Ready(Some(Err(err))) => return this.finish(Err(err)),
             Poll::Ready(None) | Poll::Pending => {}
         }
@@ -134,6 +152,7 @@ impl Stream for CallStream {
             // between the first poll above and the result: it still comes first.
             match this.chunks.try_recv() {
                 Ok(Ok(chunk)) => {
+                    this.shared.telemetry.record_chunk(&this.command);
                     this.ended = Some(ended);
                     return Poll::Ready(Some(Ok(StreamItem::Chunk(chunk))));
                 }

@@ -20,6 +20,10 @@ pub(crate) struct CallOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) timeout_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) correlation_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) traceparent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) stream: Option<bool>,
 }
 
@@ -36,6 +40,7 @@ mod tests {
         message.session_id = Some("s".to_owned());
         message.timeout_ms = Some(250);
         message.stream = Some(true);
+        message.correlation_id = Some("c-1".to_owned());
         let out = CallOut {
             kind: Some(Kind::Call),
             id: 7,
@@ -43,6 +48,8 @@ mod tests {
             args: &args,
             session_id: Some("s"),
             timeout_ms: Some(250),
+            correlation_id: Some("c-1"),
+            traceparent: None,
             stream: Some(true),
         };
         let classic = CallOut {
@@ -52,6 +59,8 @@ mod tests {
             args: &args,
             session_id: None,
             timeout_ms: None,
+            correlation_id: None,
+            traceparent: None,
             stream: None,
         };
         for encoding in [Encoding::Json, Encoding::MsgPack] {

@@ -65,6 +65,14 @@ pub struct Message {
     /// `call`: the call's deadline in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) timeout_ms: Option<u64>,
+    /// `call`: the call's correlation id; `event`: the correlation id of the call it
+    /// belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) correlation_id: Option<String>,
+    /// `call`: the W3C `traceparent` of the call's span; `event`: that of the call it
+    /// belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) traceparent: Option<String>,
     /// `call`: whether the caller wants a stream of chunks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) stream: Option<bool>,

@@ -56,7 +56,6 @@ pub use dtype::Dtype;
 pub use error::SessionError;
 pub use flat::Constraints;
 pub use id::SessionId;
-#[cfg(test)]
 pub(crate) use removal::RemovalReason;
 pub(crate) use removal::RemovedSession;
 pub use spec::{ItemSpec, VariableSpec};

@@ -38,6 +38,10 @@ pub(crate) struct CallFrame<'a> {
     pub(crate) timeout: Duration,
     /// Where chunks go, for a streaming call.
     pub(crate) chunks: Option<ChunkSender>,
+    /// The call's correlation id.
+    pub(crate) correlation_id: Option<&'a str>,
+    /// The W3C `traceparent` of the call's span (feature `otel`).
+    pub(crate) traceparent: Option<&'a str>,
 }
 
 /// A cheap cloneable handle to one worker.
@@ -186,6 +190,8 @@ impl Worker {
             } else {
                 u64::try_from(call.timeout.as_millis()).ok()
             },
+            correlation_id: call.correlation_id.filter(|_| !shared.classic),
+            traceparent: call.traceparent.filter(|_| !shared.classic),
             stream: (!shared.classic && call.chunks.is_some()).then_some(true),
         };
         let mut writer = shared.writer.lock().await;

@@ -50,4 +50,9 @@ pub(crate) type HostAnswer = Pin<Box<dyn Future<Output = Result<Value, HostFailu
 pub(crate) trait HostCalls: Send + Sync + std::fmt::Debug {
     /// Runs one host call.
     fn host_call(&self, request: HostRequest) -> HostAnswer;
+
+    /// Takes an `event` frame the worker sent (telemetry). Never waits.
+    fn worker_event(&self, worker: WorkerId, event: crate::protocol::Message) {
+        let _ignored = (worker, event);
+    }
 }

@@ -53,6 +53,12 @@ pub(super) fn route(shared: &Shared, payload: &[u8]) -> Result<Routed, String> {
             }
             Ok(Routed::Done)
         }
+        Kind::Event => {
+            if let Some(host) = &shared.host {
+                host.worker_event(shared.id, message);
+            }
+            Ok(Routed::Done)
+        }
         Kind::Hello => Err("a second hello".to_owned()),
         kind => {
             tracing::debug!(worker = %shared.id, ?kind, "message ignored");

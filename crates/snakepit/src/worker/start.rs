@@ -26,6 +26,7 @@ use crate::process::reaper;
 use crate::process::{LinkMode, SpawnRequest, SpawnedProcess, signal_group, spawn};
 use crate::protocol::{Encoding, Kind, Message, PROTOCOL_VERSION, decode, frame_codec};
 use crate::registry::Run;
+use crate::telemetry::Event;
 
 /// How long the output readers get to catch the last lines of a worker that failed to start.
 const OUTPUT_SETTLE: Duration = Duration::from_millis(300);
@@ -44,6 +45,8 @@ pub(crate) struct WorkerSpec {
     pub(crate) run: Option<Arc<Run>>,
     /// The host tools the worker's calls can use.
     pub(crate) host: Option<Arc<dyn HostCalls>>,
+    /// Where the worker's spawn and readiness are reported.
+    pub(crate) telemetry: crate::telemetry::Telemetry,
 }
 
 /// Starts one worker and waits until it is ready.
@@ -59,6 +62,7 @@ pub(crate) async fn start(
     let worker = WorkerId::next();
     let span = tracing::info_span!("worker.start", %worker);
     async move {
+        let spawned_at = std::time::Instant::now();
         if let Some(run) = &spec.run {
             run.worker_spawning(worker);
         }
@@ -87,6 +91,8 @@ pub(crate) async fn start(
         if let Some(run) = &spec.run {
             run.worker_spawned(worker, process.pid);
         }
+        let pid = process.pid;
+        spec.telemetry.emit(|| Event::WorkerSpawned { worker, pid });
         let mut reader = FramedRead::new(
             std::mem::replace(&mut process.reader, Box::new(tokio::io::empty())),
             frame_codec(spec.max_frame),
@@ -142,6 +148,12 @@ pub(crate) async fn start(
                 .instrument(tracing::info_span!("worker", %worker)),
         );
         shared.advance(Lifecycle::Ready);
+        let start_duration = spawned_at.elapsed();
+        spec.telemetry.emit(|| Event::WorkerReady {
+            worker,
+            pid,
+            start_duration,
+        });
         Ok(Worker::new(shared, control))
     }
     .instrument(span)

@@ -24,6 +24,9 @@
 //! - `interpreter`: the interpreter lookup and shim resolution.
 //! - `grpc`: the original's gRPC workers through `GrpcPythonAdapter`, with a wire-compatible
 //!   test worker: calls, streams, sessions, errors, host tools, deadlines, dead servers.
+//! - `metrics`: metric values after a workload, read from the Prometheus text.
+//! - `otel`: call spans exported over OTLP to a collector started in the test.
+//! - `telemetry`: events, correlation ids, metrics and the Prometheus text, Python events.
 
 #![expect(
     clippy::unwrap_used,
@@ -45,6 +48,8 @@ mod hardening;
 mod host_tools;
 mod interpreter;
 mod lifecycle;
+mod metrics;
+mod otel;
 mod output;
 mod pools;
 mod queue;
@@ -52,3 +57,4 @@ mod sessions;
 mod shutdown;
 mod start;
 mod streams;
+mod telemetry;

@@ -12,6 +12,7 @@
 //! - [`stream`]: chunks per second of a streaming call through one worker beside the
 //!   streaming floor.
 //! - [`host_tool`]: round trips of a worker calling a no-op host tool, timed in the worker.
+//! - [`telemetry`]: `ping` p50 with telemetry off and on (last: the recorder stays).
 //!
 //! With `--grpc TREE_DIR`, [`grpc`] alone runs instead: the native path beside the gRPC one.
 //!
@@ -27,6 +28,7 @@ mod setup;
 mod stats;
 mod stream;
 mod table;
+mod telemetry;
 
 pub(crate) use run::run;
 pub(crate) use setup::pin_to_cpu;

@@ -22,6 +22,8 @@ pub(crate) struct BenchReport {
     pub(crate) stream: StreamFigures,
     /// Host tool round trips from a worker.
     pub(crate) host_tool: HostToolFigures,
+    /// `ping` p50 with telemetry off and on.
+    pub(crate) telemetry: super::telemetry::TelemetryFigures,
 }
 
 impl BenchReport {

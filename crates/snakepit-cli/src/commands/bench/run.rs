@@ -51,6 +51,7 @@ async fn measure(
     let host_tool = host_tool::measure(&python, iterations)
         .await
         .context("the host tool benchmark failed")?;
+    let telemetry = super::telemetry::measure(&python, iterations).await?;
     Ok(BenchReport {
         encoding: encoding.as_str(),
         pinned,
@@ -58,5 +59,6 @@ async fn measure(
         sessions,
         stream,
         host_tool,
+        telemetry,
     })
 }

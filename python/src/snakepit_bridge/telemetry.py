@@ -1,0 +1,153 @@
+"""Telemetry from inside a tool: ``emit(name, measurements, metadata)`` and
+``with span(name):``, sent to the host as ``event`` frames (``docs/PROTOCOL.md``).
+
+Events are buffered while a call runs and written in one batch when the call ends (or when
+the buffer fills), before the call's result, so the host sees them in order. Emitting never
+blocks on the host and never fails the tool: an event that cannot be encoded or sent is
+dropped and counted in :data:`dropped`. Names should match ``[a-z][a-z0-9_]*(.[a-z0-9_]+)*``;
+the host drops others, and caps how many distinct names it accepts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from .protocol import encode
+
+if TYPE_CHECKING:
+    from .link import Link
+
+__all__ = ["emit", "span", "flush", "correlation_id", "dropped"]
+
+#: Events buffered before a batch is written even though the call still runs.
+BATCH = 64
+
+#: Events dropped on this side (could not be encoded or written).
+dropped = 0
+
+#: The running call of this thread (or task): its id, correlation id and ``traceparent``.
+_current: ContextVar[tuple[Any, str | None, str | None] | None] = ContextVar(
+    "snakepit_telemetry_call", default=None
+)
+_link: Link | None = None
+_lock = threading.Lock()
+_buffer: list[bytes] = []
+
+
+def begin_call(link: Link, message: dict[str, Any]) -> None:
+    """The runtime's hook: the ``call`` ``message`` starts on this thread; its events carry
+    its id, correlation id and ``traceparent``."""
+    global _link
+    _link = link
+    _current.set((message.get("id"), message.get("correlation_id"), message.get("traceparent")))
+
+
+def trace_id(traceparent: str | None) -> str | None:
+    """The trace id in a W3C ``traceparent`` (``00-<trace>-<span>-<flags>``), or ``None``."""
+    if not isinstance(traceparent, str):
+        return None
+    parts = traceparent.split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+
+
+def correlation_id() -> str | None:
+    """The correlation id of the call running on this thread, or ``None``.
+
+    A worker that runs several calls at once (capacity above 1) runs them on other threads
+    than the one that read them: there, pass ``correlation_id=ctx.correlation_id``.
+    """
+    current = _current.get()
+    return current[1] if current is not None else None
+
+
+def emit(
+    name: str,
+    measurements: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    correlation_id: str | None = None,
+    _span: dict[str, int] | None = None,
+) -> None:
+    """Record event ``name`` with numbers ``measurements`` and context ``metadata``."""
+    global dropped
+    data: dict[str, Any] = {
+        "measurements": dict(measurements or {}),
+        "metadata": dict(metadata or {}),
+    }
+    if _span is not None:
+        data["span"] = _span
+    message: dict[str, Any] = {"kind": "event", "name": name, "data": data}
+    current = _current.get()
+    if current is not None:
+        message["id"] = current[0]
+        correlation_id = correlation_id or current[1]
+        if current[2] is not None:
+            message["traceparent"] = current[2]
+    if correlation_id is not None:
+        message["correlation_id"] = correlation_id
+    link = _link
+    try:
+        payload = encode(message, link.encoding if link is not None else "json")
+    except Exception:
+        dropped += 1
+        return
+    with _lock:
+        _buffer.append(len(payload).to_bytes(4, "big") + payload)
+        full = len(_buffer) >= BATCH
+    if full:
+        flush()
+
+
+@contextmanager
+def span(
+    name: str, metadata: Mapping[str, Any] | None = None, correlation_id: str | None = None
+) -> Iterator[None]:
+    """Time the block: emits ``<name>.stop`` (or ``<name>.exception``) with ``duration_us``.
+
+    The event also carries the block's start and end (Unix nanoseconds), from which a host
+    with OpenTelemetry records a span that is a child of the call's span.
+    """
+    started = time.perf_counter()
+    start_ns = time.time_ns()
+    try:
+        yield
+    except BaseException as exc:
+        elapsed = (time.perf_counter() - started) * 1e6
+        meta = dict(metadata or {})
+        meta["error"] = type(exc).__name__
+        timing = {"start_unix_ns": start_ns, "end_unix_ns": time.time_ns()}
+        emit(f"{name}.exception", {"duration_us": elapsed}, meta, correlation_id, timing)
+        raise
+    elapsed = (time.perf_counter() - started) * 1e6
+    timing = {"start_unix_ns": start_ns, "end_unix_ns": time.time_ns()}
+    emit(f"{name}.stop", {"duration_us": elapsed}, metadata, correlation_id, timing)
+
+
+def flush() -> None:
+    """Write the buffered events in one batch; drops them (counted) if the link fails."""
+    global dropped
+    with _lock:
+        if not _buffer:
+            return
+        batch = b"".join(_buffer)
+        count = len(_buffer)
+        _buffer.clear()
+    link = _link
+    if link is None:
+        dropped += count
+        return
+    try:
+        link.write_raw(batch)
+    except Exception:
+        dropped += count
+
+
+def end_call() -> None:
+    """The runtime's hook: a call ends; the events so far go out before its result."""
+    if _buffer:
+        flush()
+    _current.set(None)
