@@ -58,7 +58,8 @@ export async function loadMsgpack(module = undefined, fallbacks = []) {
 }
 
 function wrapMsgpack(module) {
-  const encoder = new module.Encoder({ useBigInt64: true, ignoreUndefined: false });
+  // The wire allows 512 levels (convert.js checks); the messages around a value add a few.
+  const encoder = new module.Encoder({ useBigInt64: true, ignoreUndefined: false, maxDepth: 1024 });
   const decodeOptions = { useBigInt64: true };
   return {
     encode: (value) => encoder.encode(value),

@@ -222,7 +222,8 @@ export class Runtime {
         `the result of tool '${command}'`,
       );
     } catch (error) {
-      this.sendError(id, errorPayload(error instanceof SerializationError ? error : new SerializationError(String(error))));
+      const failure = error instanceof SerializationError ? error : new SerializationError(String(error));
+      this.sendError(id, { ...errorPayload(failure), traceback: null });
       return;
     }
     this.link.writePayload(payload);

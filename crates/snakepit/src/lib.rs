@@ -26,6 +26,7 @@ mod worker;
 pub use adapter::{
     Adapter, BridgeSource, GenericAdapter, PythonAdapter, WorkerCommand, WorkerProtocol,
 };
+pub use adapter::NodeAdapter;
 pub use config::{
     Affinity, CircuitConfig, HealthConfig, PoolConfig, RecycleConfig, RetryConfig, RetryPolicy,
 };

@@ -4,7 +4,9 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { encodeFrame, FrameReader, decode } from '../../src/protocol.js';
+import { encodeFrame, FrameReader, decode, loadMsgpack } from '../../src/protocol.js';
+
+await loadMsgpack();
 
 export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 export const SUPPORT = fileURLToPath(new URL('.', import.meta.url));
