@@ -23,10 +23,10 @@ pub mod session;
 pub mod tool;
 mod worker;
 
+pub use adapter::NodeAdapter;
 pub use adapter::{
     Adapter, BridgeSource, GenericAdapter, PythonAdapter, WorkerCommand, WorkerProtocol,
 };
-pub use adapter::NodeAdapter;
 pub use config::{
     Affinity, CircuitConfig, HealthConfig, PoolConfig, RecycleConfig, RetryConfig, RetryPolicy,
 };

@@ -155,13 +155,22 @@ mod tests {
 
     #[test]
     fn the_node_bridge_is_embedded_beside_the_python_one() {
-        for needed in ["package.json", "src/main.js", "src/runtime.js", "src/floor.js"] {
+        for needed in [
+            "package.json",
+            "src/main.js",
+            "src/runtime.js",
+            "src/floor.js",
+        ] {
             assert!(
                 NODE_FILES.iter().any(|(path, _)| *path == needed),
                 "{needed}"
             );
         }
-        assert!(NODE_FILES.iter().all(|(path, _)| !path.contains("node_modules")));
+        assert!(
+            NODE_FILES
+                .iter()
+                .all(|(path, _)| !path.contains("node_modules"))
+        );
         let root = tempfile::tempdir().unwrap();
         let python = write_tree(root.path(), &PYTHON).unwrap();
         let node = write_tree(root.path(), &NODE).unwrap();

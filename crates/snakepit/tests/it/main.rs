@@ -24,6 +24,8 @@
 //! - `interpreter`: the interpreter lookup and shim resolution.
 //! - `grpc`: the original's gRPC workers through `GrpcPythonAdapter`, with a wire-compatible
 //!   test worker: calls, streams, sessions, errors, host tools, deadlines, dead servers.
+//! - `node`: Node workers through the embedded Node bridge: calls, streams, host tools,
+//!   sessions, crashes, deadlines, no orphans.
 
 #![expect(
     clippy::unwrap_used,
@@ -47,6 +49,7 @@ mod interpreter;
 mod lifecycle;
 mod output;
 mod pools;
+mod node;
 mod queue;
 mod sessions;
 mod shutdown;
