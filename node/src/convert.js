@@ -82,7 +82,7 @@ function convert(value, json, depth, what) {
     for (let index = 0; index < value.length; index += 1) {
       const item = value[index];
       const converted = convert(item, json, next, what);
-      if (converted !== item || (item === undefined && out === value)) {
+      if (converted !== item) {
         if (out === value) out = value.slice();
         out[index] = converted;
       }

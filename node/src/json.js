@@ -49,7 +49,6 @@ class Parser {
   constructor(text) {
     this.text = text;
     this.at = 0;
-    this.depth = 0;
   }
 
   fail(what) {
@@ -122,6 +121,8 @@ class Parser {
   }
 
   string() {
+    // JSON forbids raw control characters inside strings, so the pattern names them.
+    // eslint-disable-next-line no-control-regex
     const match = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
     match.lastIndex = this.at;
     const found = match.exec(this.text);

@@ -69,8 +69,13 @@ export class Worker {
   /** Resolves with the first unread message matching `predicate` (5 s limit). */
   next(predicate = () => true, limitMs = 5000) {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching message within ${limitMs} ms; stderr: ${this.stderr}`)), limitMs);
+      let expired = false;
+      const timer = setTimeout(() => {
+        expired = true;
+        reject(new Error(`no matching message within ${limitMs} ms; stderr: ${this.stderr}`));
+      }, limitMs);
       const look = () => {
+        if (expired) return;
         const index = this.inbox.findIndex(predicate);
         if (index >= 0) {
           clearTimeout(timer);
