@@ -22,6 +22,8 @@ pub(crate) struct BenchReport {
     pub(crate) stream: StreamFigures,
     /// Host tool round trips from a worker.
     pub(crate) host_tool: HostToolFigures,
+    /// A trivial call through a Node worker beside the Node floor; `None` without `node`.
+    pub(crate) node: Option<super::node::NodeFigures>,
 }
 
 impl BenchReport {

@@ -58,5 +58,6 @@ async fn measure(
         sessions,
         stream,
         host_tool,
+        node: super::node::measure(iterations).await?,
     })
 }
