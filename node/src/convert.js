@@ -13,7 +13,7 @@
 // A value nested deeper than MAX_DEPTH levels (or holding a cycle) throws SerializationError,
 // which fails the call with that error.
 
-import { encode } from './protocol.js';
+import { encodeFrame } from './protocol.js';
 
 /** How deep a value may be nested; deeper values fail the call (PROTOCOL.md). */
 export const MAX_DEPTH = 512;
@@ -162,21 +162,21 @@ export function tooDeep(value, depth = 0) {
 }
 
 /**
- * Encodes `message` after converting `message[field]` with toWire. Throws SerializationError
- * when the value is too deep, cannot be encoded, or is over `maxFrame` bytes.
+ * Encodes and frames `message` after converting `message[field]` with toWire. Throws
+ * SerializationError when the value is too deep, cannot be encoded, or is over `maxFrame`.
  */
 export function encodeLenient(message, field, encoding, maxFrame, what) {
   message[field] = toWire(message[field], encoding, what);
-  let payload;
+  let framed;
   try {
-    payload = encode(message, encoding);
+    framed = encodeFrame(message, encoding);
   } catch (error) {
     throw new SerializationError(`${what} cannot be encoded as ${encoding}: ${error.name}: ${error.message}`);
   }
-  if (payload.length > maxFrame) {
+  if (framed.length - 4 > maxFrame) {
     throw new SerializationError(
-      `${what} is ${payload.length} bytes, over the maximum frame size of ${maxFrame} bytes`,
+      `${what} is ${framed.length - 4} bytes, over the maximum frame size of ${maxFrame} bytes`,
     );
   }
-  return payload;
+  return framed;
 }

@@ -8,7 +8,7 @@
 // at end-of-file.
 
 import { Link } from './link.js';
-import { detectEncoding, encode, loadMsgpack, maxFrameFromEnv } from './protocol.js';
+import { detectEncoding, encodeFrame, loadMsgpack, maxFrameFromEnv } from './protocol.js';
 
 await loadMsgpack();
 const link = Link.fromEnvironment(process.env, maxFrameFromEnv());
@@ -20,7 +20,7 @@ link.onMessage = (message, payload) => {
       link.send({ kind: 'chunk', id: message.id, seq, data: { i: seq } }, encoding);
     }
   }
-  link.writePayload(encode({ kind: 'result', id: message.id, success: true, result: message.args }, encoding));
+  link.writeFrame(encodeFrame({ kind: 'result', id: message.id, success: true, result: message.args }, encoding));
 };
 link.onEnd = () => process.exit(0);
 link.onError = (error) => {

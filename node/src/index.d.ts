@@ -198,7 +198,7 @@ export declare class Link {
   onError: (error: Error) => void;
   start(): void;
   send(message: Message, encoding?: Encoding): boolean;
-  writePayload(payload: Uint8Array): boolean;
+  writeFrame(framed: Uint8Array): boolean;
   drained(): Promise<void>;
   close(): void;
 }

@@ -7,7 +7,7 @@
 
 import net from 'node:net';
 
-import { encode, frame, FrameReader, DEFAULT_MAX_FRAME, decode } from './protocol.js';
+import { encodeFrame, FrameReader, DEFAULT_MAX_FRAME, decode } from './protocol.js';
 
 export class Link {
   /** Wraps a duplex stream (a net.Socket); call `start()` to begin reading. */
@@ -85,15 +85,15 @@ export class Link {
     this.onError(error);
   }
 
-  /** Writes an already encoded payload as one frame; false when the buffer is full. */
-  writePayload(payload) {
+  /** Writes an already framed message; false when the buffer is full. */
+  writeFrame(framed) {
     if (this.closed) return true;
-    return this.socket.write(frame(payload));
+    return this.socket.write(framed);
   }
 
   /** Encodes and writes one message (in the negotiated encoding unless one is given). */
   send(message, encoding = this.encoding) {
-    return this.writePayload(encode(message, encoding));
+    return this.writeFrame(encodeFrame(message, encoding));
   }
 
   /** Resolves when the socket's write buffer has room again (at once if it has). */

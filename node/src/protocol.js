@@ -10,6 +10,8 @@
 // Any violation throws ProtocolError; the reader never waits for the rest of a bad frame.
 // MessagePack comes from the optional package `@msgpack/msgpack` when it can be loaded.
 
+import * as buffer from 'node:buffer';
+
 import { parseJson, stringifyJson } from './json.js';
 
 /** The frame size limit when SNAKEPIT_MAX_FRAME is not set: 64 MiB. */
@@ -109,9 +111,15 @@ export function frame(payload) {
   return out;
 }
 
-/** Encodes one message and frames it. */
+/** Encodes one message and frames it (JSON is written once, straight after its prefix). */
 export function encodeFrame(message, encoding = 'json') {
-  return frame(encode(message, encoding));
+  if (encoding !== 'json') return frame(encode(message, encoding));
+  const text = stringifyJson(message);
+  const length = Buffer.byteLength(text, 'utf8');
+  const out = Buffer.allocUnsafe(4 + length);
+  out.writeUInt32BE(length, 0);
+  out.write(text, 4, 'utf8');
+  return out;
 }
 
 /** Names the encoding of a payload from its first byte. */
@@ -126,18 +134,25 @@ export function detectEncoding(payload) {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+// buffer.isUtf8 (Node 18.14+) validates much faster than a fatal TextDecoder.
+const isUtf8 = buffer.isUtf8 ?? ((bytes) => {
+  try {
+    utf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+});
 
 /** Decodes one payload (either encoding) into a message map; throws ProtocolError. */
 export function decode(payload) {
   const encoding = detectEncoding(payload);
   let message;
   if (encoding === 'json') {
-    let text;
-    try {
-      text = utf8.decode(payload);
-    } catch {
-      throw new ProtocolError('invalid JSON payload: not UTF-8');
-    }
+    if (!isUtf8(payload)) throw new ProtocolError('invalid JSON payload: not UTF-8');
+    const text = Buffer.isBuffer(payload)
+      ? payload.toString('utf8')
+      : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8');
     try {
       message = parseJson(text);
     } catch (error) {

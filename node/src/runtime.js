@@ -226,7 +226,7 @@ export class Runtime {
       this.sendError(id, { ...errorPayload(failure), traceback: null });
       return;
     }
-    this.link.writePayload(payload);
+    this.link.writeFrame(payload);
   }
 
   sendError(id, error) {
@@ -252,7 +252,7 @@ export class Runtime {
       `chunk ${seq} of call ${call.id}`,
     );
     call.seq += 1;
-    if (!this.link.writePayload(payload)) await call.race(this.link.drained());
+    if (!this.link.writeFrame(payload)) await call.race(this.link.drained());
   }
 
   // Host calls.
@@ -277,7 +277,7 @@ export class Runtime {
     const pending = new Promise((resolve, reject) => {
       this.hostCalls.set(ref, { resolve, reject, tool });
     });
-    this.link.writePayload(payload);
+    this.link.writeFrame(payload);
     return call.race(pending).finally(() => this.hostCalls.delete(ref));
   }
 

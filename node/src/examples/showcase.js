@@ -52,7 +52,7 @@ export class ShowcaseAdapter {
   };
 
   ping() {
-    return { status: 'pong', timestamp: Date.now() / 1000 };
+    return { status: 'pong', timestamp_ms: Date.now() };
   }
 
   echo(args) {
