@@ -156,6 +156,18 @@ export class FaultAdapter {
     return child.pid;
   }
 
+  /** Counts the calls running at once on this worker (as the call starts). */
+  async running({ ms }, ctx) {
+    this.inFlight = (this.inFlight ?? 0) + 1;
+    const atStart = this.inFlight;
+    try {
+      await ctx.sleep(ms);
+    } finally {
+      this.inFlight -= 1;
+    }
+    return { running: atStart, pid: process.pid };
+  }
+
   async concurrent({ ms }, ctx) {
     const started = Date.now();
     await ctx.sleep(ms);

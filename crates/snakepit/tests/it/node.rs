@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use snakepit::session::{Constraints, VariableType};
 use snakepit::tool::HostTool;
-use snakepit::{CallOptions, Error, NodeAdapter, Pool, PoolBuilder, StreamItem};
+use snakepit::{Error, NodeAdapter, Pool, PoolBuilder, StreamItem};
 
 use crate::support;
 
@@ -37,14 +37,7 @@ fn fault_adapter() -> NodeAdapter {
 }
 
 fn builder(adapter: NodeAdapter, size: usize) -> PoolBuilder {
-    Pool::builder(adapter)
-        .size(size)
-        .state_dir(support::state_dir())
-        .startup_timeout(Duration::from_secs(30))
-        .queue_timeout(Duration::from_secs(60))
-        .call_timeout(Duration::from_secs(30))
-        .cancel_grace(Duration::from_millis(500))
-        .stop_grace(Duration::from_millis(500))
+    support::builder(adapter, size)
 }
 
 async fn fault_pool(size: usize) -> Pool {
@@ -171,6 +164,31 @@ async fn a_thousand_concurrent_calls_all_get_their_own_answer() {
         assert_eq!(answer.unwrap(), json!(n + 1));
     }
     assert_eq!(pool.stats().restarts, 0);
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_worker_with_capacity_runs_calls_at_once_but_never_more() {
+    let pool = builder(fault_adapter().env("SNAKEPIT_CAPACITY", "4"), 1)
+        .start()
+        .await
+        .unwrap();
+    let calls = (0..16).map(|_| {
+        let pool = pool.clone();
+        async move { pool.execute("running", json!({"ms": 100})).await.unwrap() }
+    });
+    let replies = futures_util::future::join_all(calls).await;
+    let most_at_once = replies
+        .iter()
+        .map(|reply| reply["running"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert!(most_at_once > 1, "the worker never ran two calls at once");
+    assert!(
+        most_at_once <= 4,
+        "the worker ran {most_at_once} calls at once"
+    );
+    assert_eq!(pool.stats().errors, 0);
     pool.shutdown().await;
 }
 
@@ -339,10 +357,13 @@ async fn console_output_in_a_tool_never_reaches_the_link() {
 #[tokio::test]
 async fn a_deadline_aborts_a_cooperative_tool_and_kills_one_that_ignores_it() {
     let pool = fault_pool(1).await;
-    let within = CallOptions::new().timeout(Duration::from_millis(200));
+    let within = Duration::from_millis(200);
     let pid = pool.execute("pid", json!({})).await.unwrap();
     let err = pool
-        .execute_with("sleep", json!({"ms": 30_000}), &within)
+        .call("sleep")
+        .json(json!({"ms": 30_000}))
+        .timeout(within)
+        .send()
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
@@ -351,7 +372,10 @@ async fn a_deadline_aborts_a_cooperative_tool_and_kills_one_that_ignores_it() {
     assert_eq!(pool.stats().restarts, 0);
 
     let err = pool
-        .execute_with("ignore_abort", json!({"ms": 30_000}), &within)
+        .call("ignore_abort")
+        .json(json!({"ms": 30_000}))
+        .timeout(within)
+        .send()
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");

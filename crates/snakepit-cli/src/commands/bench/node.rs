@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 use serde_json::{Value, json};
-use snakepit::floor::Floor;
-use snakepit::protocol::{Encoding, Message};
+use snakepit::floor::{Encoding, Floor, Message};
 use snakepit::{Adapter as _, NodeAdapter, Pool};
 
 /// The largest pool p50 allowed, as a multiple of the floor's.
