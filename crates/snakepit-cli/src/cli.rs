@@ -112,8 +112,9 @@ pub(crate) struct WorkerArgs {
     #[arg(long, value_name = "MODULE:CLASS", conflicts_with = "worker_cmd")]
     pub(crate) adapter: Option<String>,
     /// What runs the adapter: `python` or `node` (the embedded Node bridge; needs `node`).
-    #[arg(long, value_enum, default_value_t = Runtime::Python, conflicts_with = "worker_cmd")]
-    pub(crate) runtime: Runtime,
+    /// Default: the config file pool's adapter type, else `python`.
+    #[arg(long, value_enum, conflicts_with = "worker_cmd")]
+    pub(crate) runtime: Option<Runtime>,
     /// The `node` executable for `--runtime node`. Default: `$SNAKEPIT_NODE`, else `node`.
     #[arg(long, value_name = "PATH", conflicts_with = "worker_cmd")]
     pub(crate) node: Option<PathBuf>,

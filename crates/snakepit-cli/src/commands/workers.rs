@@ -44,7 +44,7 @@ pub(crate) fn pool_builder(args: &WorkerArgs) -> anyhow::Result<PoolBuilder> {
             .protocol(protocol);
         return Ok(Pool::builder(adapter).size(size));
     }
-    if args.runtime == Runtime::Node {
+    if args.runtime == Some(Runtime::Node) {
         let mut adapter = args
             .adapter
             .as_ref()
