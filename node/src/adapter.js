@@ -12,7 +12,7 @@
 // every call: a missing required one is an InvalidArguments error, and defaults are filled in.
 
 const TOOL_SPEC = Symbol.for('snakepit.tool');
-const SKIPPED = new Set(['constructor', 'initialize', 'tools']);
+const SKIPPED = new Set(['constructor', 'initialize', 'tools', 'capacity']);
 
 /** The arguments of a call do not fit the tool's parameters. */
 export class InvalidArguments extends Error {

@@ -151,7 +151,9 @@ export class Call {
       payload = { type: 'Cancelled', message: this._reason.message, traceback: null };
     } else {
       payload = errorPayload(error);
-      if (payload.type === 'InvalidArguments' || payload.type === 'SerializationError') payload.traceback = null;
+      if (['InvalidArguments', 'SerializationError', 'DepthLimitExceeded'].includes(payload.type)) {
+        payload.traceback = null;
+      }
     }
     this.runtime.sendError(this.id, payload);
     this.runtime.finished(this);

@@ -10,8 +10,9 @@
 // - an Error: `{"type", "message"}`; an object with `toJSON()`: what that returns;
 // - class instances: their own enumerable properties, like JSON.stringify;
 // - anything else (functions, symbols, promises): `{"__unserializable__": type, "repr"}`.
-// A value nested deeper than MAX_DEPTH levels (or holding a cycle) throws SerializationError,
-// which fails the call with that error.
+// A value nested deeper than MAX_DEPTH levels (or holding a cycle) throws DepthLimitExceeded,
+// which fails the call with that error (docs/PROTOCOL.md, "Depth limit"); it is never cut.
+// Depth counts lists and maps only: `1` is 0 deep, `[]` and `{}` 1, `[[1]]` 2.
 
 import { encodeFrame } from './protocol.js';
 
@@ -21,6 +22,14 @@ export const MAX_DEPTH = 512;
 const REPR_LIMIT = 200;
 const I64_MIN = -(2n ** 63n);
 const U64_END = 2n ** 64n;
+
+/** A value nests deeper than MAX_DEPTH levels of lists and maps. */
+export class DepthLimitExceeded extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'DepthLimitExceeded';
+  }
+}
 
 /** A value cannot be sent to the host, even after conversion (or it is too large). */
 export class SerializationError extends Error {
@@ -72,8 +81,8 @@ function convert(value, json, depth, what) {
   }
   if (value === null) return null;
   if (depth >= MAX_DEPTH) {
-    throw new SerializationError(
-      `${what} is nested deeper than ${MAX_DEPTH} levels (or holds a cycle)`,
+    throw new DepthLimitExceeded(
+      `${what} nests deeper than the limit of ${MAX_DEPTH} levels (or holds a cycle)`,
     );
   }
   const next = depth + 1;
@@ -163,7 +172,8 @@ export function tooDeep(value, depth = 0) {
 
 /**
  * Encodes and frames `message` after converting `message[field]` with toWire. Throws
- * SerializationError when the value is too deep, cannot be encoded, or is over `maxFrame`.
+ * DepthLimitExceeded when the value is too deep, SerializationError when it cannot be
+ * encoded or is over `maxFrame`.
  */
 export function encodeLenient(message, field, encoding, maxFrame, what) {
   message[field] = toWire(message[field], encoding, what);

@@ -118,6 +118,11 @@ export declare class SerializationError extends Error {
   constructor(message: string);
 }
 
+/** A value nests deeper than MAX_DEPTH levels of lists and maps. */
+export declare class DepthLimitExceeded extends Error {
+  constructor(message: string);
+}
+
 /** A frame or message broke the wire contract. */
 export declare class ProtocolError extends Error {
   constructor(message: string);
@@ -210,6 +215,8 @@ export declare class Runtime {
     tools: Map<string, Tool>;
     link: Link;
     env?: NodeJS.ProcessEnv;
+    /** Used when SNAKEPIT_CAPACITY is not set. */
+    capacity?: number;
     exit?: (code: number) => void;
   });
   readonly capacity: number;

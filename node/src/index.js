@@ -13,7 +13,7 @@
 
 export { InvalidArguments, Tool, discoverTools, tool } from './adapter.js';
 export { CallContext, Cancelled, HostToolError } from './context.js';
-export { MAX_DEPTH, SerializationError, toWire } from './convert.js';
+export { DepthLimitExceeded, MAX_DEPTH, SerializationError, toWire } from './convert.js';
 export { errorPayload } from './errors.js';
 export {
   DEFAULT_MAX_FRAME, FrameReader, ProtocolError, availableEncodings, decode, detectEncoding,

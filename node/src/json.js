@@ -12,7 +12,15 @@ const LONG_DIGITS = /\d{16}/;
 export function parseJson(text) {
   if (!LONG_DIGITS.test(text)) return JSON.parse(text);
   const parser = new Parser(text);
-  const value = parser.value();
+  let value;
+  try {
+    value = parser.value();
+  } catch (error) {
+    // Too deep for this recursive parser: the engine's parser is not recursive, and a
+    // value that deep fails its call on the depth limit anyway.
+    if (error instanceof RangeError) return JSON.parse(text);
+    throw error;
+  }
   parser.space();
   if (parser.at < text.length) parser.fail('unexpected text after the value');
   return value;

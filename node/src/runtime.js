@@ -15,7 +15,7 @@
 import { Call } from './call.js';
 import { CallContext, Cancelled, HostToolError } from './context.js';
 import { InvalidArguments } from './adapter.js';
-import { encodeLenient, SerializationError, tooDeep, MAX_DEPTH } from './convert.js';
+import { DepthLimitExceeded, encodeLenient, SerializationError, tooDeep, MAX_DEPTH } from './convert.js';
 import { availableEncodings, messageKind } from './protocol.js';
 import { errorPayload } from './errors.js';
 
@@ -31,11 +31,12 @@ export function offeredEncodings(env = process.env) {
   return offered.length > 0 ? offered : ['json'];
 }
 
-/** The number of concurrent calls named by SNAKEPIT_CAPACITY (default 1). */
-export function capacityFromEnv(env = process.env) {
+/** How many calls run at once: SNAKEPIT_CAPACITY, else the adapter's `capacity`, else 1. */
+export function capacityFromEnv(env = process.env, fallback = 1) {
   const raw = env.SNAKEPIT_CAPACITY;
-  if (!raw || !/^\d+$/.test(raw)) return 1;
-  return Math.max(1, Math.min(Number(raw), 1_000_000));
+  const value = raw && /^\d+$/.test(raw) ? Number(raw) : Number(fallback);
+  if (!Number.isInteger(value) || value < 1) return 1;
+  return Math.min(value, 1_000_000);
 }
 
 function log(text) {
@@ -44,14 +45,16 @@ function log(text) {
 
 /** One worker: an adapter's tools served over a link. */
 export class Runtime {
-  constructor({ adapterName, tools, link, env = process.env, exit = (code) => process.exit(code) }) {
+  constructor({
+    adapterName, tools, link, env = process.env, capacity = 1, exit = (code) => process.exit(code),
+  }) {
     this.adapterName = adapterName;
     this.tools = tools;
     this.link = link;
     this.exit = exit;
     this.workerId = env.SNAKEPIT_WORKER_ID ?? null;
     this.encodings = offeredEncodings(env);
-    this.capacity = capacityFromEnv(env);
+    this.capacity = capacityFromEnv(env, capacity);
     this.maxFrame = link.reader.maxFrame;
     /** Per-session state by session id, until `session_drop`. */
     this.sessions = new Map();
@@ -179,7 +182,11 @@ export class Runtime {
       return;
     }
     if (tooDeep(args)) {
-      this.sendError(id, invalid(`the arguments of tool '${command}' are nested deeper than ${MAX_DEPTH} levels`));
+      this.sendError(id, {
+        type: 'DepthLimitExceeded',
+        message: `the arguments of tool '${command}' nest deeper than the limit of ${MAX_DEPTH} levels`,
+        traceback: null,
+      });
       return;
     }
     const call = new Call(message, entry, this);
@@ -222,7 +229,8 @@ export class Runtime {
         `the result of tool '${command}'`,
       );
     } catch (error) {
-      const failure = error instanceof SerializationError ? error : new SerializationError(String(error));
+      const known = error instanceof SerializationError || error instanceof DepthLimitExceeded;
+      const failure = known ? error : new SerializationError(String(error));
       this.sendError(id, { ...errorPayload(failure), traceback: null });
       return;
     }
@@ -285,7 +293,11 @@ export class Runtime {
     const pending = this.hostCalls.get(message.ref);
     if (pending === undefined) return; // A late answer to an abandoned host call.
     this.hostCalls.delete(message.ref);
-    if (message.success) pending.resolve(message.result);
+    if (message.success && tooDeep(message.result)) {
+      pending.reject(new DepthLimitExceeded(
+        `the result of host tool '${pending.tool}' nests deeper than the limit of ${MAX_DEPTH} levels`,
+      ));
+    } else if (message.success) pending.resolve(message.result);
     else pending.reject(HostToolError.fromReply(message.error, pending.tool));
   }
 }

@@ -85,6 +85,7 @@ export async function serve(adapter, { name, env = process.env, link } = {}) {
     tools: discoverTools(instance),
     link: channel,
     env,
+    capacity: instance.capacity ?? instance.constructor?.capacity ?? 1,
   });
   runtime.start();
   return runtime;

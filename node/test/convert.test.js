@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { MAX_DEPTH, SerializationError, encodeLenient, toWire, tooDeep } from '../src/convert.js';
+import { DepthLimitExceeded, MAX_DEPTH, encodeLenient, toWire, tooDeep } from '../src/convert.js';
 
 function nested(depth) {
   let value = 1;
@@ -62,10 +62,10 @@ test('functions and class instances without data become markers or their fields'
 
 test(`${MAX_DEPTH} levels pass, one more fails the value, and so does a cycle`, () => {
   assert.doesNotThrow(() => toWire(nested(MAX_DEPTH), 'json'));
-  assert.throws(() => toWire(nested(MAX_DEPTH + 1), 'json'), SerializationError);
+  assert.throws(() => toWire(nested(MAX_DEPTH + 1), 'json'), DepthLimitExceeded);
   const cycle = { name: 'loop' };
   cycle.self = cycle;
-  assert.throws(() => toWire(cycle, 'msgpack', 'the result'), /the result is nested deeper than 512 levels/);
+  assert.throws(() => toWire(cycle, 'msgpack', 'the result'), /the result nests deeper than the limit of 512 levels/);
   assert.equal(tooDeep(nested(MAX_DEPTH)), false);
   assert.equal(tooDeep(nested(MAX_DEPTH + 1)), true);
 });

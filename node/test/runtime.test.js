@@ -15,6 +15,9 @@ const isResult = (id) => (message) => message.kind === 'result' && message.id ==
 
 test('hello announces the tools, encodings, runtime and capacity, after initialize()', async () => {
   const [worker, hello] = await Worker.ready(FAULT, { env: { SNAKEPIT_CAPACITY: '3' } });
+  const [declared, declaredHello] = await Worker.ready(supportAdapter('fault_adapter.js', 'Concurrent'));
+  assert.equal(declaredHello.capacity, 2);
+  await declared.close();
   assert.equal(hello.protocol, 1);
   assert.equal(hello.pid, worker.child.pid);
   assert.deepEqual(hello.encodings, ['msgpack', 'json']);
@@ -63,16 +66,30 @@ test('thrown values keep their class name, and string throws still fail cleanly'
   await worker.close();
 });
 
-test('arguments nested deeper than 512 levels fail the call, and so does such a result', async () => {
+test('arguments, results and host results deeper than 512 levels fail their call alone', async () => {
   const [worker] = await Worker.ready(FAULT);
   let deep = 1;
   for (let index = 0; index < 600; index += 1) deep = [deep];
   const args = await worker.call(1, 'echo', { deep });
-  assert.equal(args.error.type, 'InvalidArguments');
-  assert.match(args.error.message, /deeper than 512 levels/);
+  assert.equal(args.error.type, 'DepthLimitExceeded');
+  assert.match(args.error.message, /limit of 512 levels/);
   const result = await worker.call(2, 'deep', { depth: 513 });
-  assert.equal(result.error.type, 'SerializationError');
-  assert.equal((await worker.call(3, 'deep', { depth: 500 })).success, true);
+  assert.equal(result.error.type, 'DepthLimitExceeded');
+  assert.equal((await worker.call(3, 'deep', { depth: 512 })).success, true);
+  // A frame far too deep for a recursive decoder still fails only its call.
+  const frame = `{"kind":"call","id":4,"command":"echo","args":{"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`;
+  const payload = Buffer.from(frame);
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(payload.length);
+  worker.writeRaw(Buffer.concat([header, payload]));
+  assert.equal((await worker.next(isResult(4))).error.type, 'DepthLimitExceeded');
+  worker.send({ kind: 'call', id: 5, command: 'host', args: { name: 'deep' } });
+  const call = await worker.next((m) => m.kind === 'host_call' && m.id === 5);
+  let deepResult = 1;
+  for (let index = 0; index < 513; index += 1) deepResult = [deepResult];
+  worker.send({ kind: 'host_result', id: 5, ref: call.ref, success: true, result: deepResult });
+  assert.equal((await worker.next(isResult(5))).error.type, 'DepthLimitExceeded');
+  assert.equal((await worker.call(6, 'add', { a: 1 })).result, 1);
   await worker.close();
 });
 

@@ -175,6 +175,11 @@ export class FaultAdapter {
   }
 }
 
+/** An adapter that declares its own capacity. */
+export class Concurrent extends FaultAdapter {
+  static capacity = 2;
+}
+
 export const described = {
   greet: tool({ description: 'Say hello.', parameters: [{ name: 'name', type: 'string', required: true }] },
     ({ name }) => `hello ${name}`),
