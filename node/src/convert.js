@@ -5,11 +5,13 @@
 // - Buffer / Uint8Array / ArrayBuffer: MessagePack bin; in JSON `{"type": "bytes", "base64"}`;
 //   other typed arrays: a list of numbers;
 // - Date: its ISO text; Map: an object with string keys; Set: a list;
-// - BigInt: kept when it fits 64 bits (written exactly by both encodings), else the marker;
-// - NaN and infinities in JSON: the marker; `undefined`: dropped from objects, null elsewhere;
+// - BigInt: kept when it fits 64 bits (written exactly by both encodings);
+// - `undefined`: dropped from objects, null in lists (as JSON.stringify does);
 // - an Error: `{"type", "message"}`; an object with `toJSON()`: what that returns;
-// - class instances: their own enumerable properties, like JSON.stringify;
-// - anything else (functions, symbols, promises): `{"__unserializable__": type, "repr"}`.
+// - class instances: their own enumerable data properties, like JSON.stringify.
+// Nothing is silently replaced: a value no rule converts (a function, a symbol, a promise,
+// NaN or an infinity in JSON, a BigInt beyond 64 bits, an invalid Date) throws
+// SerializationError naming its type, which fails the call.
 // A value nested deeper than MAX_DEPTH levels (or holding a cycle) throws DepthLimitExceeded,
 // which fails the call with that error (docs/PROTOCOL.md, "Depth limit"); it is never cut.
 // Depth counts lists and maps only: `1` is 0 deep, `[]` and `{}` 1, `[[1]]` 2.
@@ -39,8 +41,8 @@ export class SerializationError extends Error {
   }
 }
 
-/** The map that stands in for a value no conversion applies to. */
-export function marker(value) {
+/** The error for a value no conversion applies to, naming its type and quoting it. */
+function unconvertible(value, json, what) {
   let text;
   try {
     text = typeof value === 'symbol' ? value.toString() : String(value);
@@ -51,7 +53,9 @@ export function marker(value) {
   const type = typeof value === 'object' || typeof value === 'function'
     ? (value?.constructor?.name ?? typeof value)
     : typeof value;
-  return { __unserializable__: type, repr: text };
+  return new SerializationError(
+    `${what} holds a ${type} (${text}), which ${json ? 'JSON' : 'MessagePack'} cannot carry`,
+  );
 }
 
 /**
@@ -68,16 +72,17 @@ function convert(value, json, depth, what) {
     case 'boolean':
       return value;
     case 'number':
-      return json && !Number.isFinite(value) ? marker(value) : value;
+      if (json && !Number.isFinite(value)) throw unconvertible(value, json, what);
+      return value;
     case 'undefined':
       return null;
     case 'bigint':
       if (value >= I64_MIN && value < U64_END) return value;
-      return marker(value);
+      throw unconvertible(value, json, what);
     case 'object':
       break;
     default:
-      return marker(value);
+      throw unconvertible(value, json, what);
   }
   if (value === null) return null;
   if (depth >= MAX_DEPTH) {
@@ -126,7 +131,8 @@ function special(value, json, depth, what) {
   }
   if (ArrayBuffer.isView(value)) return convert(Array.from(value), json, depth, what);
   if (value instanceof Date) {
-    return Number.isNaN(value.getTime()) ? marker(value) : value.toISOString();
+    if (Number.isNaN(value.getTime())) throw unconvertible(value, json, what);
+    return value.toISOString();
   }
   if (value instanceof Map) {
     const out = {};
@@ -135,15 +141,9 @@ function special(value, json, depth, what) {
   }
   if (value instanceof Set) return convert(Array.from(value), json, depth, what);
   if (value instanceof Error) return { type: value.name, message: value.message };
-  if (typeof value.then === 'function') return marker(value);
+  if (typeof value.then === 'function') throw unconvertible(value, json, what);
   if (typeof value.toJSON === 'function') {
-    let plain;
-    try {
-      plain = value.toJSON();
-    } catch {
-      return marker(value);
-    }
-    return convert(plain, json, depth, what);
+    return convert(value.toJSON(), json, depth, what);
   }
   if (value instanceof Boolean || value instanceof Number || value instanceof String) {
     return convert(value.valueOf(), json, depth, what);

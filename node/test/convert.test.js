@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { DepthLimitExceeded, MAX_DEPTH, encodeLenient, toWire, tooDeep } from '../src/convert.js';
+import {
+  DepthLimitExceeded, MAX_DEPTH, SerializationError, encodeLenient, toWire, tooDeep,
+} from '../src/convert.js';
 
 function nested(depth) {
   let value = 1;
@@ -22,7 +24,6 @@ test('values JSON cannot carry are converted', () => {
     date: new Date(0),
     map: new Map([[1, 'one']]),
     set: new Set([3]),
-    nan: Number.NaN,
     gone: undefined,
     list: [undefined],
     big: 5n,
@@ -34,7 +35,6 @@ test('values JSON cannot carry are converted', () => {
     date: '1970-01-01T00:00:00.000Z',
     map: { 1: 'one' },
     set: [3],
-    nan: { __unserializable__: 'number', repr: 'NaN' },
     list: [null],
     big: 5n,
     error: { type: 'RangeError', message: 'x' },
@@ -48,16 +48,25 @@ test('msgpack keeps bytes as bytes and NaN as a number', () => {
   assert.ok(Number.isNaN(converted.nan));
 });
 
-test('functions and class instances without data become markers or their fields', () => {
+test('class instances become their data; what no rule converts fails, naming its type', () => {
   class Point {
     constructor() {
       this.x = 1;
+      this.norm = () => 1;
     }
   }
-  assert.deepEqual(toWire({ p: new Point(), f: Math.max }, 'json'), {
-    p: { x: 1 },
-    f: { __unserializable__: 'Function', repr: 'function max() { [native code] }' },
-  });
+  assert.deepEqual(toWire({ p: new Point() }, 'json'), { p: { x: 1 } });
+  for (const [value, type] of [
+    [Math.max, 'Function'], [Symbol('s'), 'symbol'], [Promise.resolve(1), 'Promise'],
+    [Number.NaN, 'number'], [2n ** 64n, 'bigint'], [new Date(Number.NaN), 'Date'],
+  ]) {
+    assert.throws(() => toWire({ v: value }, 'json', 'the result'), (error) => {
+      assert.ok(error instanceof SerializationError);
+      assert.match(error.message, new RegExp(`^the result holds a ${type} `));
+      return true;
+    });
+  }
+  assert.ok(Number.isNaN(toWire(Number.NaN, 'msgpack')));
 });
 
 test(`${MAX_DEPTH} levels pass, one more fails the value, and so does a cycle`, () => {

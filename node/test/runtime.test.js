@@ -226,6 +226,22 @@ test('an adapter that cannot be loaded exits with 2 and says why', async () => {
   }
 });
 
+test('a value no rule converts fails its call with SerializationError; the worker lives on', async () => {
+  const [worker] = await Worker.ready(FAULT);
+  const refused = await worker.call(1, 'unserializable');
+  assert.equal(refused.error.type, 'SerializationError');
+  assert.match(refused.error.message, /holds a Function/);
+  const values = await worker.call(2, 'values');
+  assert.deepEqual(values.result, {
+    big: 9223372036854775808n,
+    date: '1970-01-01T00:00:00.000Z',
+    bytes: { type: 'bytes', base64: 'aGk=' },
+    map: { 1: 'one' },
+    set: [1, 2],
+  });
+  await worker.close();
+});
+
 test('unknown message kinds are ignored (and logged)', async () => {
   const [worker] = await Worker.ready(FAULT);
   worker.send({ kind: 'from_the_future', id: 1 });

@@ -144,10 +144,12 @@ export class FaultAdapter {
       bytes: Buffer.from('hi'),
       map: new Map([[1, 'one']]),
       set: new Set([1, 2]),
-      nan: Number.NaN,
       nothing: undefined,
-      fn: () => 1,
     };
+  }
+
+  unserializable() {
+    return { value: () => 1 };
   }
 
   spawn_child({ pid_file: pidFile }) {
