@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test of snakepit: Rust (fmt, clippy, nextest, doc tests) and Python (ruff,
-# pytest). Installs what it needs first: Ruby (for the classic-worker test) from apt, and a
-# Python venv in .venv with msgpack, pytest, ruff, mypy and the bridge package itself.
+# Runs every test of snakepit: Rust (fmt, clippy, nextest, doc tests), Python (ruff,
+# pytest) and Node (eslint, tsc on the shipped types, node --test). Installs what it needs
+# first: Ruby (for the classic-worker test) and Node.js with npm from apt when missing, a
+# Python venv in .venv with msgpack, pytest, ruff, mypy and the bridge package itself, and the Node
+# bridge's dev dependencies in node/node_modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,15 @@ if ! command -v ruby >/dev/null 2>&1; then
     echo "==> installing ruby"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ruby >/dev/null
+fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "==> installing nodejs and npm"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)'; then
+    echo "error: the Node bridge needs Node.js 18 or newer, found $(node --version)" >&2
+    exit 1
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"
@@ -30,6 +41,9 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
 rm -rf python/build python/src/*.egg-info
 export SNAKEPIT_PYTHON="$PWD/.venv/bin/python"
+
+echo "==> node environment (node/node_modules)"
+(cd node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 echo "==> rust: fmt, clippy"
 cargo fmt --all -- --check
@@ -61,4 +75,11 @@ echo "==> python: ruff, mypy, pytest"
     ../.venv/bin/ruff format --check .
     ../.venv/bin/mypy
     ../.venv/bin/python -m pytest -q
+)
+
+echo "==> node: eslint, types, node --test"
+(
+    cd node
+    npm run --silent lint
+    npm test --silent
 )

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Run, call and benchmark a pool of long-lived Python workers.
 #[derive(Debug, Parser)]
@@ -107,9 +107,17 @@ pub(crate) struct DemoArgs {
 /// executable.
 #[derive(Debug, Args)]
 pub(crate) struct WorkerArgs {
-    /// A Python adapter class, written `package.module:Class`. Default: the bundled showcase.
+    /// The adapter: a Python class `package.module:Class`, or with `--runtime node` a
+    /// JavaScript export `./file.mjs:Export`. Default: the runtime's bundled showcase.
     #[arg(long, value_name = "MODULE:CLASS", conflicts_with = "worker_cmd")]
     pub(crate) adapter: Option<String>,
+    /// What runs the adapter: `python` or `node` (the embedded Node bridge; needs `node`).
+    /// Default: the config file pool's adapter type, else `python`.
+    #[arg(long, value_enum, conflicts_with = "worker_cmd")]
+    pub(crate) runtime: Option<Runtime>,
+    /// The `node` executable for `--runtime node`. Default: `$SNAKEPIT_NODE`, else `node`.
+    #[arg(long, value_name = "PATH", conflicts_with = "worker_cmd")]
+    pub(crate) node: Option<PathBuf>,
     /// Run any executable as the worker instead of a Python adapter, such as
     /// `'ruby bridge.rb'` (split like a shell would).
     #[arg(long, value_name = "'PROGRAM ARGS'")]
@@ -139,6 +147,15 @@ pub(crate) struct WorkerArgs {
     /// The config file's pool to run. Default: the pool named `default`, else the only one.
     #[arg(long, value_name = "NAME")]
     pub(crate) pool: Option<String>,
+}
+
+/// The runtime that runs an adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Runtime {
+    /// A Python adapter class through the Python bridge.
+    Python,
+    /// A JavaScript adapter through the Node bridge.
+    Node,
 }
 
 /// Arguments of `snakepit call`.

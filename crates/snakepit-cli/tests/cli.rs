@@ -188,7 +188,66 @@ fn bench_prints_the_json_report() {
                 "{section}.{key} = {value:?} in {report}"
             );
         }
+    } // The Node row: a Node worker beside its own floor.
+    let node = &report["node"];
+    for setup in ["floor", "pool"] {
+        for key in ["p50_us", "calls_per_s"] {
+            let value = node[setup][key].as_f64();
+            assert!(
+                value.is_some_and(|v| v > 0.0),
+                "node.{setup}.{key} in {node}"
+            );
+        }
     }
+    assert!(
+        node["ratio"]["p50"].as_f64().is_some_and(|v| v > 0.0),
+        "{node}"
+    );
+}
+
+#[test]
+fn call_runs_the_node_showcase_and_a_node_adapter_file() {
+    let output = snakepit(&[
+        "call",
+        "compute",
+        "--runtime",
+        "node",
+        "--args",
+        r#"{"operation":"sqrt","a":16}"#,
+        "--json",
+    ]);
+    assert_success(&output);
+    let result: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(result["result"], 4);
+    let output = snakepit(&[
+        "call",
+        "compute",
+        "--runtime",
+        "node",
+        "--args",
+        r#"{"operation":"divide","a":1,"b":0}"#,
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("RangeError: division by zero"),
+        "{}",
+        stderr(&output)
+    );
+    let adapter = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../node/test/support/fault_adapter.js:described");
+    let output = snakepit(&[
+        "call",
+        "greet",
+        "--runtime",
+        "node",
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--args",
+        r#"{"name":"Ada"}"#,
+        "--json",
+    ]);
+    assert_success(&output);
+    assert_eq!(stdout(&output).trim(), r#""hello Ada""#);
 }
 
 #[test]

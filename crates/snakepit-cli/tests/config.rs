@@ -340,3 +340,44 @@ fn flags_override_the_file() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_node_pool_of_the_config_file_runs_its_module_from_the_files_directory() {
+    let dir = project(
+        "[pools.js]\nsize = 1\n[pools.js.adapter]\ntype = \"node\"\nmodule = \"./greeter.mjs:Greeter\"\n",
+    );
+    std::fs::write(
+        dir.path().join("greeter.mjs"),
+        "export class Greeter {\n  hello({ name }) { return { greeting: `hello ${name}`, cwd: process.cwd() }; }\n}\n",
+    )
+    .unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = dir.path().join("snakepit.toml");
+    let output = snakepit_in(
+        elsewhere.path(),
+        &[
+            "call",
+            "hello",
+            "--config",
+            config.to_str().unwrap(),
+            "--args",
+            r#"{"name": "Ada"}"#,
+            "--json",
+        ],
+        &[],
+    );
+    assert_success(&output);
+    let result: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(result["greeting"], "hello Ada");
+    assert_eq!(
+        Path::new(result["cwd"].as_str().unwrap())
+            .canonicalize()
+            .unwrap(),
+        dir.path().canonicalize().unwrap()
+    );
+    // A key of another adapter type is refused, naming it.
+    let bad = project("[pools.js.adapter]\ntype = \"node\"\nclass = \"a:B\"\n");
+    let output = snakepit_in(bad.path(), &["config", "check"], &[]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("`class`"), "{}", stderr(&output));
+}

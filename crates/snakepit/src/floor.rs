@@ -18,7 +18,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Child;
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
-use crate::adapter::{Adapter, PythonAdapter};
+use crate::adapter::{Adapter, PythonAdapter, WorkerCommand};
 use crate::error::{Error, Result};
 use crate::process::{LinkMode, LinkReader, LinkWriter, SpawnRequest, signal_group, spawn};
 use crate::protocol::{DEFAULT_MAX_FRAME, FrameBuffer, Kind, decode, frame_codec};
@@ -64,6 +64,33 @@ impl Floor {
             ],
             env: command.env,
             cwd: None,
+            link: LinkMode::Socketpair,
+            worker: WorkerId::next(),
+        })
+        .await?;
+        Ok(Self {
+            child: process.child,
+            pid: process.pid,
+            reader: FramedRead::new(process.reader, frame_codec(DEFAULT_MAX_FRAME)),
+            writer: process.writer,
+            buffer: FrameBuffer::new(),
+            encoding,
+        })
+    }
+
+    /// Starts an echo process from a prepared command, such as
+    /// [`NodeAdapter::floor_command`](crate::NodeAdapter::floor_command) (the Node floor),
+    /// sending frames in `encoding`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Spawn`] when the program cannot be started.
+    pub async fn start_command(command: WorkerCommand, encoding: Encoding) -> Result<Self> {
+        let process = spawn(SpawnRequest {
+            program: command.program,
+            args: command.args,
+            env: command.env,
+            cwd: command.cwd,
             link: LinkMode::Socketpair,
             worker: WorkerId::next(),
         })

@@ -24,6 +24,7 @@ pub mod telemetry;
 pub mod tool;
 mod worker;
 
+pub use adapter::NodeAdapter;
 pub use adapter::{
     Adapter, BridgeSource, GenericAdapter, PythonAdapter, WorkerCommand, WorkerProtocol,
 };

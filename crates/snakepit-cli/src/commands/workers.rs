@@ -3,9 +3,9 @@
 
 use anyhow::{Context as _, bail};
 use snakepit::grpc::GrpcPythonAdapter;
-use snakepit::{GenericAdapter, Pool, PoolBuilder, PythonAdapter, WorkerProtocol};
+use snakepit::{GenericAdapter, NodeAdapter, Pool, PoolBuilder, PythonAdapter, WorkerProtocol};
 
-use crate::cli::WorkerArgs;
+use crate::cli::{Runtime, WorkerArgs};
 use crate::config;
 
 /// The pool the config file and the flags describe.
@@ -42,6 +42,16 @@ pub(crate) fn pool_builder(args: &WorkerArgs) -> anyhow::Result<PoolBuilder> {
         let adapter = GenericAdapter::new(program)
             .args(program_args)
             .protocol(protocol);
+        return Ok(Pool::builder(adapter).size(size));
+    }
+    if args.runtime == Some(Runtime::Node) {
+        let mut adapter = args
+            .adapter
+            .as_ref()
+            .map_or_else(NodeAdapter::showcase, NodeAdapter::new);
+        if let Some(node) = &args.node {
+            adapter = adapter.node(node);
+        }
         return Ok(Pool::builder(adapter).size(size));
     }
     let mut adapter = match &args.adapter {

@@ -5,8 +5,8 @@ use anyhow::Context as _;
 use snakepit::grpc::GrpcPythonAdapter;
 use snakepit::session::SessionStore;
 use snakepit::{
-    BridgeSource, GenericAdapter, Pool, PoolBuilder, Pools, PoolsBuilder, PythonAdapter,
-    WorkerProtocol,
+    BridgeSource, GenericAdapter, NodeAdapter, Pool, PoolBuilder, Pools, PoolsBuilder,
+    PythonAdapter, WorkerProtocol,
 };
 
 use super::Config;
@@ -48,6 +48,24 @@ pub(crate) fn pool_builder(table: &PoolTable) -> anyhow::Result<PoolBuilder> {
                 python = python.bridge(BridgeSource::Installed);
             }
             Pool::builder(python)
+        }
+        AdapterKind::Node => {
+            let mut node = adapter
+                .module
+                .as_ref()
+                .map_or_else(NodeAdapter::showcase, |module| {
+                    NodeAdapter::new(module.get_ref())
+                });
+            if let Some(program) = &adapter.node {
+                node = node.node(program.get_ref());
+            }
+            for (key, value) in &adapter.env {
+                node = node.env(key, value);
+            }
+            if let Some(cwd) = &adapter.cwd {
+                node = node.current_dir(cwd);
+            }
+            Pool::builder(node)
         }
         AdapterKind::Generic => {
             let command = adapter

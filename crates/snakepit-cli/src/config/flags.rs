@@ -6,10 +6,12 @@ use anyhow::{Context as _, bail};
 use snakepit::PoolBuilder;
 use toml::Spanned;
 
-use super::schema::{AdapterKind, PoolTable, ProtocolName};
+use super::schema::{AdapterKind, AdapterTable, PoolTable, ProtocolName};
 use super::value::{ClassPath, Count};
 use super::{Config, build, resolve};
-use crate::cli::WorkerArgs;
+use std::path::Path;
+
+use crate::cli::{Runtime, WorkerArgs};
 
 /// The pool `args` pick from `config` (`--pool`, else `default`, else the only one), with
 /// the flags applied.
@@ -51,24 +53,19 @@ pub(crate) fn apply(table: &mut PoolTable, args: &WorkerArgs) -> anyhow::Result<
         adapter.python = None;
         adapter.paths = None;
         adapter.bridge = None;
+        adapter.module = None;
+        adapter.node = None;
         // A command line given here runs from here.
         adapter.cwd = Some(cwd.clone());
     }
-    if let Some(class) = &args.adapter {
-        let class: ClassPath = class
-            .parse()
-            .map_err(|message| anyhow::anyhow!("--adapter: {message}"))?;
-        if adapter
-            .kind
-            .as_ref()
-            .is_some_and(|kind| *kind.get_ref() != AdapterKind::Python)
-        {
-            adapter.kind = Some(Spanned::new(0..0, AdapterKind::Python));
-            adapter.command = None;
-            adapter.protocol = None;
-            adapter.paths = Some(Spanned::new(0..0, vec![cwd.clone()]));
-        }
-        adapter.class = Some(Spanned::new(0..0, class));
+    let node = match args.runtime {
+        Some(runtime) => runtime == Runtime::Node,
+        None => adapter.kind() == AdapterKind::Node,
+    };
+    if node {
+        apply_node(adapter, args, &cwd);
+    } else {
+        apply_python(adapter, args, &cwd)?;
     }
     if adapter.kind() != AdapterKind::Python
         && (args.python.is_some() || !args.python_path.is_empty())
@@ -99,6 +96,59 @@ pub(crate) fn apply(table: &mut PoolTable, args: &WorkerArgs) -> anyhow::Result<
     Ok(())
 }
 
+/// `--adapter` for a Python pool; `--runtime python` over a node pool runs the Python
+/// showcase (or `--adapter`'s class) from the current directory.
+fn apply_python(adapter: &mut AdapterTable, args: &WorkerArgs, cwd: &Path) -> anyhow::Result<()> {
+    if adapter.kind() == AdapterKind::Node {
+        adapter.kind = Some(Spanned::new(0..0, AdapterKind::Python));
+        adapter.module = None;
+        adapter.node = None;
+        adapter.paths = Some(Spanned::new(0..0, vec![cwd.to_path_buf()]));
+        adapter.class = Some(Spanned::new(
+            0..0,
+            ClassPath(resolve::DEFAULT_CLASS.to_owned()),
+        ));
+    }
+    if let Some(class) = &args.adapter {
+        let class: ClassPath = class
+            .parse()
+            .map_err(|message| anyhow::anyhow!("--adapter: {message}"))?;
+        if adapter
+            .kind
+            .as_ref()
+            .is_some_and(|kind| *kind.get_ref() != AdapterKind::Python)
+        {
+            adapter.kind = Some(Spanned::new(0..0, AdapterKind::Python));
+            adapter.command = None;
+            adapter.protocol = None;
+            adapter.paths = Some(Spanned::new(0..0, vec![cwd.to_path_buf()]));
+        }
+        adapter.class = Some(Spanned::new(0..0, class));
+    }
+    Ok(())
+}
+
+/// `--runtime node` (or a node pool in the file): `--adapter` names the module, `--node` the
+/// executable, both taken against the current directory.
+fn apply_node(adapter: &mut AdapterTable, args: &WorkerArgs, cwd: &Path) {
+    if adapter.kind() != AdapterKind::Node {
+        adapter.kind = Some(Spanned::new(0..0, AdapterKind::Node));
+        adapter.class = None;
+        adapter.python = None;
+        adapter.paths = None;
+        adapter.bridge = None;
+        adapter.command = None;
+        adapter.protocol = None;
+    }
+    if let Some(module) = &args.adapter {
+        let module = resolve::absolute(cwd, Path::new(module));
+        adapter.module = Some(Spanned::new(0..0, module.to_string_lossy().into_owned()));
+    }
+    if let Some(node) = &args.node {
+        adapter.node = Some(Spanned::new(0..0, resolve::program_path(cwd, node)));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -109,7 +159,7 @@ mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
 
-    const FILE: &str = "[pools.py]\nsize = 4\n[pools.py.adapter]\nclass = \"a:B\"\npaths = [\"src\"]\n\n[pools.sh.adapter]\ntype = \"generic\"\ncommand = [\"./worker\"]\n";
+    const FILE: &str = "[pools.py]\nsize = 4\n[pools.py.adapter]\nclass = \"a:B\"\npaths = [\"src\"]\n\n[pools.sh.adapter]\ntype = \"generic\"\ncommand = [\"./worker\"]\n\n[pools.js.adapter]\ntype = \"node\"\nmodule = \"./a.mjs:A\"\n";
 
     fn table_with(pool: &str, flags: &[&str]) -> anyhow::Result<PoolTable> {
         let config = Config::parse(Path::new("/p/snakepit.toml"), FILE, &BTreeMap::new())
@@ -163,13 +213,47 @@ mod tests {
             ProtocolName::Classic
         );
         assert!(table.adapter.class.is_none());
-        assert_eq!(table.adapter.cwd, Some(cwd));
+        assert_eq!(table.adapter.cwd, Some(cwd.clone()));
 
         // --adapter turns a generic pool into a Python one.
         let table = table_with("sh", &["--adapter", "m:C"]).unwrap();
         assert_eq!(table.adapter.kind(), AdapterKind::Python);
         assert_eq!(table.adapter.class.unwrap().into_inner().0, "m:C");
         assert!(table.adapter.command.is_none());
+
+        // --runtime node turns any pool into a node one; --adapter then names the module.
+        let table = table_with(
+            "py",
+            &[
+                "--runtime",
+                "node",
+                "--adapter",
+                "a.mjs:A",
+                "--node",
+                "bin/node",
+            ],
+        )
+        .unwrap();
+        assert_eq!(table.adapter.kind(), AdapterKind::Node);
+        assert_eq!(
+            table.adapter.module.unwrap().into_inner(),
+            cwd.join("a.mjs:A").to_string_lossy()
+        );
+        assert_eq!(
+            table.adapter.node.unwrap().into_inner(),
+            cwd.join("bin/node")
+        );
+        assert!(table.adapter.class.is_none() && table.adapter.paths.is_none());
+        // A node pool keeps its type; --runtime python makes it the Python showcase.
+        let table = table_with("js", &["--adapter", "b.mjs"]).unwrap();
+        assert_eq!(table.adapter.kind(), AdapterKind::Node);
+        assert_eq!(
+            table.adapter.module.unwrap().into_inner(),
+            cwd.join("b.mjs").to_string_lossy()
+        );
+        let table = table_with("js", &["--runtime", "python"]).unwrap();
+        assert_eq!(table.adapter.kind(), AdapterKind::Python);
+        assert!(table.adapter.module.is_none());
 
         let err = table_with("sh", &["--python", "python3"]).unwrap_err();
         assert!(err.to_string().contains("Python pools"), "{err}");

@@ -29,8 +29,11 @@ pub(crate) fn check_adapter(
     const PYTHON: &[AdapterKind] = &[AdapterKind::Python];
     const GENERIC: &[AdapterKind] = &[AdapterKind::Generic];
     const GRPC: &[AdapterKind] = &[AdapterKind::Grpc];
+    const NODE: &[AdapterKind] = &[AdapterKind::Node];
     let keys = [
         ("class", span(adapter.class.as_ref()), PYTHON),
+        ("module", span(adapter.module.as_ref()), NODE),
+        ("node", span(adapter.node.as_ref()), NODE),
         (
             "python",
             span(adapter.python.as_ref()),
@@ -123,6 +126,13 @@ fn complete_pool(
         .kind
         .get_or_insert_with(|| Spanned::new(0..0, AdapterKind::Python));
     match *kind.get_ref() {
+        AdapterKind::Node => {
+            if let Some(node) = &mut adapter.node {
+                let resolved = program_path(dir, node.get_ref());
+                *node.get_mut() = resolved;
+            }
+            None
+        }
         AdapterKind::Generic => {
             if let Some(command) = &mut adapter.command {
                 if let Some(program) = command.get_mut().first_mut() {

@@ -85,7 +85,7 @@ pub(crate) struct PoolTable {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AdapterTable {
-    /// `python` (the default), `generic` or `grpc`.
+    /// `python` (the default), `node`, `generic` or `grpc`.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub(crate) kind: Option<Spanned<AdapterKind>>,
     /// Python: the adapter class. Default: the bundled showcase adapter.
@@ -100,6 +100,13 @@ pub(crate) struct AdapterTable {
     /// Python: where the bridge is imported from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) bridge: Option<Spanned<BridgeName>>,
+    /// Node: the adapter, `./file.mjs:Export` (relative to `cwd`). Default: the bundled Node
+    /// showcase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) module: Option<Spanned<String>>,
+    /// Node: the `node` executable. Default: `$SNAKEPIT_NODE`, else `node` from `PATH`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) node: Option<Spanned<PathBuf>>,
     /// Generic: the program and its arguments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) command: Option<Spanned<Vec<String>>>,
@@ -196,6 +203,7 @@ pub(crate) enum PolicyName {
 #[serde(rename_all = "snake_case")]
 pub(crate) enum AdapterKind {
     Python,
+    Node,
     Generic,
     Grpc,
 }
@@ -232,6 +240,7 @@ impl AdapterKind {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Python => "python",
+            Self::Node => "node",
             Self::Generic => "generic",
             Self::Grpc => "grpc",
         }

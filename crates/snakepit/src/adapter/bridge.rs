@@ -1,5 +1,6 @@
-//! The Python bridge embedded in the library, written out once per version to a cache
-//! directory that workers get on their `PYTHONPATH`.
+//! The bridges embedded in the library, written out once per version to a cache directory:
+//! the Python bridge (workers get it on their `PYTHONPATH`) and the Node bridge (workers run
+//! its `src/main.js`).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -8,6 +9,29 @@ use std::sync::OnceLock;
 use crate::error::{Error, Result};
 
 include!(concat!(env!("OUT_DIR"), "/bridge_files.rs"));
+include!(concat!(env!("OUT_DIR"), "/node_bridge_files.rs"));
+
+/// One embedded tree of files.
+struct Embedded {
+    /// The prefix of its cache directory's name.
+    prefix: &'static str,
+    /// Its files: path relative to the cache directory, and contents.
+    files: &'static [(&'static str, &'static [u8])],
+    /// A file whose presence says the tree was written whole.
+    marker: &'static str,
+}
+
+const PYTHON: Embedded = Embedded {
+    prefix: "bridge",
+    files: FILES,
+    marker: "snakepit_bridge/__init__.py",
+};
+
+const NODE: Embedded = Embedded {
+    prefix: "node-bridge",
+    files: NODE_FILES,
+    marker: "src/main.js",
+};
 
 /// The directory holding the embedded `snakepit_bridge` package, written on first use.
 ///
@@ -19,7 +43,22 @@ pub(crate) fn bridge_dir() -> Result<PathBuf> {
     if let Some(dir) = DIR.get() {
         return Ok(dir.clone());
     }
-    let dir = write_bridge(&cache_root())?;
+    let dir = write_tree(&cache_root(), &PYTHON)?;
+    Ok(DIR.get_or_init(|| dir).clone())
+}
+
+/// The directory holding the embedded Node bridge (`package.json`, `src/`), written on
+/// first use.
+///
+/// # Errors
+///
+/// [`Error::Io`] when no cache directory can be written.
+pub(crate) fn node_bridge_dir() -> Result<PathBuf> {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    if let Some(dir) = DIR.get() {
+        return Ok(dir.clone());
+    }
+    let dir = write_tree(&cache_root(), &NODE)?;
     Ok(DIR.get_or_init(|| dir).clone())
 }
 
@@ -34,33 +73,34 @@ fn cache_root() -> PathBuf {
     base.join("snakepit")
 }
 
-fn fingerprint() -> u64 {
+fn fingerprint(files: &[(&str, &[u8])]) -> u64 {
     let mut hasher = DefaultHasher::new();
-    for (path, contents) in FILES {
+    for (path, contents) in files {
         path.hash(&mut hasher);
         contents.hash(&mut hasher);
     }
     hasher.finish()
 }
 
-fn write_bridge(root: &Path) -> Result<PathBuf> {
+fn write_tree(root: &Path, tree: &Embedded) -> Result<PathBuf> {
     let io_error = |context: String| move |source| Error::Io { context, source };
+    let fingerprint = fingerprint(tree.files);
     let target = root.join(format!(
-        "bridge-{}-{:016x}",
+        "{}-{}-{fingerprint:016x}",
+        tree.prefix,
         env!("CARGO_PKG_VERSION"),
-        fingerprint()
     ));
-    if target.join("snakepit_bridge/__init__.py").is_file() {
+    if target.join(tree.marker).is_file() {
         return Ok(target);
     }
     std::fs::create_dir_all(root)
         .map_err(io_error(format!("could not create {}", root.display())))?;
     let staging = root.join(format!(
-        ".staging-{}-{:016x}",
+        ".staging-{}-{}-{fingerprint:016x}",
+        tree.prefix,
         std::process::id(),
-        fingerprint()
     ));
-    for (relative, contents) in FILES {
+    for (relative, contents) in tree.files {
         let path = staging.join(relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -74,9 +114,9 @@ fn write_bridge(root: &Path) -> Result<PathBuf> {
         if let Err(err) = std::fs::remove_dir_all(&staging) {
             tracing::debug!(error = %err, "could not remove a staging copy of the bridge");
         }
-        if !target.join("snakepit_bridge/__init__.py").is_file() {
+        if !target.join(tree.marker).is_file() {
             return Err(Error::Io {
-                context: format!("could not place the Python bridge at {}", target.display()),
+                context: format!("could not place the bridge at {}", target.display()),
                 source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
             });
         }
@@ -101,7 +141,7 @@ mod tests {
                 .any(|(path, _)| *path == "snakepit_bridge/runtime.py")
         );
         let root = tempfile::tempdir().unwrap();
-        let dir = write_bridge(root.path()).unwrap();
+        let dir = write_tree(root.path(), &PYTHON).unwrap();
         for (relative, contents) in FILES {
             assert_eq!(
                 std::fs::read(dir.join(relative)).unwrap(),
@@ -110,6 +150,33 @@ mod tests {
             );
         }
         // A second write finds the first one.
-        assert_eq!(write_bridge(root.path()).unwrap(), dir);
+        assert_eq!(write_tree(root.path(), &PYTHON).unwrap(), dir);
+    }
+
+    #[test]
+    fn the_node_bridge_is_embedded_beside_the_python_one() {
+        for needed in [
+            "package.json",
+            "src/main.js",
+            "src/runtime.js",
+            "src/floor.js",
+        ] {
+            assert!(
+                NODE_FILES.iter().any(|(path, _)| *path == needed),
+                "{needed}"
+            );
+        }
+        assert!(
+            NODE_FILES
+                .iter()
+                .all(|(path, _)| !path.contains("node_modules"))
+        );
+        let root = tempfile::tempdir().unwrap();
+        let python = write_tree(root.path(), &PYTHON).unwrap();
+        let node = write_tree(root.path(), &NODE).unwrap();
+        assert_ne!(python, node);
+        for (relative, contents) in NODE_FILES {
+            assert_eq!(std::fs::read(node.join(relative)).unwrap(), *contents);
+        }
     }
 }

@@ -27,6 +27,8 @@
 //! - `metrics`: metric values after a workload, read from the Prometheus text.
 //! - `otel`: call spans exported over OTLP to a collector started in the test.
 //! - `telemetry`: events, correlation ids, metrics and the Prometheus text, Python events.
+//! - `node`: Node workers through the embedded Node bridge: calls, streams, host tools,
+//!   sessions, crashes, deadlines, no orphans.
 
 #![expect(
     clippy::unwrap_used,
@@ -50,6 +52,7 @@ mod interpreter;
 mod lifecycle;
 mod metrics;
 mod otel;
+mod node;
 mod output;
 mod pools;
 mod queue;

@@ -12,6 +12,7 @@
 //! - [`stream`]: chunks per second of a streaming call through one worker beside the
 //!   streaming floor.
 //! - [`host_tool`]: round trips of a worker calling a no-op host tool, timed in the worker.
+//! - [`node`]: a trivial call through a Node worker beside a bare framed echo with Node.
 //! - [`telemetry`]: `ping` p50 with telemetry off and on (last: the recorder stays).
 //!
 //! With `--grpc TREE_DIR`, [`grpc`] alone runs instead: the native path beside the gRPC one.
@@ -20,6 +21,7 @@
 
 mod grpc;
 mod host_tool;
+mod node;
 mod ping;
 mod report;
 mod run;

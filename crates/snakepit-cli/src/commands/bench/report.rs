@@ -24,6 +24,8 @@ pub(crate) struct BenchReport {
     pub(crate) host_tool: HostToolFigures,
     /// `ping` p50 with telemetry off and on.
     pub(crate) telemetry: super::telemetry::TelemetryFigures,
+    /// A trivial call through a Node worker beside the Node floor; `None` without `node`.
+    pub(crate) node: Option<super::node::NodeFigures>,
 }
 
 impl BenchReport {

@@ -51,6 +51,8 @@ async fn measure(
     let host_tool = host_tool::measure(&python, iterations)
         .await
         .context("the host tool benchmark failed")?;
+    let node = super::node::measure(iterations).await?;
+    // Last: it installs a metrics recorder that stays for the rest of the process.
     let telemetry = super::telemetry::measure(&python, iterations).await?;
     Ok(BenchReport {
         encoding: encoding.as_str(),
@@ -59,6 +61,7 @@ async fn measure(
         sessions,
         stream,
         host_tool,
+        node,
         telemetry,
     })
 }

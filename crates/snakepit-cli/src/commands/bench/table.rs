@@ -14,6 +14,7 @@ pub(super) fn print(report: &BenchReport, iterations: usize) {
     print_sessions(report, &ping_p50);
     print_stream(report, iterations);
     print_host_tool(report, iterations, &ping_p50);
+    super::node::print(report.node.as_ref(), iterations);
     super::telemetry::print(&report.telemetry, iterations);
 }
 
