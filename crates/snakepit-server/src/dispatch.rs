@@ -1,0 +1,65 @@
+//! The one place the server calls into a pool. Everything the HTTP layer knows about a call
+//! (session, timeout, idempotent, correlation id) becomes library call options here and only
+//! here, so a change of the library's call API is a change of this file.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use snakepit::{CallOptions, CallStream, Pool};
+
+/// The options of one call, as the API received them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallSpec {
+    /// The session the call runs in.
+    pub session: Option<String>,
+    /// The call's deadline.
+    pub timeout: Option<Duration>,
+    /// Whether the call may run twice (retried on another worker after a crash).
+    pub idempotent: bool,
+    /// The call's correlation id. Echoed in the response and in events; not yet passed to
+    /// the worker (the library's call path does not carry one yet).
+    pub correlation_id: String,
+}
+
+fn options(spec: &CallSpec) -> CallOptions {
+    let mut options = CallOptions::new();
+    if let Some(session) = &spec.session {
+        options = options.session(session.as_str());
+    }
+    if let Some(timeout) = spec.timeout {
+        options = options.timeout(timeout);
+    }
+    if spec.idempotent {
+        options = options.idempotent();
+    }
+    options
+}
+
+/// Runs one call.
+///
+/// # Errors
+///
+/// The library's errors, as [`Pool::execute_with`] returns them.
+pub async fn call(
+    pool: &Pool,
+    command: &str,
+    args: Value,
+    spec: &CallSpec,
+) -> snakepit::Result<Value> {
+    pool.execute_with(command, args, &options(spec)).await
+}
+
+/// Starts one streaming call.
+///
+/// # Errors
+///
+/// The library's errors, as [`Pool::execute_stream_with`] returns them.
+pub async fn stream(
+    pool: &Pool,
+    command: &str,
+    args: Value,
+    spec: &CallSpec,
+) -> snakepit::Result<CallStream> {
+    pool.execute_stream_with(command, args, &options(spec))
+        .await
+}
