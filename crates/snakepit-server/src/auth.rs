@@ -178,9 +178,15 @@ mod tests {
         let token = Token::new("abc");
         let mut headers = HeaderMap::new();
         assert!(!token.admits(&headers));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
         assert!(token.admits(&headers));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abd"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abd"),
+        );
         assert!(!token.admits(&headers));
         headers.remove(header::AUTHORIZATION);
         headers.insert(

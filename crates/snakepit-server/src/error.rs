@@ -185,8 +185,9 @@ impl From<Error> for ApiError {
                 .retry_after(Duration::from_secs(1)),
             Error::Shutdown => status(StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
             Error::SessionLost { .. } => status(StatusCode::CONFLICT, "session_lost"),
-            Error::SessionBusy { .. } => status(StatusCode::CONFLICT, "session_busy")
-                .retry_after(Duration::from_secs(1)),
+            Error::SessionBusy { .. } => {
+                status(StatusCode::CONFLICT, "session_busy").retry_after(Duration::from_secs(1))
+            }
             Error::Worker(failure) => {
                 let (code, kind) = match failure.kind {
                     ErrorKind::UnknownCommand => (StatusCode::NOT_FOUND, "unknown_command"),

@@ -154,7 +154,9 @@ impl Monitor {
         let seen = lock(&self.first_seen);
         pids.iter()
             .map(|pid| {
-                let age = seen.get(pid).map(|at| now.duration_since(*at).as_secs_f64());
+                let age = seen
+                    .get(pid)
+                    .map(|at| now.duration_since(*at).as_secs_f64());
                 json!({
                     "pid": pid,
                     "state": "alive",
@@ -217,7 +219,9 @@ pub fn pool_snapshot(name: &str, pool: &Pool, monitor: &Monitor) -> Value {
 fn unix_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// The resident memory of a process, from `/proc/PID/status`.

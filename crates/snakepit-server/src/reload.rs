@@ -30,7 +30,11 @@ pub struct PoolDef {
 
 impl PoolDef {
     /// A pool named `name` built by `builder`, identified by `fingerprint`.
-    pub fn new(name: impl Into<String>, fingerprint: impl Into<String>, builder: PoolBuilder) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        fingerprint: impl Into<String>,
+        builder: PoolBuilder,
+    ) -> Self {
         Self {
             name: name.into(),
             fingerprint: fingerprint.into(),
@@ -58,7 +62,9 @@ pub struct ReloadReport {
 /// # Errors
 ///
 /// [`ServerError::PoolStart`] naming the first pool that failed.
-pub(crate) async fn start_all(defs: Vec<PoolDef>) -> Result<BTreeMap<String, Arc<Served>>, ServerError> {
+pub(crate) async fn start_all(
+    defs: Vec<PoolDef>,
+) -> Result<BTreeMap<String, Arc<Served>>, ServerError> {
     let starts = defs.into_iter().map(|def| async move {
         let started = def.builder.start().await;
         (def.name, def.fingerprint, started)

@@ -95,12 +95,13 @@ impl Server {
     /// when a pool does not start (the others are shut down), [`ServerError::Bind`].
     pub async fn start(config: ServerConfig, pools: Vec<PoolDef>) -> Result<Self, ServerError> {
         config.check()?;
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: config.bind.to_string(),
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.bind)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.bind.to_string(),
+                    source,
+                })?;
         let served = crate::reload::start_all(pools).await?;
         Ok(Self::with_listener(listener, config, served))
     }
@@ -144,7 +145,10 @@ impl Server {
     /// # Errors
     ///
     /// [`ServerError::Serve`] when the listener fails.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
         let app = api::router(Arc::clone(&self.state), &self.settings);
         let ticker = tokio::spawn(api::events::ticker(
             Arc::clone(&self.state),
@@ -185,7 +189,10 @@ impl ServerHandle {
 
     /// The pool named `name`, if served.
     pub fn pool(&self, name: &str) -> Option<snakepit::Pool> {
-        self.state.pools().get(name).map(|served| served.pool.clone())
+        self.state
+            .pools()
+            .get(name)
+            .map(|served| served.pool.clone())
     }
 
     /// Starts the shutdown, as the future given to [`Server::run`] would.

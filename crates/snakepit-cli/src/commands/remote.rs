@@ -94,8 +94,11 @@ impl Remote {
         let body = call_body(args, options);
         let response = self
             .send(
-                self.request(reqwest::Method::POST, self.url(&format!("/commands/{command}")))
-                    .json(&body),
+                self.request(
+                    reqwest::Method::POST,
+                    self.url(&format!("/commands/{command}")),
+                )
+                .json(&body),
             )
             .await?;
         let mut answer: Value = response.json().await.context("the answer is not JSON")?;
@@ -174,7 +177,11 @@ fn call_body(args: Value, options: &RemoteCall) -> Value {
         body["session"] = json!(session);
     }
     if let Some(timeout) = options.timeout {
-        body["timeout_ms"] = json!(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1));
+        body["timeout_ms"] = json!(
+            u64::try_from(timeout.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1)
+        );
     }
     body
 }
@@ -208,7 +215,10 @@ fn describe(error: &Value) -> anyhow::Error {
         Some(exception) => format!("{kind}: {exception}: {message}"),
         None => format!("{kind}: {message}"),
     };
-    if let Some(traceback) = error["traceback"].as_str().filter(|tb| !tb.trim().is_empty()) {
+    if let Some(traceback) = error["traceback"]
+        .as_str()
+        .filter(|tb| !tb.trim().is_empty())
+    {
         text.push('\n');
         text.push_str(traceback.trim_end());
     }
@@ -232,7 +242,10 @@ mod tests {
     fn errors_carry_the_traceback() {
         let error = json!({"kind": "worker_error", "type": "ZeroDivisionError", "message": "division by zero", "traceback": "Traceback (most recent call last)"});
         let text = describe(&error).to_string();
-        assert!(text.contains("ZeroDivisionError: division by zero"), "{text}");
+        assert!(
+            text.contains("ZeroDivisionError: division by zero"),
+            "{text}"
+        );
         assert!(text.contains("Traceback"), "{text}");
     }
 }

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -206,7 +206,10 @@ pub async fn call(
         Ok(body) => body,
         Err(rejection) => return body_error(&rejection).into_response(),
     };
-    let call = match params.0.and_then(|params| prepare(&state, params, &headers, &body)) {
+    let call = match params
+        .0
+        .and_then(|params| prepare(&state, params, &headers, &body))
+    {
         Ok(call) => call,
         Err(err) => return err.into_response(),
     };
@@ -244,7 +247,10 @@ pub async fn stream(
         Ok(body) => body,
         Err(rejection) => return body_error(&rejection).into_response(),
     };
-    let call = match params.0.and_then(|params| prepare(&state, params, &headers, &body)) {
+    let call = match params
+        .0
+        .and_then(|params| prepare(&state, params, &headers, &body))
+    {
         Ok(call) => call,
         Err(err) => return err.into_response(),
     };

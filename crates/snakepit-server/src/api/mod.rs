@@ -79,7 +79,10 @@ pub fn router(state: Arc<AppState>, settings: &RouterSettings) -> Router {
         .route("/pools/{pool}/tools", get(pools::tools))
         .route("/pools/{pool}/stats", get(pools::stats))
         .route("/pools/{pool}/commands/{command}", post(calls::call))
-        .route("/pools/{pool}/commands/{command}/stream", post(calls::stream))
+        .route(
+            "/pools/{pool}/commands/{command}/stream",
+            post(calls::stream),
+        )
         .route("/pools/{pool}/sessions", get(sessions::list))
         .route(
             "/pools/{pool}/sessions/{id}",

@@ -34,7 +34,11 @@ fn summary(served: &Served) -> Value {
 
 /// `GET /v1/pools`.
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
-    let pools: Vec<Value> = state.pools().values().map(|served| summary(served)).collect();
+    let pools: Vec<Value> = state
+        .pools()
+        .values()
+        .map(|served| summary(served))
+        .collect();
     Json(json!({ "pools": pools }))
 }
 
@@ -104,7 +108,11 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         ("errors", "counter", "Calls that failed."),
         ("timeouts", "counter", "Calls past their deadline."),
         ("queue_timeouts", "counter", "Calls that waited too long."),
-        ("pool_saturated", "counter", "Calls refused by a full queue."),
+        (
+            "pool_saturated",
+            "counter",
+            "Calls refused by a full queue.",
+        ),
         ("restarts", "counter", "Workers restarted after an exit."),
         ("retries", "counter", "Calls retried after a crash."),
         ("workers", "gauge", "Live workers."),
@@ -139,9 +147,5 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             let _ = writeln!(text, "{metric}{{pool=\"{pool}\"}} {value}");
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        text,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -47,7 +47,9 @@ fn millis(duration: Duration) -> u64 {
 }
 
 /// Parses an optional JSON body; an empty body is `T::default()`.
-fn parse<T: DeserializeOwned + Default>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+fn parse<T: DeserializeOwned + Default>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
     let body = body.map_err(|rejection| body_error(&rejection))?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());

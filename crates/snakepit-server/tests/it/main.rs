@@ -1,0 +1,9 @@
+//! End-to-end tests of the server: a real HTTP server in the test process, real Python
+//! workers behind it, and a real HTTP client.
+
+mod api;
+mod auth;
+mod events;
+mod faults;
+mod reload;
+mod support;
