@@ -2,7 +2,7 @@
 //! draining and stopping the pools.
 
 use std::collections::BTreeMap;
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +32,9 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// How often pools are watched for the dashboard's snapshots. Default: 500 ms.
     pub snapshot_interval: Duration,
+    /// How long a shutdown waits for the requests in flight before it stops the pools
+    /// anyway (their calls then fail with 503 `shutting_down`). Default: 30 s.
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +47,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             cors_origins: Vec::new(),
             snapshot_interval: Duration::from_millis(500),
+            drain_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -78,6 +82,7 @@ pub struct Server {
     state: Arc<AppState>,
     settings: RouterSettings,
     snapshot_interval: Duration,
+    drain_timeout: Duration,
 }
 
 /// A handle to a running server: its pools, reload and shutdown.
@@ -120,6 +125,7 @@ impl Server {
                 cors_origins: config.cors_origins,
             },
             snapshot_interval: config.snapshot_interval,
+            drain_timeout: config.drain_timeout,
         }
     }
 
@@ -155,6 +161,14 @@ impl Server {
             self.snapshot_interval,
         ));
         let token = self.state.shutdown.clone();
+        let drained = {
+            let token = token.clone();
+            let drain = self.drain_timeout;
+            async move {
+                token.cancelled().await;
+                tokio::time::sleep(drain).await;
+            }
+        };
         let signal = async move {
             tokio::select! {
                 () = shutdown => {}
@@ -163,10 +177,16 @@ impl Server {
             tracing::info!("shutting down: no new connections; draining calls");
             token.cancel();
         };
-        let served = axum::serve(self.listener, app)
+        let serving = axum::serve(self.listener, app)
             .with_graceful_shutdown(signal)
-            .await
-            .map_err(ServerError::Serve);
+            .into_future();
+        let served = tokio::select! {
+            served = serving => served.map_err(ServerError::Serve),
+            () = drained => {
+                tracing::warn!("requests still running after the drain timeout; stopping the pools");
+                Ok(())
+            }
+        };
         self.state.shutdown.cancel();
         ticker.abort();
         let pools = self.state.swap(PoolMap::default());
