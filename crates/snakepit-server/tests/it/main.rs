@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod chaos;
 mod events;
 mod faults;
 mod reload;
