@@ -52,6 +52,28 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Print a pool's stats (of a running server with `--server`).
     Stats(StatsArgs),
+    /// Measure a trivial call through the HTTP server against the same pool in-process.
+    ServeBench(ServeBenchArgs),
+}
+
+/// Arguments of `snakepit serve-bench`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeBenchArgs {
+    /// Concurrent callers (HTTP connections for the server figures).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) connections: u16,
+    /// Seconds each measurement runs.
+    #[arg(long, default_value_t = 5.0)]
+    pub(crate) seconds: f64,
+    /// Workers of the pool. Default: the CPUs.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) workers: Option<u16>,
+    /// The Python interpreter. Default: `$SNAKEPIT_PYTHON`, else `python3`.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) python: Option<PathBuf>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Arguments of `snakepit serve`.
