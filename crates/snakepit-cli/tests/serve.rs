@@ -58,13 +58,18 @@ impl Served {
         let mut command = snakepit();
         command
             .args(["serve", "--bind", "127.0.0.1:0", "--workers", "2"])
-            .args(extra)
-            .current_dir(env!("CARGO_TARGET_TMPDIR"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .args(extra);
         for (key, value) in env {
             command.env(key, value);
         }
+        Self::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Self {
+        command
+            .current_dir(env!("CARGO_TARGET_TMPDIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = command.spawn().expect("the binary starts");
         let stdout = child.stdout.take().unwrap();
         let (line_tx, line_rx) = mpsc::channel();
@@ -348,6 +353,70 @@ async fn sigterm_answers_the_calls_in_flight_then_stops_every_worker() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A config with pools `steady` and `changing` of the showcase, `changing` of `size`.
+fn write_config(path: &Path, changing_size: usize) {
+    let python = python();
+    let text = format!(
+        "[python]\ninterpreter = {python:?}\n\n\
+         [pools.steady]\nsize = 1\n[pools.steady.adapter]\ntype = \"python\"\n\n\
+         [pools.changing]\nsize = {changing_size}\n[pools.changing.adapter]\ntype = \"python\"\n"
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+fn pool_pids(base: &str, pool: &str) -> Vec<u64> {
+    let output = run(snakepit().args(["stats", "--server", base, "--pool", pool, "--json"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut pids: Vec<u64> = stats["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|worker| worker["pid"].as_u64().unwrap())
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+#[test]
+fn sighup_replaces_the_changed_pools_of_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snakepit.toml");
+    write_config(&file, 1);
+    let mut command = snakepit();
+    command
+        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
+        .arg(&file);
+    let served = Served::spawn(command);
+    let steady = pool_pids(&served.base, "steady");
+    let changing = pool_pids(&served.base, "changing");
+    assert_eq!((steady.len(), changing.len()), (1, 1));
+
+    write_config(&file, 2);
+    served.signal(Signal::SIGHUP);
+    let stderr = served.wait_for_stderr("reloaded");
+    assert!(stderr.contains("replaced [\"changing\"]"), "{stderr}");
+    assert_eq!(
+        pool_pids(&served.base, "steady"),
+        steady,
+        "the unchanged pool keeps running"
+    );
+    let replaced = pool_pids(&served.base, "changing");
+    assert_eq!(replaced.len(), 2);
+    assert!(replaced.iter().all(|pid| !changing.contains(pid)));
+
+    // A broken file is refused and the pools keep running.
+    std::fs::write(&file, "[pools.steady]\nsurprise = 1\n").unwrap();
+    served.signal(Signal::SIGHUP);
+    let stderr = served.wait_for_stderr("reload refused");
+    assert!(stderr.contains("surprise"), "{stderr}");
+    assert_eq!(pool_pids(&served.base, "steady"), steady);
+
+    served.signal(Signal::SIGTERM);
+    let (clean, stderr) = served.wait();
+    assert!(clean, "{stderr}");
 }
 
 #[test]

@@ -1,11 +1,11 @@
 //! The one place the server calls into a pool. Everything the HTTP layer knows about a call
-//! (session, timeout, idempotent, correlation id) becomes library call options here and only
-//! here, so a change of the library's call API is a change of this file.
+//! (session, timeout, idempotent, correlation id) becomes a library request ([`Call`]) here
+//! and only here, so a change of the library's call API is a change of this file.
 
 use std::time::Duration;
 
 use serde_json::Value;
-use snakepit::{CallOptions, CallStream, Pool};
+use snakepit::{Call, CallStream, Pool};
 
 /// The options of one call, as the API received them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,45 +21,44 @@ pub struct CallSpec {
     pub correlation_id: String,
 }
 
-fn options(spec: &CallSpec) -> CallOptions {
-    let mut options = CallOptions::new();
+fn request<'p>(pool: &'p Pool, command: &str, args: Value, spec: &CallSpec) -> Call<'p> {
+    let mut call = pool.call(command).json(args);
     if let Some(session) = &spec.session {
-        options = options.session(session.as_str());
+        call = call.session(session.as_str());
     }
     if let Some(timeout) = spec.timeout {
-        options = options.timeout(timeout);
+        call = call.timeout(timeout);
     }
     if spec.idempotent {
-        options = options.idempotent();
+        call = call.idempotent();
     }
-    options
+    call
 }
 
 /// Runs one call.
 ///
 /// # Errors
 ///
-/// The library's errors, as [`Pool::execute_with`] returns them.
+/// The library's errors, as [`Call::send`] returns them.
 pub async fn call(
     pool: &Pool,
     command: &str,
     args: Value,
     spec: &CallSpec,
 ) -> snakepit::Result<Value> {
-    pool.execute_with(command, args, &options(spec)).await
+    request(pool, command, args, spec).send().await
 }
 
 /// Starts one streaming call.
 ///
 /// # Errors
 ///
-/// The library's errors, as [`Pool::execute_stream_with`] returns them.
+/// The library's errors, as [`Call::stream`] returns them.
 pub async fn stream(
     pool: &Pool,
     command: &str,
     args: Value,
     spec: &CallSpec,
 ) -> snakepit::Result<CallStream> {
-    pool.execute_stream_with(command, args, &options(spec))
-        .await
+    request(pool, command, args, spec).stream().await
 }

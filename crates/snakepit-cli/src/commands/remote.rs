@@ -28,12 +28,12 @@ pub(crate) struct RemoteCall {
 }
 
 impl Remote {
-    /// The server the flags name, if they name one.
+    /// The server the flags name, if they name one, and its pool `pool` (default `default`).
     ///
     /// # Errors
     ///
     /// An unreadable token file.
-    pub(crate) fn from_args(args: &RemoteArgs) -> anyhow::Result<Option<Self>> {
+    pub(crate) fn from_args(args: &RemoteArgs, pool: Option<&str>) -> anyhow::Result<Option<Self>> {
         let Some(server) = &args.server else {
             return Ok(None);
         };
@@ -50,7 +50,7 @@ impl Remote {
         Ok(Some(Self {
             client: reqwest::Client::new(),
             base: server.trim_end_matches('/').to_owned(),
-            pool: args.pool.clone(),
+            pool: pool.unwrap_or("default").to_owned(),
             token,
         }))
     }

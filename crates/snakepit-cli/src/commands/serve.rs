@@ -5,7 +5,7 @@
 //! The first line on stdout is `listening on http://ADDR`, so `--bind 127.0.0.1:0` is
 //! scriptable.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use snakepit::{Pool, PythonAdapter};
@@ -13,6 +13,7 @@ use snakepit_server::{PoolDef, Server, ServerConfig, ServerHandle, Token};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::ServeArgs;
+use crate::config;
 
 /// The environment variable that holds the bearer token.
 pub(crate) const TOKEN_ENV: &str = "SNAKEPIT_TOKEN";
@@ -37,26 +38,26 @@ pub(crate) fn load_token(file: Option<&Path>) -> anyhow::Result<Token> {
         .unwrap_or_default())
 }
 
-/// The config file to use, if any: `--config`, else `$SNAKEPIT_CONFIG`, else
-/// `./snakepit.toml` when it exists.
-fn config_path(args: &ServeArgs) -> Option<PathBuf> {
-    args.config
-        .clone()
-        .or_else(|| std::env::var_os("SNAKEPIT_CONFIG").map(PathBuf::from))
-        .or_else(|| {
-            let local = PathBuf::from("snakepit.toml");
-            local.is_file().then_some(local)
-        })
-}
-
-/// The pools to serve: those of the config file, else the embedded default.
+/// The pools to serve: every pool of the config file (`--config`, else `$SNAKEPIT_CONFIG`,
+/// else `./snakepit.toml` when it exists), else the embedded default. Each pool's
+/// fingerprint is its resolved table, so a reload replaces exactly the pools whose settings
+/// changed.
 fn pool_defs(args: &ServeArgs) -> anyhow::Result<Vec<PoolDef>> {
-    if let Some(path) = config_path(args) {
-        bail!(
-            "config file {}: reading snakepit.toml is not available in this build yet; \
-             run without a config to serve the embedded `default` pool",
-            path.display()
-        );
+    if let Some(path) = config::locate(args.config.as_deref())? {
+        if args.workers.is_some() {
+            bail!("--workers sizes the embedded pool; with a config file, set `size` in it");
+        }
+        let loaded = config::Config::load(&path)?;
+        let mut defs = Vec::new();
+        for (name, table) in &loaded.file.pools.0 {
+            let name = name.get_ref().0.clone();
+            let fingerprint = serde_json::to_string(table)
+                .with_context(|| format!("pool `{name}` cannot be fingerprinted"))?;
+            let builder =
+                config::table_pool_builder(table).with_context(|| format!("pool `{name}`"))?;
+            defs.push(PoolDef::new(name, fingerprint, builder));
+        }
+        return Ok(defs);
     }
     let mut builder = Pool::builder(PythonAdapter::showcase()).instance_name("serve-default");
     if let Some(workers) = args.workers {

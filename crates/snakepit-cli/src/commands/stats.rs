@@ -14,7 +14,7 @@ use crate::cli::StatsArgs;
 ///
 /// A server that cannot be reached or answers an error; workers that do not start.
 pub(crate) async fn run(args: &StatsArgs) -> anyhow::Result<()> {
-    let stats = match Remote::from_args(&args.remote)? {
+    let stats = match Remote::from_args(&args.remote, args.worker.pool.as_deref())? {
         Some(remote) => remote.stats().await?,
         None => {
             let stats = pool_builder(&args.worker)?
