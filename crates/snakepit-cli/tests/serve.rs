@@ -2,6 +2,10 @@
 //! the token rules, SIGTERM with calls in flight, and SIGHUP.
 //!
 //! The interpreter is `$SNAKEPIT_PYTHON`, else `python3`; the tests fail when it cannot run.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test at the first unexpected state"
+)]
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};

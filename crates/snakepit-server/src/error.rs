@@ -54,7 +54,7 @@ pub struct ApiError {
     /// What happened, for people.
     pub message: String,
     /// A Python exception's type, message-free traceback and command, when there is one.
-    pub worker: Option<WorkerDetails>,
+    pub worker: Option<Box<WorkerDetails>>,
     /// When the client may try again.
     pub retry_after: Option<Duration>,
 }
@@ -194,11 +194,11 @@ impl From<Error> for ApiError {
                     _ => (StatusCode::UNPROCESSABLE_ENTITY, "worker_error"),
                 };
                 let mut api = Self::new(code, kind, failure.message.clone());
-                api.worker = Some(WorkerDetails {
+                api.worker = Some(Box::new(WorkerDetails {
                     exception: failure.kind.as_str().to_owned(),
                     traceback: failure.traceback,
                     command: failure.command,
-                });
+                }));
                 api
             }
             Error::WorkerExited { .. } => status(StatusCode::BAD_GATEWAY, "worker_exited"),

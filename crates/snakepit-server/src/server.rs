@@ -155,7 +155,7 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let app = api::router(Arc::clone(&self.state), &self.settings);
+        let app = api::router(&self.state, &self.settings);
         let ticker = tokio::spawn(api::events::ticker(
             Arc::clone(&self.state),
             self.snapshot_interval,

@@ -172,7 +172,8 @@ impl Remote {
 }
 
 fn call_body(args: Value, options: &RemoteCall) -> Value {
-    let mut body = json!({ "args": args, "idempotent": options.idempotent });
+    let mut body = json!({ "idempotent": options.idempotent });
+    body["args"] = args;
     if let Some(session) = &options.session {
         body["session"] = json!(session);
     }

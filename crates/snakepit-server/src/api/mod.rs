@@ -72,7 +72,7 @@ pub struct RouterSettings {
 }
 
 /// The whole application.
-pub fn router(state: Arc<AppState>, settings: &RouterSettings) -> Router {
+pub fn router(state: &Arc<AppState>, settings: &RouterSettings) -> Router {
     let v1 = Router::new()
         .route("/pools", get(pools::list))
         .route("/pools/{pool}", get(pools::get))
@@ -113,7 +113,7 @@ pub fn router(state: Arc<AppState>, settings: &RouterSettings) -> Router {
         .route("/assets/style.css", get(dashboard_css))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(Arc::clone(&state))
+        .with_state(Arc::clone(state))
         .merge(
             Router::new()
                 .route("/login", post(auth::login))
