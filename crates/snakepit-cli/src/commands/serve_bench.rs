@@ -6,6 +6,9 @@
 //!    this process) posting to `/v1/pools/default/commands/ping`, served from the same pool;
 //! 3. the HTTP floor: the same connections on `/healthz`, which touches no worker.
 //!
+//! 4. when `wrk` is on `PATH`: the same route under `wrk` (a C load generator, lighter than
+//!    the in-process client) at the same connection count.
+//!
 //! The ratio server/in-process is the cost of HTTP; the floor shows how much of it is the
 //! HTTP stack (client and server share this machine's CPUs, as a load generator would).
 
@@ -235,6 +238,7 @@ pub(crate) async fn run(args: &ServeBenchArgs) -> anyhow::Result<()> {
         connections.push(connection(addr, "/healthz", false).await?);
     }
     let http_floor = measure(connections, duration).await;
+    let wrk = run_wrk(addr, callers, args.seconds).await;
 
     handle.shutdown();
     serving.await.context("the server task failed")??;
@@ -247,6 +251,7 @@ pub(crate) async fn run(args: &ServeBenchArgs) -> anyhow::Result<()> {
             "connections": callers, "workers": size, "seconds": args.seconds,
             "in_process": in_process.json(), "server": through_server.json(),
             "http_floor": http_floor.json(), "server_over_in_process": (ratio * 1000.0).round() / 1000.0,
+            "wrk": wrk.as_ref().map(Figures::json),
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -269,6 +274,107 @@ pub(crate) async fn run(args: &ServeBenchArgs) -> anyhow::Result<()> {
             figures.per_second, figures.p50_us, figures.p99_us, figures.errors
         );
     }
-    println!("server / in-process calls/s: {ratio:.2}");
+    match &wrk {
+        Some(figures) => {
+            println!(
+                "{:<28} {:>10.0} {:>10} {:>10} {:>8}",
+                "HTTP server under wrk",
+                figures.per_second,
+                figures.p50_us,
+                figures.p99_us,
+                figures.errors
+            );
+            println!(
+                "server / in-process calls/s: {ratio:.2} (hyper client), {:.2} (wrk)",
+                figures.per_second / in_process.per_second
+            );
+        }
+        None => println!("server / in-process calls/s: {ratio:.2} (wrk not found on PATH)"),
+    }
     Ok(())
+}
+
+/// Runs `wrk` against the call route, if it is installed; `None` otherwise.
+async fn run_wrk(addr: SocketAddr, connections: usize, seconds: f64) -> Option<Figures> {
+    let script = std::env::temp_dir().join(format!("snakepit-wrk-{}.lua", std::process::id()));
+    let lua = "wrk.method = \"POST\"\nwrk.body = \"{}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n";
+    std::fs::write(&script, lua).ok()?;
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "runs the load generator, not a worker"
+    )]
+    let output = tokio::process::Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{}s", seconds.ceil()),
+        ])
+        .arg("--latency")
+        .arg("-s")
+        .arg(&script)
+        .arg(format!("http://{addr}/v1/pools/default/commands/ping"))
+        .output()
+        .await;
+    let _ = std::fs::remove_file(&script);
+    let output = output.ok().filter(|output| output.status.success())?;
+    parse_wrk(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// Reads calls/s, p50, p99 and non-2xx answers from `wrk --latency` output.
+fn parse_wrk(text: &str) -> Option<Figures> {
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(prefix).map(str::trim))
+    };
+    let micros = |value: &str| -> Option<u64> {
+        let (number, scale) = if let Some(us) = value.strip_suffix("us") {
+            (us, 1.0)
+        } else if let Some(ms) = value.strip_suffix("ms") {
+            (ms, 1000.0)
+        } else {
+            (value.strip_suffix('s')?, 1_000_000.0)
+        };
+        let micros = number.parse::<f64>().ok()? * scale;
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a positive latency in microseconds"
+        )]
+        Some(micros.round() as u64)
+    };
+    let per_second: f64 = field("Requests/sec:")?.parse().ok()?;
+    let errors = field("Non-2xx or 3xx responses:")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let calls = text
+        .lines()
+        .find_map(|line| {
+            line.trim()
+                .split_once(" requests in ")
+                .map(|(n, _)| n.to_owned())
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Some(Figures {
+        calls,
+        errors,
+        per_second,
+        p50_us: micros(field("50%")?)?,
+        p99_us: micros(field("99%")?)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrk_output_is_read() {
+        let text = "Running 5s test @ http://127.0.0.1:1/\n  Latency Distribution\n     50%    3.08ms\n     75%  900.00us\n     99%    1.20s\n  97846 requests in 5.00s, 1 MB read\nRequests/sec:  19569.72\n";
+        let figures = parse_wrk(text).expect("parsed");
+        assert_eq!(figures.p50_us, 3080);
+        assert_eq!(figures.p99_us, 1_200_000);
+        assert_eq!(figures.calls, 97846);
+        assert!((figures.per_second - 19569.72).abs() < 0.01);
+    }
 }
