@@ -250,9 +250,6 @@ pub(crate) struct CallArgs {
     /// Print the result (and each chunk) as compact JSON on one line.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Mark the call idempotent: retried on another worker if its worker crashes.
-    #[arg(long)]
-    pub(crate) idempotent: bool,
     /// The server to call instead of starting a pool.
     #[command(flatten)]
     pub(crate) remote: RemoteArgs,

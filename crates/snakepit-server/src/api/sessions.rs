@@ -32,13 +32,10 @@ fn info_json(info: &SessionInfo) -> Value {
     })
 }
 
+/// `{"name", "type", "value", "constraints", "version"}`: the library's own JSON form.
 fn variable_json(variable: &Variable) -> Value {
-    json!({
-        "name": variable.name,
-        "type": variable.var_type.as_str(),
-        "value": variable.value,
-        "constraints": variable.constraints,
-        "version": variable.version,
+    serde_json::to_value(variable).unwrap_or_else(|err| {
+        json!({"name": variable.name, "value": variable.value, "version": variable.version, "error": err.to_string()})
     })
 }
 
