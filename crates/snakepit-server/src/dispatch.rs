@@ -21,7 +21,7 @@ pub struct CallSpec {
     pub correlation_id: String,
 }
 
-fn request<'p>(pool: &'p Pool, command: &str, args: Value, spec: &CallSpec) -> Call<'p> {
+fn request<'p>(pool: &'p Pool, command: &'p str, args: Value, spec: &CallSpec) -> Call<'p> {
     let mut call = pool.call(command).json(args);
     if let Some(session) = &spec.session {
         call = call.session(session.as_str());
