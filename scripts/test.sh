@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test of snakepit: Rust (fmt, clippy, nextest, doc tests), Python (ruff,
-# pytest) and Node (eslint, tsc on the shipped types, node --test). Installs what it needs
-# first: Ruby (for the classic-worker test) and Node.js with npm from apt when missing, a
-# Python venv in .venv with msgpack, pytest, ruff, mypy and the bridge package itself, and the Node
-# bridge's dev dependencies in node/node_modules.
+# Runs every test of snakepit: Rust (fmt, clippy, nextest, doc tests), Python (ruff, mypy,
+# pytest), Node (eslint, tsc on the shipped types, node --test), the server's API fuzzing
+# (schemathesis) and its dashboard in a real browser. Installs what it needs first: Ruby
+# (for the classic-worker test), Node.js with npm and Chromium from apt when missing, a
+# Python venv in .venv with its packages and the bridge package itself, and the npm
+# dependencies of the Node bridge and of the browser test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,11 @@ if ! command -v ruby >/dev/null 2>&1; then
     echo "==> installing ruby"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ruby >/dev/null
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "==> installing chromium"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     echo "==> installing nodejs and npm"
@@ -38,6 +44,7 @@ fi
 # gRPC compatibility tests: versions the original's stubs run on unchanged, and grpcio-tools
 # to check our committed test stubs against proto/.
 .venv/bin/python -m pip install -q --disable-pip-version-check "grpcio==1.76.0" "grpcio-tools==1.76.0" "protobuf==6.33.6"
+.venv/bin/python -m pip install -q --disable-pip-version-check "schemathesis>=4.3,<5"
 .venv/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
 rm -rf python/build python/src/*.egg-info
 export SNAKEPIT_PYTHON="$PWD/.venv/bin/python"
@@ -66,6 +73,15 @@ echo "==> scaffold: snakepit new adapter demo && setup && doctor && pytest && ca
     env -u SNAKEPIT_PYTHON "$snakepit" doctor
     .venv/bin/python -m pytest -q
     env -u SNAKEPIT_PYTHON "$snakepit" call hello --args '{"name": "Ada"}'
+)
+
+echo "==> server: schemathesis against /openapi.json, dashboard in Chromium"
+cargo build --locked -p snakepit-cli
+bash scripts/api-fuzz.sh
+(
+    cd crates/snakepit-cli/tests/browser
+    npm ci --no-audit --no-fund --loglevel=error
+    npm test
 )
 
 echo "==> python: ruff, mypy, pytest"

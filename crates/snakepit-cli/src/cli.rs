@@ -48,6 +48,82 @@ pub(crate) enum Command {
     /// Work with the config file (`snakepit.toml`).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Serve named pools over HTTP/JSON with a live dashboard, until SIGTERM or SIGINT.
+    Serve(ServeArgs),
+    /// Print a pool's stats (of a running server with `--server`).
+    Stats(StatsArgs),
+    /// Measure a trivial call through the HTTP server against the same pool in-process.
+    ServeBench(ServeBenchArgs),
+}
+
+/// Arguments of `snakepit serve-bench`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeBenchArgs {
+    /// Concurrent callers (HTTP connections for the server figures).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) connections: u16,
+    /// Seconds each measurement runs.
+    #[arg(long, default_value_t = 5.0)]
+    pub(crate) seconds: f64,
+    /// Workers of the pool. Default: the CPUs.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) workers: Option<u16>,
+    /// The Python interpreter. Default: `$SNAKEPIT_PYTHON`, else `python3`.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) python: Option<PathBuf>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `snakepit serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The config file of the named pools. Default: `$SNAKEPIT_CONFIG`, else
+    /// `./snakepit.toml` when it exists, else one pool `default` of the bundled showcase.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Where to listen. Any address but loopback needs a token.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8750")]
+    pub(crate) bind: std::net::SocketAddr,
+    /// A file holding the bearer token (else `$SNAKEPIT_TOKEN`; never on the command line).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// Workers of the embedded `default` pool (without a config file). Default: the CPUs.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) workers: Option<u16>,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    pub(crate) max_body: usize,
+    /// Allow cross-origin requests from this origin (repeatable). Default: no CORS.
+    #[arg(long, value_name = "ORIGIN")]
+    pub(crate) cors_origin: Vec<String>,
+}
+
+/// How to reach a running `snakepit serve` (its pool is `--pool`, default `default`).
+#[derive(Debug, Args)]
+pub(crate) struct RemoteArgs {
+    /// Talk to the server at this URL (such as `http://127.0.0.1:8750`) instead of starting
+    /// a pool. Its token comes from `$SNAKEPIT_TOKEN` or `--token-file`.
+    #[arg(long, value_name = "URL")]
+    pub(crate) server: Option<String>,
+    /// A file holding the server's bearer token.
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub(crate) token_file: Option<PathBuf>,
+}
+
+/// Arguments of `snakepit stats`.
+#[derive(Debug, Args)]
+pub(crate) struct StatsArgs {
+    /// The server.
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// The workers (without `--server`: a fresh pool's stats).
+    #[command(flatten)]
+    pub(crate) worker: WorkerArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// The subcommands of `snakepit config`.
@@ -191,6 +267,9 @@ pub(crate) struct CallArgs {
     /// Print the result (and each chunk) as compact JSON on one line.
     #[arg(long)]
     pub(crate) json: bool,
+    /// The server to call instead of starting a pool.
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
 }
 
 /// Arguments of `snakepit tools`.
@@ -199,6 +278,9 @@ pub(crate) struct ToolsArgs {
     /// The workers.
     #[command(flatten)]
     pub(crate) worker: WorkerArgs,
+    /// The server to ask instead of starting a pool.
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     pub(crate) json: bool,

@@ -44,6 +44,10 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
         .context("could not start the tokio runtime")?;
     let quiet = cli.quiet;
     let outcome = runtime.block_on(async move {
+        // `serve` handles its own signals: SIGTERM and SIGINT drain and exit 0, SIGHUP reloads.
+        if matches!(cli.command, Command::Serve(_)) {
+            return dispatch(cli.command, quiet).await.map(|()| None);
+        }
         let signal = stop_signal();
         tokio::select! {
             result = dispatch(cli.command, quiet) => result.map(|()| None),
@@ -82,6 +86,9 @@ async fn dispatch(command: Command, quiet: bool) -> anyhow::Result<()> {
         Command::New(args) => commands::new::run(&args),
         Command::Completions(args) => commands::completions::run(&args),
         Command::Config(command) => commands::config::run(&command),
+        Command::Serve(args) => commands::serve::run(args).await,
+        Command::Stats(args) => commands::stats::run(&args).await,
+        Command::ServeBench(args) => commands::serve_bench::run(&args).await,
     }
 }
 

@@ -4,7 +4,8 @@
 //! executable (`--worker-cmd`, native protocol unless `--classic`). The pool is shut down
 //! before returning, whether the call succeeded or not. A streamed call prints each chunk on
 //! stdout as it arrives (one JSON line each with `--json`), with a progress bar on stderr
-//! when stderr is a terminal and the chunks carry a `progress` percentage.
+//! when stderr is a terminal and the chunks carry a `progress` percentage. With
+//! `--server URL` the call goes to a running `snakepit serve` instead.
 
 use std::io::IsTerminal as _;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use snakepit::{Call, RetryConfig, StreamItem};
 
+use super::remote::{Remote, RemoteCall};
 use super::workers::pool_builder;
 use crate::args::read_args;
 use crate::cli::CallArgs;
@@ -43,6 +45,29 @@ pub(crate) async fn run(args: CallArgs, quiet: bool) -> anyhow::Result<()> {
     let timeout = args.timeout.map(Duration::from_secs_f64);
     let session = args.session.clone();
     let idempotent = args.idempotent || args.retries.is_some_and(|n| n > 0);
+    if let Some(remote) = Remote::from_args(&args.remote, args.worker.pool.as_deref())? {
+        let options = RemoteCall {
+            session,
+            timeout,
+            idempotent,
+        };
+        let json = args.json;
+        let result = if args.stream {
+            let print = |chunk: Value| {
+                if json {
+                    println!("{chunk}");
+                } else {
+                    println!("chunk: {chunk}");
+                }
+            };
+            remote
+                .stream(&args.command, call_args, &options, print)
+                .await?
+        } else {
+            remote.call(&args.command, call_args, &options).await?
+        };
+        return print_result(&result, args.session.as_deref(), args.json, quiet);
+    }
     let mut builder = pool_builder(&args.worker)?;
     if let Some(seconds) = args.startup_timeout {
         builder = builder.startup_timeout(Duration::from_secs_f64(seconds));

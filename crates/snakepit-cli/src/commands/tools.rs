@@ -1,7 +1,11 @@
-//! `snakepit tools`: the tools the workers offer, as their hello described them.
+//! `snakepit tools`: the tools the workers offer, as their hello described them (of a running
+//! server's pool with `--server`).
 
 use anyhow::Context as _;
 
+use snakepit::ToolSpec;
+
+use super::remote::Remote;
 use super::workers::pool_builder;
 use crate::cli::ToolsArgs;
 
@@ -11,10 +15,14 @@ use crate::cli::ToolsArgs;
 ///
 /// When the workers do not start.
 pub(crate) async fn run(args: &ToolsArgs) -> anyhow::Result<()> {
-    let tools = pool_builder(&args.worker)?
-        .run_script(|pool| async move { pool.tools().to_vec() })
-        .await
-        .map_err(|err| crate::exit::library_failure(err, "the workers did not start"))?;
+    let tools: Vec<ToolSpec> = match Remote::from_args(&args.remote, args.worker.pool.as_deref())? {
+        Some(remote) => serde_json::from_value(remote.tools().await?)
+            .context("the server's tool list is not valid")?,
+        None => pool_builder(&args.worker)?
+            .run_script(|pool| async move { pool.tools().to_vec() })
+            .await
+            .map_err(|err| crate::exit::library_failure(err, "the workers did not start"))?,
+    };
     if args.json {
         println!(
             "{}",

@@ -24,6 +24,7 @@ mod value;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use build::pool_builder as table_pool_builder;
 pub(crate) use error::ConfigError;
 pub(crate) use flags::pool_builder as pool_builder_with_flags;
 pub(crate) use load::{CONFIG_ENV, Config, locate};
