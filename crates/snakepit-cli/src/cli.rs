@@ -308,4 +308,29 @@ pub(crate) struct BenchArgs {
     /// The gRPC adapter class, `package.module.Class`. Default: their ShowcaseAdapter.
     #[arg(long, value_name = "MODULE.CLASS", requires = "grpc")]
     pub(crate) grpc_adapter: Option<String>,
+    /// Rounds of `ping` per worker count, alternating the floors and the pool; every figure
+    /// is the median over the rounds.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) rounds: u32,
+    /// Exit non-zero when a target is missed, naming each one.
+    #[arg(long)]
+    pub(crate) check: bool,
+    /// Run only this one path, `--iterations` sequential pings through one worker, and
+    /// print how long it took (for counting instructions per call under callgrind).
+    #[arg(long, value_enum, value_name = "PATH", conflicts_with_all = ["json", "check", "grpc"])]
+    pub(crate) only: Option<BenchOnly>,
+}
+
+/// The single paths `snakepit bench --only` can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BenchOnly {
+    /// `ping` through the tokio floor.
+    #[value(name = "ping-floor")]
+    Floor,
+    /// `ping` through the blocking floor.
+    #[value(name = "ping-blocking-floor")]
+    BlockingFloor,
+    /// `ping` through a pool of one worker.
+    #[value(name = "ping-pool")]
+    Pool,
 }

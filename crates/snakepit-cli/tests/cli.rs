@@ -146,12 +146,13 @@ fn call_runs_a_classic_worker_command() {
 
 #[test]
 fn bench_prints_the_json_report() {
-    let output = snakepit(&["bench", "--iterations", "200", "--json"]);
+    let output = snakepit(&["bench", "--iterations", "200", "--rounds", "2", "--json"]);
     assert_success(&output);
     let report: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
     let encoding = report["encoding"].as_str().unwrap();
     assert!(encoding == "msgpack" || encoding == "json", "{report}");
     assert!(report["pinned"].is_null(), "{report}");
+    assert_eq!(report["rounds"], 2, "{report}");
     let rows = report["ping"].as_array().unwrap();
     let workers: Vec<u64> = rows
         .iter()
@@ -159,13 +160,13 @@ fn bench_prints_the_json_report() {
         .collect();
     assert_eq!(workers, [1, 2]);
     for row in rows {
-        for setup in ["floor", "pool"] {
+        for setup in ["floor", "blocking_floor", "pool"] {
             for key in ["p50_us", "p99_us", "calls_per_s"] {
                 let value = row[setup][key].as_f64().unwrap();
                 assert!(value > 0.0, "{setup}.{key} = {value} in {row}");
             }
         }
-        for key in ["p50", "throughput"] {
+        for key in ["p50", "throughput", "throughput_vs_blocking"] {
             let value = row["ratio"][key].as_f64().unwrap();
             assert!(value > 0.0, "ratio.{key} = {value} in {row}");
         }
@@ -248,6 +249,16 @@ fn call_runs_the_node_showcase_and_a_node_adapter_file() {
     ]);
     assert_success(&output);
     assert_eq!(stdout(&output).trim(), r#""hello Ada""#);
+}
+
+#[test]
+fn bench_only_runs_one_path_with_the_calls_asked() {
+    for path in ["ping-floor", "ping-blocking-floor", "ping-pool"] {
+        let output = snakepit(&["bench", "--only", path, "--iterations", "30"]);
+        assert_success(&output);
+        let text = stdout(&output);
+        assert!(text.contains(": 30 pings in "), "{path}: {text}");
+    }
 }
 
 #[test]

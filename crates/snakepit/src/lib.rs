@@ -9,6 +9,8 @@ struct ReadmeExamples;
 pub mod adapter;
 mod config;
 mod error;
+#[cfg(feature = "bench")]
+#[doc(hidden)]
 pub mod floor;
 pub mod grpc;
 mod id_hash;

@@ -20,6 +20,8 @@ pub(crate) use procfs::{
     group_members, group_rss_all_off_runtime, is_running, is_same_process, stat,
 };
 pub(crate) use run::{RunRequest, run_lines};
+#[cfg(feature = "bench")]
+pub(crate) use spawner::spawn_std_link;
 pub(crate) use spawner::{
     LinkMode, LinkReader, LinkWriter, SpawnRequest, SpawnedProcess, reaper, run_to_string, spawn,
 };

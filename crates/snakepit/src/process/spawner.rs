@@ -102,13 +102,18 @@ fn spawner() -> &'static mpsc::Sender<Job> {
     })
 }
 
-/// Spawns a worker process in its own process group, on the spawner thread.
-///
-/// # Errors
-///
-/// [`Error::Spawn`] when the program cannot be started, [`Error::Io`] when the link cannot
-/// be made.
-pub(crate) async fn spawn(mut request: SpawnRequest) -> Result<SpawnedProcess> {
+/// A started process before its link is wired to the runtime: the host's end of the
+/// socketpair (none for a stdio link) is still a plain blocking socket.
+struct Started {
+    child: Child,
+    pid: u32,
+    host_end: Option<StdUnixStream>,
+    output: OutputTail,
+}
+
+/// Forks the process on the spawner thread and captures its output; the link stays a plain
+/// socket.
+async fn start(mut request: SpawnRequest) -> Result<Started> {
     // A gRPC worker gets no link: the translator keeps the child's end inside the host.
     let grpc = crate::grpc::Launch::prepare(&mut request)?;
     let (host_end, child_end) = match request.link {
@@ -165,6 +170,27 @@ pub(crate) async fn spawn(mut request: SpawnRequest) -> Result<SpawnedProcess> {
         LinkMode::Stdio => None,
     };
     let output = OutputTail::capture(request.worker, log_stdout, child.stderr.take());
+    Ok(Started {
+        child,
+        pid,
+        host_end,
+        output,
+    })
+}
+
+/// Spawns a worker process in its own process group, on the spawner thread.
+///
+/// # Errors
+///
+/// [`Error::Spawn`] when the program cannot be started, [`Error::Io`] when the link cannot
+/// be made.
+pub(crate) async fn spawn(request: SpawnRequest) -> Result<SpawnedProcess> {
+    let Started {
+        mut child,
+        pid,
+        host_end,
+        output,
+    } = start(request).await?;
     let (reader, writer): (LinkReader, LinkWriter) = match host_end {
         Some(host) => {
             host.set_nonblocking(true).map_err(|source| Error::Io {
@@ -199,6 +225,38 @@ pub(crate) async fn spawn(mut request: SpawnRequest) -> Result<SpawnedProcess> {
         writer,
         output,
     })
+}
+
+/// The host's end of a started process's socketpair, as a blocking std socket: for the
+/// blocking benchmark floor, which drives its link from a plain OS thread.
+#[cfg(feature = "bench")]
+#[derive(Debug)]
+pub(crate) struct StdLinkedProcess {
+    pub(crate) child: Child,
+    pub(crate) pid: u32,
+    pub(crate) link: StdUnixStream,
+}
+
+/// Spawns like [`spawn`] with a socketpair link, but hands back the host's end as a
+/// blocking std socket instead of registering it with the runtime.
+///
+/// # Errors
+///
+/// As [`spawn`]; [`Error::Io`] when `request` does not ask for a socketpair.
+#[cfg(feature = "bench")]
+pub(crate) async fn spawn_std_link(request: SpawnRequest) -> Result<StdLinkedProcess> {
+    let Started {
+        child,
+        pid,
+        host_end,
+        output,
+    } = start(request).await?;
+    drop(output);
+    let link = host_end.ok_or_else(|| Error::Io {
+        context: "a blocking link needs a socketpair".to_owned(),
+        source: io::Error::from(io::ErrorKind::InvalidInput),
+    })?;
+    Ok(StdLinkedProcess { child, pid, link })
 }
 
 #[expect(

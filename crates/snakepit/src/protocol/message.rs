@@ -153,7 +153,8 @@ impl Message {
         }
     }
 
-    /// A native `call`.
+    /// A native `call` (the host builds its calls elsewhere; the floors and tests use this).
+    #[cfg(any(test, feature = "bench"))]
     pub fn call(id: u64, command: &str, args: Value) -> Self {
         Self {
             kind: Some(Kind::Call),

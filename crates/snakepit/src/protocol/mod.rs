@@ -3,6 +3,13 @@
 //! `docs/PROTOCOL.md` is the specification this module implements; the example frames in
 //! `protocol/examples/` are checked against it by the tests of both this crate and the
 //! Python bridge.
+#![cfg_attr(
+    not(feature = "bench"),
+    expect(
+        unreachable_pub,
+        reason = "`Encoding` and `Message` are public only through the `bench` feature's floor"
+    )
+)]
 
 mod call;
 mod codec;

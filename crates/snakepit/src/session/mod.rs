@@ -32,7 +32,8 @@
 //! # }
 //! ```
 
-mod bench;
+#[cfg(feature = "bench")]
+pub(crate) mod bench;
 mod config;
 mod dtype;
 mod error;
@@ -50,7 +51,6 @@ mod tensor;
 mod validate;
 mod variable;
 
-pub use bench::bench_store_ops;
 pub use config::{SessionStoreConfig, SessionStoreStats};
 pub use dtype::Dtype;
 pub use error::SessionError;

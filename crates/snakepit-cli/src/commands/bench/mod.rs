@@ -3,10 +3,12 @@
 //! One run measures, in this order, with every pool shut down before the next measurement
 //! starts:
 //!
-//! - [`ping`]: `ping` latency and throughput through pools of 1 and 2 workers beside the
-//!   floor ([`snakepit::floor::Floor`]), a bare framed echo with a Python process: the same
-//!   link, frames and codec as a pool worker and nothing else, so pool/floor is what the pool
-//!   itself costs.
+//! - [`ping`]: `ping` latency and throughput through pools of 1 and 2 workers beside two
+//!   floors, bare framed echoes with a Python process: the same link, frames and codec as a
+//!   pool worker and nothing else, driven on the tokio runtime
+//!   ([`snakepit::floor::Floor`]) or on plain blocking OS threads
+//!   ([`snakepit::floor::BlockingFloor`]). Pool/floor is what the pool itself costs. The
+//!   three alternate over `--rounds` rounds and every figure is a median.
 //! - [`session`]: the session store's get/update rate in process, and `ping` round trips in
 //!   a session through one worker.
 //! - [`stream`]: chunks per second of a streaming call through one worker beside the
@@ -17,12 +19,18 @@
 //!
 //! With `--grpc TREE_DIR`, [`grpc`] alone runs instead: the native path beside the gRPC one.
 //!
-//! [`run()`] prints them as a table with the targets, or as one JSON object ([`report`]).
+//! [`run()`] prints them as a table with the targets, or as one JSON object ([`report`]);
+//! with `--check` it fails when a target is missed ([`check`]). `--only` runs one `ping`
+//! path alone, for callgrind ([`only`]). `docs/benchmarks.md` explains every row.
 
+mod check;
 mod grpc;
 mod host_tool;
 mod node;
+mod only;
 mod ping;
+mod ping_floor;
+mod ping_pool;
 mod report;
 mod run;
 mod session;

@@ -9,10 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use serde::Serialize;
 use serde_json::{Value, json};
-use snakepit::floor::{Encoding, Floor, Message};
+use snakepit::floor::{Encoding, Floor};
 use snakepit::{Adapter as _, NodeAdapter, Pool};
 
 /// The largest pool p50 allowed, as a multiple of the floor's.
@@ -113,13 +113,7 @@ async fn floor_figures(floor: &mut Floor, iterations: usize) -> anyhow::Result<F
     for _ in 0..warm_up(iterations) + iterations * 2 {
         id += 1;
         let started = Instant::now();
-        let reply = floor
-            .echo(&Message::call(id, "ping", json!({})))
-            .await
-            .context("the floor echo failed")?;
-        if reply.id != Some(id) {
-            bail!("the Node floor answered id {:?} to id {id}", reply.id);
-        }
+        floor.ping(id).await.context("the Node floor echo failed")?;
         samples.push(started.elapsed());
     }
     let warm = warm_up(iterations);

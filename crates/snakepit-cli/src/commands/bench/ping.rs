@@ -1,43 +1,54 @@
-//! `ping` through the pool beside the floor, for each worker count W (1 and 2).
+//! `ping` through the pool beside both floors, for each worker count W (1 and 2), in rounds.
+//!
+//! Each round measures the three setups one after the other, each freshly started and
+//! stopped: the tokio floor ([`snakepit::floor::Floor`]), the blocking floor
+//! ([`snakepit::floor::BlockingFloor`]) and a pool of W showcase workers. The order rotates
+//! from round to round so no setup always runs first. Each setup gives:
 //!
 //! - latency: sequential calls, one in flight, after a warm-up; p50 and p99 in µs. With
 //!   several floors, the calls go round-robin over them.
-//! - throughput: W tasks each making calls back to back (a closed loop), one floor process
-//!   per task for the floor; calls per second over all tasks.
+//! - throughput: W closed loops (tasks for the pool and the tokio floor, OS threads for the
+//!   blocking floor), each making calls back to back; calls per second over all of them.
 //!
-//! The targets: pool p50 ≤ 1.5 × floor p50, pool throughput ≥ 80 % of the floor's. The first
-//! pool also tells which codec the worker speaks, which every floor then uses.
+//! A reported figure is the median over the rounds, and a ratio is the median of the
+//! per-round ratios, so that a slow spell of this shared machine moves both sides of a
+//! ratio together. The targets are the `TARGET_*` constants.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use serde::Serialize;
-use serde_json::{Value, json};
-use snakepit::floor::Floor;
-use snakepit::floor::{Encoding, Message};
-use snakepit::{Pool, PythonAdapter};
+use snakepit::floor::Encoding;
 
-use super::setup::warm_up;
-use super::stats::{Latency, per_second, split};
+use super::ping_floor::{measure_blocking_floor, measure_floor};
+use super::ping_pool::{measure_pool, negotiated_encoding};
+use super::stats::{Latency, median, per_second};
 
 /// The worker counts every figure is measured with.
 const WORKER_COUNTS: [usize; 2] = [1, 2];
-/// The largest pool p50 allowed, as a multiple of the floor's.
+/// The largest pool p50 allowed, as a multiple of the tokio floor's.
 pub(super) const TARGET_P50_RATIO: f64 = 1.5;
-/// The smallest pool throughput allowed, as a fraction of the floor's.
+/// The smallest pool throughput allowed, as a fraction of the tokio floor's.
 pub(super) const TARGET_THROUGHPUT_RATIO: f64 = 0.8;
+/// The smallest pool throughput allowed with [`BLOCKING_TARGET_WORKERS`] workers, as a
+/// fraction of the blocking floor's.
+pub(super) const TARGET_BLOCKING_THROUGHPUT_RATIO: f64 = 0.6;
+/// The worker count the blocking-floor target applies to.
+pub(super) const BLOCKING_TARGET_WORKERS: usize = 2;
 
 /// The `ping` figures for one worker count.
 #[derive(Debug, Serialize)]
 pub(crate) struct PingRow {
     /// How many workers (and floor processes).
     pub(crate) workers: usize,
-    /// The bare framed echo.
+    /// The bare framed echo on the tokio runtime.
     pub(crate) floor: Figures,
+    /// The bare framed echo on blocking OS threads, one per floor process.
+    pub(crate) blocking_floor: Figures,
     /// The pool.
     pub(crate) pool: Figures,
-    /// Pool over floor.
+    /// Pool over floors.
     pub(crate) ratio: Ratio,
 }
 
@@ -48,215 +59,165 @@ pub(crate) struct Figures {
     pub(crate) p50_us: f64,
     /// 99th percentile latency of sequential calls, in µs.
     pub(crate) p99_us: f64,
-    /// Calls per second with one closed-loop task per worker.
+    /// Calls per second with one closed loop per worker.
     pub(crate) calls_per_s: f64,
 }
 
-/// Pool figures divided by floor figures.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub(crate) struct Ratio {
-    /// Pool p50 / floor p50 (target ≤ 1.5).
-    pub(crate) p50: f64,
-    /// Pool calls/s / floor calls/s (target ≥ 0.8).
-    pub(crate) throughput: f64,
+impl Figures {
+    /// The latency percentiles of `samples` and the throughput of `calls` in `elapsed`.
+    pub(super) fn of(samples: &[Duration], calls: usize, elapsed: Duration) -> Self {
+        let latency = Latency::of_durations(samples);
+        Self {
+            p50_us: latency.p50_us,
+            p99_us: latency.p99_us,
+            calls_per_s: per_second(calls, elapsed),
+        }
+    }
 }
 
-/// Measures `ping` for every worker count; returns the codec and one row per count.
+/// Pool figures divided by floor figures, each the median of the per-round ratios.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct Ratio {
+    /// Pool p50 / tokio floor p50 (target ≤ [`TARGET_P50_RATIO`]).
+    pub(crate) p50: f64,
+    /// Pool calls/s / tokio floor calls/s (target ≥ [`TARGET_THROUGHPUT_RATIO`]).
+    pub(crate) throughput: f64,
+    /// Pool calls/s / blocking floor calls/s (target ≥
+    /// [`TARGET_BLOCKING_THROUGHPUT_RATIO`] with [`BLOCKING_TARGET_WORKERS`] workers).
+    pub(crate) throughput_vs_blocking: f64,
+}
+
+/// What one round measured.
+struct Round {
+    floor: Figures,
+    blocking_floor: Figures,
+    pool: Figures,
+}
+
+/// One of the three setups a round measures.
+#[derive(Debug, Clone, Copy)]
+enum Setup {
+    Floor,
+    BlockingFloor,
+    Pool,
+}
+
+const SETUPS: [Setup; 3] = [Setup::Floor, Setup::BlockingFloor, Setup::Pool];
+
+/// Measures `ping` for every worker count in `rounds` rounds; returns the codec and one row
+/// per count.
 pub(super) async fn measure(
     python: &Path,
     iterations: usize,
+    rounds: usize,
 ) -> anyhow::Result<(Encoding, Vec<PingRow>)> {
-    let mut encoding = None;
-    let mut ping = Vec::new();
+    let encoding = negotiated_encoding(python).await?;
+    let mut rows = Vec::with_capacity(WORKER_COUNTS.len());
     for workers in WORKER_COUNTS {
-        let pool_figures = measure_pool(python, workers, iterations, &mut encoding).await?;
-        let codec = encoding.context("the encoding is known once a pool ran")?;
-        let floor_figures = measure_floor(python, codec, workers, iterations).await?;
-        ping.push(PingRow {
-            workers,
-            floor: floor_figures,
-            pool: pool_figures,
-            ratio: Ratio {
-                p50: pool_figures.p50_us / floor_figures.p50_us,
-                throughput: pool_figures.calls_per_s / floor_figures.calls_per_s,
-            },
-        });
-    }
-    let encoding = encoding.context("no pool ran")?;
-    Ok((encoding, ping))
-}
-
-/// Measures `ping` through a pool of `workers`; learns the encoding on the first pool.
-async fn measure_pool(
-    python: &Path,
-    workers: usize,
-    iterations: usize,
-    encoding: &mut Option<Encoding>,
-) -> anyhow::Result<Figures> {
-    let pool = Pool::builder(PythonAdapter::showcase().python(python))
-        .size(workers)
-        .start()
-        .await
-        .with_context(|| format!("could not start a pool of {workers} showcase workers"))?;
-    let outcome = async {
-        if encoding.is_none() {
-            *encoding = Some(negotiated_encoding(&pool).await?);
+        let mut measured = Vec::with_capacity(rounds);
+        for round in 0..rounds {
+            measured.push(
+                measure_round(python, encoding, workers, iterations, round)
+                    .await
+                    .with_context(|| format!("ping with {workers} workers, round {}", round + 1))?,
+            );
         }
-        pool_figures(&pool, workers, iterations).await
+        rows.push(summarize(workers, &measured));
     }
-    .await;
-    pool.shutdown().await;
-    outcome
+    Ok((encoding, rows))
 }
 
-/// The codec the pool uses: msgpack when the worker has it (the host always does).
-async fn negotiated_encoding(pool: &Pool) -> anyhow::Result<Encoding> {
-    let info = pool
-        .execute("info", json!({}))
-        .await
-        .context("could not ask a worker for its encodings")?;
-    let has_msgpack = info
-        .get("msgpack")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    Ok(if has_msgpack {
-        Encoding::MsgPack
-    } else {
-        Encoding::Json
-    })
-}
-
-async fn pool_figures(pool: &Pool, workers: usize, iterations: usize) -> anyhow::Result<Figures> {
-    for _ in 0..warm_up(iterations) {
-        pool.execute("ping", json!({}))
-            .await
-            .context("warm-up ping failed")?;
-    }
-    let mut samples = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
-        let started = Instant::now();
-        pool.execute("ping", json!({}))
-            .await
-            .context("ping failed")?;
-        samples.push(started.elapsed());
-    }
-    let began = Instant::now();
-    let tasks: Vec<_> = split(iterations, workers)
-        .map(|calls| {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                for _ in 0..calls {
-                    pool.execute("ping", json!({})).await?;
-                }
-                anyhow::Ok(())
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await
-            .context("a throughput task panicked")?
-            .context("ping failed")?;
-    }
-    Ok(figures(&samples, iterations, began.elapsed()))
-}
-
-/// Measures the bare echo with `workers` floor processes.
-async fn measure_floor(
+/// Measures the three setups once, starting with the one `round` points at.
+async fn measure_round(
     python: &Path,
     encoding: Encoding,
     workers: usize,
     iterations: usize,
-) -> anyhow::Result<Figures> {
-    let mut floors = Vec::with_capacity(workers);
-    for _ in 0..workers {
-        match Floor::start(python, encoding).await {
-            Ok(floor) => floors.push(floor),
-            Err(err) => {
-                stop_floors(floors).await;
-                return Err(err).context("could not start the floor");
+    round: usize,
+) -> anyhow::Result<Round> {
+    let mut floor = None;
+    let mut blocking_floor = None;
+    let mut pool = None;
+    for offset in 0..SETUPS.len() {
+        match SETUPS[(round + offset) % SETUPS.len()] {
+            Setup::Floor => {
+                floor = Some(measure_floor(python, encoding, workers, iterations).await?);
             }
+            Setup::BlockingFloor => {
+                blocking_floor =
+                    Some(measure_blocking_floor(python, encoding, workers, iterations).await?);
+            }
+            Setup::Pool => pool = Some(measure_pool(python, workers, iterations).await?),
         }
     }
-    let mut samples = Vec::with_capacity(iterations);
-    let mut id = 0_u64;
-    let latency = async {
-        for round in 0..warm_up(iterations) + iterations {
-            id += 1;
-            let slot = round % floors.len();
-            let started = Instant::now();
-            floor_ping(&mut floors[slot], id).await?;
-            if round >= warm_up(iterations) {
-                samples.push(started.elapsed());
-            }
-        }
-        anyhow::Ok(())
+    Ok(Round {
+        floor: floor.context("every round measures the tokio floor")?,
+        blocking_floor: blocking_floor.context("every round measures the blocking floor")?,
+        pool: pool.context("every round measures the pool")?,
+    })
+}
+
+/// The medians of the rounds' figures and of their per-round ratios.
+fn summarize(workers: usize, rounds: &[Round]) -> PingRow {
+    let of =
+        |pick: &dyn Fn(&Round) -> f64| median(&mut rounds.iter().map(pick).collect::<Vec<_>>());
+    let figures = |setup: &dyn Fn(&Round) -> Figures| Figures {
+        p50_us: of(&|round| setup(round).p50_us),
+        p99_us: of(&|round| setup(round).p99_us),
+        calls_per_s: of(&|round| setup(round).calls_per_s),
+    };
+    PingRow {
+        workers,
+        floor: figures(&|round| round.floor),
+        blocking_floor: figures(&|round| round.blocking_floor),
+        pool: figures(&|round| round.pool),
+        ratio: Ratio {
+            p50: of(&|round| round.pool.p50_us / round.floor.p50_us),
+            throughput: of(&|round| round.pool.calls_per_s / round.floor.calls_per_s),
+            throughput_vs_blocking: of(&|round| {
+                round.pool.calls_per_s / round.blocking_floor.calls_per_s
+            }),
+        },
     }
-    .await;
-    if let Err(err) = latency {
-        stop_floors(floors).await;
-        return Err(err);
-    }
-    let began = Instant::now();
-    let tasks: Vec<_> = floors
-        .into_iter()
-        .zip(split(iterations, workers))
-        .map(|(mut floor, calls)| {
-            tokio::spawn(async move {
-                let mut outcome = Ok(());
-                for id in 1..=calls as u64 {
-                    if let Err(err) = floor_ping(&mut floor, id).await {
-                        outcome = Err(err);
-                        break;
-                    }
-                }
-                (floor, outcome)
-            })
-        })
-        .collect();
-    let mut floors = Vec::with_capacity(workers);
-    let mut failure = None;
-    for task in tasks {
-        match task.await {
-            Ok((floor, outcome)) => {
-                floors.push(floor);
-                if let Err(err) = outcome {
-                    failure.get_or_insert(err);
-                }
-            }
-            Err(err) => {
-                failure.get_or_insert(anyhow::Error::new(err).context("a floor task panicked"));
-            }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures(p50_us: f64, calls_per_s: f64) -> Figures {
+        Figures {
+            p50_us,
+            p99_us: p50_us * 2.0,
+            calls_per_s,
         }
     }
-    let elapsed = began.elapsed();
-    stop_floors(floors).await;
-    if let Some(err) = failure {
-        return Err(err);
-    }
-    Ok(figures(&samples, iterations, elapsed))
-}
 
-async fn floor_ping(floor: &mut Floor, id: u64) -> anyhow::Result<()> {
-    let reply = floor
-        .echo(&Message::call(id, "ping", json!({})))
-        .await
-        .context("the floor echo failed")?;
-    if reply.id != Some(id) {
-        bail!("the floor answered id {:?} to id {id}", reply.id);
-    }
-    Ok(())
-}
-
-async fn stop_floors(floors: Vec<Floor>) {
-    futures_util::future::join_all(floors.into_iter().map(Floor::stop)).await;
-}
-
-/// Latency percentiles of `samples` and the throughput of `calls` in `elapsed`.
-fn figures(samples: &[Duration], calls: usize, elapsed: Duration) -> Figures {
-    let latency = Latency::of_durations(samples);
-    Figures {
-        p50_us: latency.p50_us,
-        p99_us: latency.p99_us,
-        calls_per_s: per_second(calls, elapsed),
+    #[test]
+    fn a_ratio_is_the_median_of_the_rounds_ratios() {
+        // A slow round slows floor and pool alike; its ratio stays in line.
+        let rounds = [
+            Round {
+                floor: figures(10.0, 100.0),
+                blocking_floor: figures(8.0, 200.0),
+                pool: figures(12.0, 90.0),
+            },
+            Round {
+                floor: figures(30.0, 30.0),
+                blocking_floor: figures(20.0, 60.0),
+                pool: figures(36.0, 27.0),
+            },
+            Round {
+                floor: figures(11.0, 110.0),
+                blocking_floor: figures(9.0, 220.0),
+                pool: figures(22.0, 55.0),
+            },
+        ];
+        let row = summarize(2, &rounds);
+        assert!((row.floor.p50_us - 11.0).abs() < 1e-9);
+        assert!((row.pool.calls_per_s - 55.0).abs() < 1e-9);
+        assert!((row.ratio.p50 - 1.2).abs() < 1e-9, "{}", row.ratio.p50);
+        assert!((row.ratio.throughput - 0.9).abs() < 1e-9);
+        assert!((row.ratio.throughput_vs_blocking - 0.45).abs() < 1e-9);
     }
 }

@@ -14,7 +14,9 @@ pub(crate) struct BenchReport {
     pub(crate) encoding: &'static str,
     /// The CPU the process was pinned to, if any.
     pub(crate) pinned: Option<usize>,
-    /// `ping` through the pool beside the floor, per worker count.
+    /// How many rounds each `ping` figure is the median of.
+    pub(crate) rounds: usize,
+    /// `ping` through the pool beside both floors, per worker count.
     pub(crate) ping: Vec<PingRow>,
     /// The session store, and `ping` in a session.
     pub(crate) sessions: SessionFigures,

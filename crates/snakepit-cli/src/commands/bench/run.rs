@@ -1,29 +1,36 @@
-//! Runs every measurement in turn and prints the report.
+//! Runs every measurement in turn (or the one `--only` names) and prints the report.
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 
 use super::report::BenchReport;
 use super::setup::default_python;
-use super::{host_tool, ping, session, stream, table};
+use super::{check, host_tool, only, ping, session, stream, table};
 use crate::cli::BenchArgs;
 
 /// Runs `snakepit bench`.
 ///
 /// # Errors
 ///
-/// When a pool or a floor does not start, or a call fails.
+/// When a pool or a floor does not start, or a call fails; with `--check`, when a target is
+/// missed.
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let python = args.python.clone().unwrap_or_else(default_python);
     let iterations = usize::try_from(args.iterations).context("--iterations is too large")?;
+    let rounds = usize::try_from(args.rounds).context("--rounds is too large")?;
     if let Some(tree) = &args.grpc {
         return super::grpc::run(&args, tree, python, iterations).await;
     }
     // Measure on a runtime worker thread, where the I/O driver runs, as a real caller
     // would; `block_on` polls on the main thread and would add a cross-thread wake-up to
     // every call.
-    let report = tokio::spawn(measure(python, iterations, args.pin))
+    if let Some(path) = args.only {
+        return tokio::spawn(async move { only::run(&python, path, iterations).await })
+            .await
+            .context("the benchmark task panicked")?;
+    }
+    let report = tokio::spawn(measure(python, iterations, rounds, args.pin))
         .await
         .context("the benchmark task panicked")??;
     if args.json {
@@ -32,6 +39,12 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         table::print(&report, iterations);
     }
+    if args.check {
+        let missed = check::missed(&report);
+        if !missed.is_empty() {
+            bail!("missed targets:\n  {}", missed.join("\n  "));
+        }
+    }
     Ok(())
 }
 
@@ -39,9 +52,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
 async fn measure(
     python: PathBuf,
     iterations: usize,
+    rounds: usize,
     pinned: Option<usize>,
 ) -> anyhow::Result<BenchReport> {
-    let (encoding, ping) = ping::measure(&python, iterations).await?;
+    let (encoding, ping) = ping::measure(&python, iterations, rounds).await?;
     let sessions = session::measure(&python, iterations)
         .await
         .context("the session benchmark failed")?;
@@ -57,6 +71,7 @@ async fn measure(
     Ok(BenchReport {
         encoding: encoding.as_str(),
         pinned,
+        rounds,
         ping,
         sessions,
         stream,

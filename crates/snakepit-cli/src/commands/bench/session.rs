@@ -1,6 +1,6 @@
 //! Sessions: the store's hot path in process, and `ping` in a session through one worker.
 //!
-//! - store: [`snakepit::session::bench_store_ops`], get/update mixes from many tasks over many
+//! - store: [`snakepit::floor::bench_store_ops`], get/update mixes from many tasks over many
 //!   sessions, in ops per second (target ≥ 1 000 000).
 //! - in session: sequential `execute_in_session` pings, one in flight, after a warm-up; p50
 //!   and p99 in µs, to read beside the plain `ping`.
@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 use serde_json::json;
 use snakepit::Pool;
-use snakepit::session::bench_store_ops;
+use snakepit::floor::bench_store_ops;
 
 use super::setup::{bench_pool, warm_up};
 use super::stats::Latency;

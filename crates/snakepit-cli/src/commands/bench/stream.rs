@@ -12,8 +12,7 @@ use anyhow::{Context as _, bail};
 use futures_util::StreamExt as _;
 use serde::Serialize;
 use serde_json::json;
-use snakepit::floor::Encoding;
-use snakepit::floor::Floor;
+use snakepit::floor::{Encoding, Floor};
 use snakepit::{Pool, StreamItem};
 
 use super::setup::{bench_pool, warm_up};

@@ -1,6 +1,9 @@
 //! The human-readable report: every figure with its target and an ok/MISSED verdict.
 
-use super::ping::{TARGET_P50_RATIO, TARGET_THROUGHPUT_RATIO};
+use super::ping::{
+    BLOCKING_TARGET_WORKERS, TARGET_BLOCKING_THROUGHPUT_RATIO, TARGET_P50_RATIO,
+    TARGET_THROUGHPUT_RATIO,
+};
 use super::report::BenchReport;
 use super::session::{STORE_SESSIONS_PER_TASK, STORE_TASKS, TARGET_STORE_OPS_PER_S};
 use super::stream::{ROUNDS, TARGET_STREAM_RATIO, chunk_count};
@@ -24,33 +27,45 @@ fn print_ping(report: &BenchReport, iterations: usize) {
         |cpu| format!("pinned to CPU {cpu}"),
     );
     println!(
-        "snakepit bench: ping, {iterations} calls per figure, encoding {}, {pinned}",
-        report.encoding
+        "snakepit bench: ping, {iterations} calls per figure, median of {} rounds, encoding {}, {pinned}",
+        report.rounds, report.encoding
     );
     println!(
-        "targets: pool p50 <= {TARGET_P50_RATIO}x floor, pool throughput >= {:.0}% of floor\n",
-        TARGET_THROUGHPUT_RATIO * 100.0
+        "targets: pool p50 <= {TARGET_P50_RATIO}x floor, pool calls/s >= {TARGET_THROUGHPUT_RATIO}x floor, \
+         and >= {TARGET_BLOCKING_THROUGHPUT_RATIO}x blocking floor with {BLOCKING_TARGET_WORKERS} workers\n"
     );
     println!(
-        "{:<8} {:<6} {:>10} {:>10} {:>12}",
+        "{:<8} {:<9} {:>10} {:>10} {:>12}",
         "workers", "setup", "p50 µs", "p99 µs", "calls/s"
     );
     for row in &report.ping {
-        for (setup, figures) in [("floor", row.floor), ("pool", row.pool)] {
+        for (setup, figures) in [
+            ("floor", row.floor),
+            ("blocking", row.blocking_floor),
+            ("pool", row.pool),
+        ] {
             println!(
-                "{:<8} {setup:<6} {:>10.1} {:>10.1} {:>12.0}",
+                "{:<8} {setup:<9} {:>10.1} {:>10.1} {:>12.0}",
                 row.workers, figures.p50_us, figures.p99_us, figures.calls_per_s
             );
         }
         println!(
-            "{:<8} {:<6} p50 {:.2}x floor (target <= {TARGET_P50_RATIO}x) {}; throughput {:.0}% of floor (target >= {:.0}%) {}",
+            "{:<8} {:<9} p50 {:.2}x floor (<= {TARGET_P50_RATIO}x) {}; calls/s {:.2}x floor (>= {TARGET_THROUGHPUT_RATIO}x) {}; {:.2}x blocking{}",
             row.workers,
             "ratio",
             row.ratio.p50,
             verdict(row.ratio.p50 <= TARGET_P50_RATIO),
-            row.ratio.throughput * 100.0,
-            TARGET_THROUGHPUT_RATIO * 100.0,
+            row.ratio.throughput,
             verdict(row.ratio.throughput >= TARGET_THROUGHPUT_RATIO),
+            row.ratio.throughput_vs_blocking,
+            if row.workers == BLOCKING_TARGET_WORKERS {
+                format!(
+                    " (>= {TARGET_BLOCKING_THROUGHPUT_RATIO}x) {}",
+                    verdict(row.ratio.throughput_vs_blocking >= TARGET_BLOCKING_THROUGHPUT_RATIO)
+                )
+            } else {
+                String::new()
+            },
         );
     }
 }

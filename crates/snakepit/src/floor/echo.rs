@@ -1,30 +1,23 @@
-//! The benchmark floor: a bare framed echo between this process and a Python process, with no
-//! pool in between.
-//!
-//! `snakepit bench` compares every figure of the pool with this floor: the same link, the
-//! same frames and the same codec, and nothing else. The Python side is
-//! `python -m snakepit_bridge.floor`, which answers every message with a `result` carrying
-//! the message's `args`.
+//! The tokio floor: the echo process's link driven on the runtime, as the pool drives a
+//! worker's, with nothing else in between.
 
-/// The wire types the floor speaks, for the benchmark.
-pub use crate::protocol::{Encoding, Message};
-
-use std::ffi::OsString;
 use std::path::PathBuf;
 
 use futures_util::StreamExt;
-use nix::sys::signal::Signal;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Child;
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
-use crate::adapter::{Adapter, PythonAdapter, WorkerCommand};
+use super::{floor_request, reap};
+use crate::adapter::WorkerCommand;
 use crate::error::{Error, Result};
-use crate::process::{LinkMode, LinkReader, LinkWriter, SpawnRequest, signal_group, spawn};
-use crate::protocol::{DEFAULT_MAX_FRAME, FrameBuffer, Kind, decode, frame_codec};
+use crate::process::{LinkMode, LinkReader, LinkWriter, SpawnRequest, spawn};
+use crate::protocol::{
+    DEFAULT_MAX_FRAME, Encoding, FrameBuffer, Kind, Message, decode, frame_codec,
+};
 use crate::worker::WorkerId;
 
-/// A Python process echoing frames over a native link.
+/// A Python process echoing frames over a link driven by the tokio runtime.
 pub struct Floor {
     child: Child,
     pid: u32,
@@ -44,30 +37,15 @@ impl std::fmt::Debug for Floor {
 }
 
 impl Floor {
-    /// Starts the echo process with `python` (resolved as [`PythonAdapter`] resolves it),
-    /// sending frames in `encoding`.
+    /// Starts the echo process with `python` (resolved as
+    /// [`PythonAdapter`](crate::PythonAdapter) resolves it), sending frames in `encoding`.
     ///
     /// # Errors
     ///
     /// [`Error::Config`] when the interpreter does not run, [`Error::Spawn`] when it cannot
     /// be started.
     pub async fn start(python: impl Into<PathBuf>, encoding: Encoding) -> Result<Self> {
-        let adapter = PythonAdapter::new("snakepit_bridge.floor:unused").python(python);
-        let command = tokio::task::spawn_blocking(move || adapter.worker_command())
-            .await
-            .map_err(|err| Error::Config(format!("preparing the floor panicked: {err}")))??;
-        let process = spawn(SpawnRequest {
-            program: command.program,
-            args: vec![
-                OsString::from("-m"),
-                OsString::from("snakepit_bridge.floor"),
-            ],
-            env: command.env,
-            cwd: None,
-            link: LinkMode::Socketpair,
-            worker: WorkerId::next(),
-        })
-        .await?;
+        let process = spawn(floor_request(python.into()).await?).await?;
         Ok(Self {
             child: process.child,
             pid: process.pid,
@@ -105,14 +83,24 @@ impl Floor {
         })
     }
 
-    /// Sends `message` and waits for the echo.
+    /// Sends a `ping` call with `id` and waits for its echo.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] when the link fails, [`Error::Protocol`] when the answer does not decode.
-    pub async fn echo(&mut self, message: &Message) -> Result<Message> {
-        self.send(message).await?;
-        self.receive().await
+    /// [`Error::Io`] when the link fails, [`Error::Protocol`] when the answer does not decode
+    /// or carries another id.
+    pub async fn ping(&mut self, id: u64) -> Result<()> {
+        self.send(&Message::call(id, "ping", serde_json::json!({})))
+            .await?;
+        let reply = self.receive().await?;
+        if reply.id == Some(id) {
+            Ok(())
+        } else {
+            Err(Error::Protocol(format!(
+                "the floor answered id {:?} to id {id}",
+                reply.id
+            )))
+        }
     }
 
     /// Asks the floor for `n` bare chunk frames and reads them all, then the result; returns
@@ -121,7 +109,7 @@ impl Floor {
     ///
     /// # Errors
     ///
-    /// As [`Floor::echo`].
+    /// As [`Floor::ping`].
     pub async fn stream(&mut self, id: u64, n: u64) -> Result<u64> {
         self.send(&Message::call(id, "chunks", serde_json::json!({ "n": n })))
             .await?;
@@ -160,21 +148,13 @@ impl Floor {
         }
     }
 
-    /// Stops the echo process and waits for it.
+    /// Closes the link and waits for the echo process to exit.
     pub async fn stop(mut self) {
         if let Err(err) = self.writer.shutdown().await {
             tracing::debug!(error = %err, "closing the floor's link failed");
         }
-        if tokio::time::timeout(std::time::Duration::from_secs(2), self.child.wait())
-            .await
-            .is_err()
-        {
-            if let Err(err) = signal_group(self.pid, Signal::SIGKILL) {
-                tracing::warn!(error = %err, "could not kill the floor");
-            }
-            if let Err(err) = self.child.wait().await {
-                tracing::debug!(error = %err, "could not reap the floor");
-            }
-        }
+        drop(self.writer);
+        drop(self.reader);
+        reap(self.child, self.pid).await;
     }
 }

@@ -1,0 +1,116 @@
+//! `snakepit bench --only PATH`: one path alone, for counting the host's instructions per
+//! call under callgrind (`docs/benchmarks.md`).
+//!
+//! It starts the one setup (a floor process or a pool of one showcase worker), makes
+//! [`WARM_UP`] pings, then `--iterations` sequential pings, stops the setup and prints how
+//! long the measured pings took. The fixed work (start, warm-up, stop) is the same for any
+//! `--iterations`, so two runs with different counts give the instructions of one call as
+//! the difference of their totals over the difference of their counts. The floors speak
+//! msgpack: the interpreter needs the `msgpack` package.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::json;
+use snakepit::floor::{BlockingFloor, Encoding, Floor};
+
+use super::ping_pool::showcase_pool;
+use crate::cli::BenchOnly;
+
+/// Pings before the measured ones, the same for every run.
+const WARM_UP: u64 = 100;
+
+/// Runs `path` alone with `calls` measured pings and prints the time they took.
+///
+/// # Errors
+///
+/// When the setup does not start or a ping fails.
+pub(super) async fn run(python: &Path, path: BenchOnly, calls: usize) -> anyhow::Result<()> {
+    let calls_u64 = u64::try_from(calls).context("--iterations is too large")?;
+    let elapsed = match path {
+        BenchOnly::Floor => floor(python, calls_u64).await,
+        BenchOnly::BlockingFloor => blocking_floor(python, calls_u64).await,
+        BenchOnly::Pool => pool(python, calls_u64).await,
+    }?;
+    let micros = elapsed.as_secs_f64() * 1e6;
+    #[expect(clippy::cast_precision_loss, reason = "call counts are far below 2^52")]
+    let per_call = micros / calls as f64;
+    println!(
+        "ping through the {}: {calls} pings in {micros:.0} µs ({per_call:.1} µs per ping)",
+        name(path)
+    );
+    Ok(())
+}
+
+/// What the path measures, in words.
+fn name(path: BenchOnly) -> &'static str {
+    match path {
+        BenchOnly::Floor => "tokio floor",
+        BenchOnly::BlockingFloor => "blocking floor",
+        BenchOnly::Pool => "pool",
+    }
+}
+
+async fn floor(python: &Path, calls: u64) -> anyhow::Result<Duration> {
+    let mut floor = Floor::start(python, Encoding::MsgPack)
+        .await
+        .context("could not start the floor")?;
+    let outcome = async {
+        for id in 0..WARM_UP {
+            floor.ping(id).await?;
+        }
+        let started = Instant::now();
+        for id in WARM_UP..WARM_UP + calls {
+            floor.ping(id).await?;
+        }
+        Ok(started.elapsed())
+    }
+    .await;
+    floor.stop().await;
+    outcome.map_err(|err: snakepit::Error| {
+        anyhow::Error::new(err).context("the floor echo failed (is msgpack installed?)")
+    })
+}
+
+async fn blocking_floor(python: &Path, calls: u64) -> anyhow::Result<Duration> {
+    let mut floor = BlockingFloor::start(python, Encoding::MsgPack)
+        .await
+        .context("could not start the blocking floor")?;
+    let (floor, outcome) = tokio::task::spawn_blocking(move || {
+        let outcome = (|| {
+            for id in 0..WARM_UP {
+                floor.ping(id)?;
+            }
+            let started = Instant::now();
+            for id in WARM_UP..WARM_UP + calls {
+                floor.ping(id)?;
+            }
+            Ok(started.elapsed())
+        })();
+        (floor, outcome)
+    })
+    .await
+    .context("the blocking floor's thread panicked")?;
+    floor.stop().await;
+    outcome.map_err(|err: snakepit::Error| {
+        anyhow::Error::new(err).context("the blocking floor echo failed (is msgpack installed?)")
+    })
+}
+
+async fn pool(python: &Path, calls: u64) -> anyhow::Result<Duration> {
+    let pool = showcase_pool(python, 1).await?;
+    let outcome = async {
+        for _ in 0..WARM_UP {
+            pool.execute("ping", json!({})).await?;
+        }
+        let started = Instant::now();
+        for _ in 0..calls {
+            pool.execute("ping", json!({})).await?;
+        }
+        Ok(started.elapsed())
+    }
+    .await;
+    pool.shutdown().await;
+    outcome.map_err(|err: snakepit::Error| anyhow::Error::new(err).context("ping failed"))
+}

@@ -1,0 +1,182 @@
+//! `ping` through the floors: W echo processes, driven by tokio tasks (the tokio floor) or by
+//! plain OS threads (the blocking floor). Every floor process is stopped before a
+//! measurement returns, also when it fails.
+
+use std::path::Path;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use snakepit::floor::{BlockingFloor, Encoding, Floor};
+
+use super::ping::Figures;
+use super::setup::warm_up;
+use super::stats::split;
+
+/// Measures the tokio floor with `workers` echo processes.
+pub(super) async fn measure_floor(
+    python: &Path,
+    encoding: Encoding,
+    workers: usize,
+    iterations: usize,
+) -> anyhow::Result<Figures> {
+    let mut floors = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        match Floor::start(python, encoding).await {
+            Ok(floor) => floors.push(floor),
+            Err(err) => {
+                stop_floors(floors).await;
+                return Err(err).context("could not start the floor");
+            }
+        }
+    }
+    let mut samples = Vec::with_capacity(iterations);
+    let latency = async {
+        for round in 0..warm_up(iterations) + iterations {
+            let slot = round % floors.len();
+            let started = Instant::now();
+            floors[slot]
+                .ping(round as u64)
+                .await
+                .context("the floor echo failed")?;
+            if round >= warm_up(iterations) {
+                samples.push(started.elapsed());
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(err) = latency {
+        stop_floors(floors).await;
+        return Err(err);
+    }
+    let began = Instant::now();
+    let tasks: Vec<_> = floors
+        .into_iter()
+        .zip(split(iterations, workers))
+        .map(|(mut floor, calls)| {
+            tokio::spawn(async move {
+                let mut outcome = Ok(());
+                for id in 1..=calls as u64 {
+                    if let Err(err) = floor.ping(id).await {
+                        outcome = Err(err);
+                        break;
+                    }
+                }
+                (floor, outcome)
+            })
+        })
+        .collect();
+    let mut floors = Vec::with_capacity(workers);
+    let mut failure = None;
+    for task in tasks {
+        match task.await {
+            Ok((floor, outcome)) => {
+                floors.push(floor);
+                if let Err(err) = outcome {
+                    failure.get_or_insert(anyhow::Error::new(err).context("the floor echo failed"));
+                }
+            }
+            Err(err) => {
+                failure.get_or_insert(anyhow::Error::new(err).context("a floor task panicked"));
+            }
+        }
+    }
+    let elapsed = began.elapsed();
+    stop_floors(floors).await;
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    Ok(Figures::of(&samples, iterations, elapsed))
+}
+
+async fn stop_floors(floors: Vec<Floor>) {
+    futures_util::future::join_all(floors.into_iter().map(Floor::stop)).await;
+}
+
+/// Measures the blocking floor with `workers` echo processes, off the runtime: latency on
+/// one blocking thread, throughput on one OS thread per process.
+pub(super) async fn measure_blocking_floor(
+    python: &Path,
+    encoding: Encoding,
+    workers: usize,
+    iterations: usize,
+) -> anyhow::Result<Figures> {
+    let mut floors = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        match BlockingFloor::start(python, encoding).await {
+            Ok(floor) => floors.push(floor),
+            Err(err) => {
+                stop_blocking_floors(floors).await;
+                return Err(err).context("could not start the blocking floor");
+            }
+        }
+    }
+    let (floors, outcome) = tokio::task::spawn_blocking(move || {
+        let outcome = blocking_figures(&mut floors, iterations);
+        (floors, outcome)
+    })
+    .await
+    .context("the blocking floor's thread panicked")?;
+    stop_blocking_floors(floors).await;
+    outcome
+}
+
+/// Sequential pings round-robin over `floors`, then one closed loop per floor, each on an OS
+/// thread of its own; the clock starts when every thread is ready.
+fn blocking_figures(floors: &mut [BlockingFloor], iterations: usize) -> anyhow::Result<Figures> {
+    let mut samples = Vec::with_capacity(iterations);
+    for round in 0..warm_up(iterations) + iterations {
+        let slot = round % floors.len();
+        let started = Instant::now();
+        floors[slot]
+            .ping(round as u64)
+            .context("the blocking floor echo failed")?;
+        if round >= warm_up(iterations) {
+            samples.push(started.elapsed());
+        }
+    }
+    let elapsed = closed_loops(floors, iterations)?;
+    Ok(Figures::of(&samples, iterations, elapsed))
+}
+
+/// Runs `iterations` pings split over one OS thread per floor; returns the wall time.
+fn closed_loops(floors: &mut [BlockingFloor], iterations: usize) -> anyhow::Result<Duration> {
+    let count = floors.len();
+    let ready = Barrier::new(count + 1);
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = floors
+            .iter_mut()
+            .zip(split(iterations, count))
+            .map(|(floor, calls)| {
+                let ready = &ready;
+                scope.spawn(move || {
+                    ready.wait();
+                    (1..=calls as u64).try_for_each(|id| floor.ping(id))
+                })
+            })
+            .collect();
+        ready.wait();
+        let began = Instant::now();
+        let mut failure = None;
+        for thread in threads {
+            match thread.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    failure.get_or_insert(
+                        anyhow::Error::new(err).context("the blocking floor echo failed"),
+                    );
+                }
+                Err(_) => {
+                    failure.get_or_insert(anyhow::anyhow!("a blocking floor thread panicked"));
+                }
+            }
+        }
+        let elapsed = began.elapsed();
+        failure.map_or(Ok(elapsed), Err)
+    })
+}
+
+async fn stop_blocking_floors(floors: Vec<BlockingFloor>) {
+    futures_util::future::join_all(floors.into_iter().map(BlockingFloor::stop)).await;
+}

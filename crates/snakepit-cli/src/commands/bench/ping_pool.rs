@@ -1,0 +1,86 @@
+//! `ping` through a pool of W showcase workers, and the codec every floor then uses.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+use snakepit::floor::Encoding;
+use snakepit::{Pool, PythonAdapter};
+
+use super::ping::Figures;
+use super::setup::warm_up;
+use super::stats::split;
+
+/// Starts a pool of `workers` showcase workers.
+pub(super) async fn showcase_pool(python: &Path, workers: usize) -> anyhow::Result<Pool> {
+    Pool::builder(PythonAdapter::showcase().python(python))
+        .size(workers)
+        .start()
+        .await
+        .with_context(|| format!("could not start a pool of {workers} showcase workers"))
+}
+
+/// The codec a pool uses with this interpreter: msgpack when the worker has it (the host
+/// always does). Asks a one-worker pool, then shuts it down.
+pub(super) async fn negotiated_encoding(python: &Path) -> anyhow::Result<Encoding> {
+    let pool = showcase_pool(python, 1).await?;
+    let info = pool.execute("info", json!({})).await;
+    pool.shutdown().await;
+    let info = info.context("could not ask a worker for its encodings")?;
+    let has_msgpack = info
+        .get("msgpack")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Ok(if has_msgpack {
+        Encoding::MsgPack
+    } else {
+        Encoding::Json
+    })
+}
+
+/// Measures `ping` through a fresh pool of `workers`, then shuts it down.
+pub(super) async fn measure_pool(
+    python: &Path,
+    workers: usize,
+    iterations: usize,
+) -> anyhow::Result<Figures> {
+    let pool = showcase_pool(python, workers).await?;
+    let outcome = pool_figures(&pool, workers, iterations).await;
+    pool.shutdown().await;
+    outcome
+}
+
+async fn pool_figures(pool: &Pool, workers: usize, iterations: usize) -> anyhow::Result<Figures> {
+    for _ in 0..warm_up(iterations) {
+        pool.execute("ping", json!({}))
+            .await
+            .context("warm-up ping failed")?;
+    }
+    let mut samples = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let started = Instant::now();
+        pool.execute("ping", json!({}))
+            .await
+            .context("ping failed")?;
+        samples.push(started.elapsed());
+    }
+    let began = Instant::now();
+    let tasks: Vec<_> = split(iterations, workers)
+        .map(|calls| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                for _ in 0..calls {
+                    pool.execute("ping", json!({})).await?;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await
+            .context("a throughput task panicked")?
+            .context("ping failed")?;
+    }
+    Ok(Figures::of(&samples, iterations, began.elapsed()))
+}
