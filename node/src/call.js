@@ -20,6 +20,8 @@ export class Call {
     this.id = message.id;
     this.command = message.command;
     this.sessionId = message.session_id ?? null;
+    this.correlationId = message.correlation_id ?? null;
+    this.traceparent = message.traceparent ?? null;
     const timeout = message.timeout_ms;
     this.timeoutMs = timeout === undefined || timeout === null ? null : Number(timeout);
     this.deadline = this.timeoutMs === null ? null : performance.now() + this.timeoutMs;

@@ -63,6 +63,20 @@ export class CallContext {
     return this._call.sessionId;
   }
 
+  /** The call's correlation id (ties its events, spans and logs together), or null. */
+  get correlationId() {
+    return this._call.correlationId;
+  }
+
+  /**
+   * Sends a telemetry event for this call: `name` (lowercase words joined by dots, such as
+   * `model.loaded`), numeric `measurements` and free-form `metadata`. Never throws and never
+   * waits: an event that cannot be sent is dropped and counted (`droppedEvents`).
+   */
+  emit(name, measurements = {}, metadata = {}) {
+    this._runtime.emitEvent(this._call, name, measurements, metadata);
+  }
+
   /** This worker's id (`w3`), or null. */
   get workerId() {
     return this._runtime.workerId;

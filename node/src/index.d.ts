@@ -52,6 +52,10 @@ export interface ToolDeclaration {
 export declare class CallContext {
   /** The id the host gave this call. */
   readonly callId: number | bigint;
+  /** The call's correlation id, or null. */
+  readonly correlationId: string | null;
+  /** Sends a telemetry event for this call; never throws, never waits. */
+  emit(name: string, measurements?: Record<string, number>, metadata?: Record<string, unknown>): void;
   /** The tool name the host asked for. */
   readonly command: string;
   /** The call's session id, or null. */

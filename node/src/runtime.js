@@ -19,6 +19,9 @@ import { DepthLimitExceeded, encodeLenient, SerializationError, tooDeep, MAX_DEP
 import { availableEncodings, messageKind } from './protocol.js';
 import { errorPayload } from './errors.js';
 
+/** The names the host accepts for events (docs/telemetry.md). */
+const EVENT_NAME = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/;
+
 export const PROTOCOL_VERSION = 1;
 const QUIET_KINDS = new Set(['welcome']);
 
@@ -63,6 +66,8 @@ export class Runtime {
     /** Calls waiting for a free slot, in arrival order. */
     this.waiting = [];
     this.hostCalls = new Map();
+    /** Telemetry events that could not be sent (bad name, unencodable data, link closed). */
+    this.droppedEvents = 0;
     this.nextRef = 1;
     this.welcomed = false;
     this.toolList = [...tools.keys()].join(', ') || '(none)';
@@ -261,6 +266,30 @@ export class Runtime {
     );
     call.seq += 1;
     if (!this.link.writeFrame(payload)) await call.race(this.link.drained());
+  }
+
+  // Telemetry.
+
+  /** Writes one `event` frame for `call`; a failure drops the event and counts it. */
+  emitEvent(call, name, measurements, metadata) {
+    try {
+      if (typeof name !== 'string' || !EVENT_NAME.test(name) || this.link.closed) {
+        this.droppedEvents += 1;
+        return;
+      }
+      const message = {
+        kind: 'event',
+        id: call.id,
+        name,
+        data: { measurements: measurements ?? {}, metadata: metadata ?? {} },
+      };
+      if (call.correlationId !== null) message.correlation_id = call.correlationId;
+      if (call.traceparent !== null) message.traceparent = call.traceparent;
+      const payload = encodeLenient(message, 'data', this.link.encoding, this.maxFrame, `event '${name}'`);
+      this.link.writeFrame(payload);
+    } catch {
+      this.droppedEvents += 1;
+    }
   }
 
   // Host calls.

@@ -249,3 +249,18 @@ test('unknown message kinds are ignored (and logged)', async () => {
   assert.match(worker.stderr, /unknown kind "from_the_future"/);
   await worker.close();
 });
+
+test('ctx.emit sends an event frame for the call with its correlation id', async () => {
+  const [worker] = await Worker.ready(FAULT);
+  worker.send({ kind: 'call', id: 7, command: 'emit_event', args: { name: 'model.loaded' }, correlation_id: 'c-42' });
+  const event = await worker.next((m) => m.kind === 'event');
+  assert.equal(event.id, 7);
+  assert.equal(event.name, 'model.loaded');
+  assert.equal(event.correlation_id, 'c-42');
+  assert.deepEqual(event.data, { measurements: { items: 3 }, metadata: { source: 'test' } });
+  const result = await worker.next(isResult(7));
+  assert.equal(result.result, 'c-42');
+  // The refused name was dropped, not sent.
+  assert.equal((await worker.call(8, 'add', { a: 2 })).result, 2);
+  await worker.close();
+});

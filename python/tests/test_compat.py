@@ -56,7 +56,7 @@ def test_get_tools_and_tool_options() -> None:
     from compat_adapter import CompatAdapter
 
     specs = {spec["name"]: spec for spec in CompatAdapter().get_tools()}
-    assert sorted(specs) == ["host_sum", "items", "sent"]
+    assert sorted(specs) == ["host_sum", "item_access", "items", "sent"]
     assert specs["host_sum"]["description"] == "Add through the host."
     assert specs["host_sum"]["required_variables"] == ["temperature"]
     assert specs["items"]["streaming"] is True
@@ -186,6 +186,20 @@ def test_an_adapter_with_its_own_dispatcher(encoding: str) -> None:
             ("calculate", {"a": 1, "b": 2}),
             ("snakepit.list_host_tools", {}),
         ]
+        call_id = worker.start_call("item_access", {"value": 0.7})
+        reply, host_calls = answer_host_calls(
+            worker,
+            call_id,
+            {
+                "snakepit.set_variable": {"name": "temperature", "value": 0.7},
+                "snakepit.get_variable": {"name": "temperature", "value": 0.7},
+            },
+        )
+        assert reply["result"] == 0.7
+        assert host_calls == [
+            ("snakepit.set_variable", {"name": "temperature", "value": 0.7}),
+            ("snakepit.get_variable", {"name": "temperature"}),
+        ]
         chunks, result = worker.stream("items")
         raw = (
             b"\x00raw"
@@ -212,6 +226,7 @@ def test_an_adapter_with_its_own_dispatcher(encoding: str) -> None:
         assert worker.call("dispatched")["result"] == [
             "greet",
             "host_sum",
+            "item_access",
             "items",
             "sent",
             "missing",

@@ -33,6 +33,13 @@ export class FaultAdapter {
     return args;
   }
 
+  /** Sends a telemetry event, and one with a name the host would refuse. */
+  emit_event({ name }, ctx) {
+    ctx.emit(name, { items: 3 }, { source: 'test' });
+    ctx.emit('Not A Name');
+    return ctx.correlationId;
+  }
+
   is_initialized() {
     return this.initialized;
   }

@@ -247,6 +247,14 @@ class CallContext:
         """The value of the session variable ``name`` (kept by the host)."""
         return _variable_value(self.call_host_tool("snakepit.get_variable", name=name))
 
+    def __getitem__(self, name: str) -> Any:
+        """``ctx["name"]``: the value of the session variable ``name`` (the v0.4 API)."""
+        return self.get_variable(name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        """``ctx["name"] = value``: set the session variable ``name`` (the v0.4 API)."""
+        self.set_variable(name, value)
+
     async def aget_variable(self, name: str) -> Any:
         """The ``async`` form of :meth:`get_variable`."""
         return _variable_value(await self.acall_host_tool("snakepit.get_variable", name=name))

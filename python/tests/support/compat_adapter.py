@@ -44,6 +44,11 @@ class CompatAdapter(BaseAdapter):
         as_map = ctx.call_elixir_tool("calculate", {"a": params["a"], "b": params["b"]})
         return {"keywords": as_keywords, "map": as_map, "tools": sorted(ctx.elixir_tools)}
 
+    @tool(description="Write and read a session variable by item access (v0.4).")
+    def item_access(self, params: dict[str, Any], ctx: SessionContext) -> Any:
+        ctx["temperature"] = params["value"]
+        return ctx["temperature"]
+
     @tool(supports_streaming=True)
     def items(self, params: dict[str, Any]) -> Iterator[Any]:
         yield {"kind": "map"}

@@ -468,3 +468,44 @@ async fn a_sigkilled_host_leaves_no_node_process_behind() {
     host.wait().unwrap();
     support::assert_all_gone(&everyone, Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn a_node_tools_telemetry_events_reach_the_host_with_the_calls_correlation_id() {
+    let pool = fault_pool(1).await;
+    let mut events = pool.events();
+    let echoed = pool
+        .call("emit_event")
+        .json(json!({"name": "model.loaded"}))
+        .correlation_id("node-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed, json!("node-7"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let event = loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(snakepit::telemetry::Received::Event(
+                event @ snakepit::telemetry::Event::Worker { .. },
+            ))) => break event,
+            Ok(Some(_)) => {}
+            other => panic!("no worker event: {other:?}"),
+        }
+    };
+    match event {
+        snakepit::telemetry::Event::Worker {
+            name,
+            measurements,
+            correlation_id,
+            ..
+        } => {
+            assert_eq!(name, "model.loaded");
+            assert_eq!(measurements, json!({"items": 3}));
+            assert_eq!(
+                correlation_id.as_ref().map(|id| id.as_str()),
+                Some("node-7")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    pool.shutdown().await;
+}
