@@ -136,5 +136,24 @@ pub(super) async fn sample_gauges(pool: Weak<PoolShared>) {
         shared
             .telemetry
             .record_gauges(counts.queued, counts.busy, counts.live, sessions);
+        let workers: Vec<(WorkerId, u32)> = shared
+            .roster
+            .workers()
+            .iter()
+            .filter(|worker| worker.is_alive())
+            .map(|worker| (worker.id(), worker.pid()))
+            .collect();
+        drop(shared);
+        // One pass over /proc for every worker, off the runtime.
+        let rss = crate::process::group_rss_all_off_runtime(
+            workers.iter().map(|(_, pid)| *pid).collect(),
+        )
+        .await;
+        let Some(shared) = pool.upgrade() else { break };
+        for (worker, pid) in workers {
+            if let Some(bytes) = rss.get(&pid) {
+                shared.telemetry.record_worker_rss(worker, *bytes);
+            }
+        }
     }
 }

@@ -33,6 +33,9 @@ pub(super) const CUT_MARKER: &str = " [line cut at 8 KiB]";
 pub(crate) struct OutputTail {
     tail: Arc<Mutex<VecDeque<String>>>,
     readers: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// The correlation id of the call the worker runs, when it runs one call at a time;
+    /// empty otherwise. Kept in one reused buffer: setting it allocates nothing.
+    current: Arc<Mutex<String>>,
 }
 
 impl OutputTail {
@@ -45,14 +48,16 @@ impl OutputTail {
         let output = Self::default();
         let mut readers = Vec::new();
         if let Some(stdout) = stdout {
+            let current = Arc::clone(&output.current);
             readers.push(tokio::spawn(read_lines(stdout, move |text| {
-                log_line(worker, "stdout", text);
+                log_line(worker, "stdout", &current, text);
             })));
         }
         if let Some(stderr) = stderr {
             let tail = Arc::clone(&output.tail);
+            let current = Arc::clone(&output.current);
             readers.push(tokio::spawn(read_lines(stderr, move |text| {
-                log_line(worker, "stderr", text);
+                log_line(worker, "stderr", &current, text);
                 let mut tail = tail.lock().expect("output lock is never poisoned");
                 if tail.len() == TAIL_LINES {
                     tail.pop_front();
@@ -78,6 +83,16 @@ impl OutputTail {
         }
     }
 
+    /// Records the correlation id of the call the worker now runs (`None`: no call), so its
+    /// output lines carry it. Only for workers that run one call at a time.
+    pub(crate) fn set_call(&self, correlation_id: Option<&str>) {
+        let mut current = self.current.lock().expect("output lock is never poisoned");
+        current.clear();
+        if let Some(correlation_id) = correlation_id {
+            current.push_str(correlation_id);
+        }
+    }
+
     /// The last lines of stderr, joined.
     pub(crate) fn tail(&self) -> String {
         let tail = self.tail.lock().expect("output lock is never poisoned");
@@ -88,8 +103,18 @@ impl OutputTail {
     }
 }
 
-fn log_line(worker: WorkerId, stream: &'static str, text: &str) {
-    tracing::info!(target: "snakepit::worker::output", worker = %worker, stream, "{text}");
+fn log_line(worker: WorkerId, stream: &'static str, current: &Mutex<String>, text: &str) {
+    let correlation_id = {
+        let current = current.lock().expect("output lock is never poisoned");
+        (!current.is_empty()).then(|| current.clone())
+    };
+    tracing::info!(
+        target: "snakepit::worker::output",
+        worker = %worker,
+        stream,
+        correlation_id = correlation_id.as_deref(),
+        "{text}"
+    );
 }
 
 /// Reads `source` line by line until it ends or fails, and hands each line (without its
@@ -179,6 +204,70 @@ mod tests {
     use tokio::io::ReadBuf;
 
     use super::*;
+
+    /// Collects what `tracing` writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn output_lines_carry_the_running_calls_correlation_id() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let (mut stdout_in, stdout_out) = tokio::io::duplex(1024);
+        let output = OutputTail::capture(
+            WorkerId::next(),
+            Some(stdout_out),
+            None::<tokio::io::DuplexStream>,
+        );
+        output.set_call(Some("corr-1"));
+        tokio::io::AsyncWriteExt::write_all(&mut stdout_in, b"inside the call\n")
+            .await
+            .unwrap();
+        let seen = |text: &'static str| {
+            let captured = captured.clone();
+            async move { String::from_utf8_lossy(&captured.0.lock().unwrap()).contains(text) }
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !seen("inside the call").await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the line never arrived"
+            );
+            tokio::task::yield_now().await;
+        }
+        output.set_call(None);
+        tokio::io::AsyncWriteExt::write_all(&mut stdout_in, b"between calls\n")
+            .await
+            .unwrap();
+        drop(stdout_in);
+        output.settle(Duration::from_secs(5)).await;
+        let text = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+        let inside = text
+            .lines()
+            .find(|line| line.contains("inside the call"))
+            .unwrap();
+        assert!(inside.contains("correlation_id=\"corr-1\""), "{inside}");
+        let between = text
+            .lines()
+            .find(|line| line.contains("between calls"))
+            .unwrap();
+        assert!(!between.contains("correlation_id"), "{between}");
+    }
 
     /// A worker's stdout: `flood` bytes without a newline, then `rest`; counts the bytes it
     /// has handed out.

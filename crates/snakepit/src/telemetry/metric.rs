@@ -25,6 +25,9 @@ pub const QUEUE_DEPTH: &str = "snakepit_queue_depth";
 pub const BUSY_WORKERS: &str = "snakepit_busy_workers";
 /// Live workers, by `pool` (sampled).
 pub const WORKERS: &str = "snakepit_workers";
+/// Resident memory of each worker's process group in bytes, by `pool` and `worker`
+/// (sampled).
+pub const WORKER_RSS: &str = "snakepit_worker_rss_bytes";
 /// Live sessions in the pool's store, by `pool` (sampled).
 pub const SESSIONS: &str = "snakepit_sessions";
 /// Replacement workers started after an exit, by `pool`.
@@ -92,6 +95,13 @@ impl Telemetry {
             gauge!(WORKERS, "pool" => pool.clone()).set(workers as f64);
             gauge!(SESSIONS, "pool" => pool).set(sessions as f64);
         }
+    }
+
+    /// The resident memory of a worker's process group.
+    pub(crate) fn record_worker_rss(&self, worker: crate::worker::WorkerId, bytes: u64) {
+        #[expect(clippy::cast_precision_loss, reason = "gauges are floats")]
+        gauge!(WORKER_RSS, "pool" => self.pool_label(), "worker" => worker.to_string())
+            .set(bytes as f64);
     }
 
     /// A replacement worker started.

@@ -201,6 +201,10 @@ impl Worker {
             id,
             armed: true,
         };
+        if shared.capacity == 1 {
+            // One call at a time: the worker's output lines until its answer are this call's.
+            shared.output.set_call(frame.correlation_id);
+        }
         match shared.send_call_locked(&mut writer, &frame).await {
             Ok(()) | Err(Error::Io { .. }) => {
                 registration.armed = false;

@@ -48,6 +48,10 @@ pub(super) fn route(shared: &Shared, payload: &[u8]) -> Result<Routed, String> {
                 },
                 None => return Err("a reply without an id".to_owned()),
             };
+            if shared.capacity == 1 && message.kind() == Kind::Result {
+                // Cleared before the answer wakes the caller, who may start the next call.
+                shared.output.set_call(None);
+            }
             if !shared.pending.answer(id, Ok(message.into())) {
                 tracing::debug!(worker = %shared.id, id, "reply to no pending call");
             }

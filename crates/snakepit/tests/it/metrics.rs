@@ -95,3 +95,31 @@ async fn metrics_after_a_known_workload_and_the_text_parses() {
     assert!(p50 > Duration::ZERO && p50 <= p99, "{:?}", stats.latency);
     pool.shutdown().await;
 }
+
+#[tokio::test]
+async fn each_workers_resident_memory_is_sampled() {
+    snakepit::telemetry::prometheus::install().unwrap();
+    let pool = support::builder(telemetry_adapter(), 2)
+        .instance_name("metrics-rss")
+        .start()
+        .await
+        .unwrap();
+    let sampled = support::eventually(Duration::from_secs(10), || async {
+        let scraped = scrape();
+        scraped
+            .samples
+            .iter()
+            .filter(|sample| {
+                sample.metric == "snakepit_worker_rss_bytes"
+                    && sample.labels.get("pool") == Some("metrics-rss")
+            })
+            .filter(|sample| {
+                matches!(sample.value, prometheus_parse::Value::Gauge(bytes) if bytes > 1_000_000.0)
+            })
+            .count()
+            == 2
+    })
+    .await;
+    assert!(sampled, "no RSS gauge for each of the 2 workers");
+    pool.shutdown().await;
+}
