@@ -85,6 +85,17 @@ fn new_correlation_id() -> String {
     )
 }
 
+/// Reads a call from the request of a call or stream route.
+fn accept(
+    state: &AppState,
+    params: PathParams<(String, String)>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Prepared, ApiError> {
+    let body = body.map_err(|rejection| body_error(&rejection))?;
+    prepare(state, params.0?, headers, &body)
+}
+
 /// Reads the call from the path, the headers and the body.
 fn prepare(
     state: &AppState,
@@ -202,14 +213,7 @@ pub async fn call(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => return body_error(&rejection).into_response(),
-    };
-    let call = match params
-        .0
-        .and_then(|params| prepare(&state, params, &headers, &body))
-    {
+    let call = match accept(&state, params, &headers, body) {
         Ok(call) => call,
         Err(err) => return err.into_response(),
     };
@@ -243,14 +247,7 @@ pub async fn stream(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => return body_error(&rejection).into_response(),
-    };
-    let call = match params
-        .0
-        .and_then(|params| prepare(&state, params, &headers, &body))
-    {
+    let call = match accept(&state, params, &headers, body) {
         Ok(call) => call,
         Err(err) => return err.into_response(),
     };
