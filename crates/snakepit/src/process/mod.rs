@@ -15,7 +15,7 @@ mod run;
 mod spawner;
 mod unix;
 
-pub(crate) use output::OutputTail;
+pub(crate) use output::{OutputTail, output_is_logged};
 pub(crate) use procfs::{
     group_members, group_rss_all_off_runtime, is_running, is_same_process, stat,
 };

@@ -201,7 +201,7 @@ impl Worker {
             id,
             armed: true,
         };
-        if shared.capacity == 1 {
+        if shared.capacity == 1 && crate::process::output_is_logged() {
             // One call at a time: the worker's output lines until its answer are this call's.
             shared.output.set_call(frame.correlation_id);
         }

@@ -48,7 +48,10 @@ pub(super) fn route(shared: &Shared, payload: &[u8]) -> Result<Routed, String> {
                 },
                 None => return Err("a reply without an id".to_owned()),
             };
-            if shared.capacity == 1 && message.kind() == Kind::Result {
+            if shared.capacity == 1
+                && message.kind() == Kind::Result
+                && crate::process::output_is_logged()
+            {
                 // Cleared before the answer wakes the caller, who may start the next call.
                 shared.output.set_call(None);
             }
