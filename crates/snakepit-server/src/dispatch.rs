@@ -16,13 +16,17 @@ pub struct CallSpec {
     pub timeout: Option<Duration>,
     /// Whether the call may run twice (retried on another worker after a crash).
     pub idempotent: bool,
-    /// The call's correlation id. Echoed in the response and in events; not yet passed to
-    /// the worker (the library's call path does not carry one yet).
+    /// The call's correlation id: echoed in the response, passed to the call
+    /// ([`Call::correlation_id`]: its events, its tracing span, `ctx.correlation_id` in the
+    /// worker).
     pub correlation_id: String,
 }
 
 fn request<'p>(pool: &'p Pool, command: &'p str, args: Value, spec: &CallSpec) -> Call<'p> {
-    let mut call = pool.call(command).json(args);
+    let mut call = pool
+        .call(command)
+        .json(args)
+        .correlation_id(spec.correlation_id.as_str());
     if let Some(session) = &spec.session {
         call = call.session(session.as_str());
     }

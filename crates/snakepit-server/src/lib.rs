@@ -25,6 +25,7 @@ pub mod api;
 pub mod auth;
 pub mod dispatch;
 pub mod error;
+pub mod forward;
 pub mod monitor;
 pub mod reload;
 pub mod server;

@@ -1,35 +1,37 @@
-//! What the server watches of each pool for the dashboard, `/v1/pools/{pool}/stats` and the
-//! `snapshot` events: the latency and rate of the calls it served, the recent errors with their
-//! tracebacks, and each worker's pid, age and resident memory.
+//! What the server shows of each pool for the dashboard, `/v1/pools/{pool}/stats` and the
+//! `snapshot` events. The library reports the workers ([`Pool::workers`]: pid, state, running
+//! commands, calls served, RSS, age) and the latency percentiles ([`PoolStats::latency`]);
+//! the server adds calls/s (the change of the pool's request count between the ticker's
+//! samples), the recent errors with their tracebacks (calls made through this server), and
+//! which worker pids appeared or went since the last look.
 //!
-//! STOPGAP until the library reports these itself (telemetry: latency percentiles and events;
-//! a per-worker snapshot): latencies and errors are those of calls made *through this
-//! server*, and a worker's age is counted from when the server first saw its pid, its RSS read
-//! from `/proc`. Per-worker state, current command and calls served are not available from
-//! the library yet and are reported as `null`.
+//! Nothing here runs for a successful call: the monitor is fed by the ticker and by failed
+//! calls only.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use snakepit::{CircuitState, Pool, PoolStats};
+use snakepit::{CircuitState, Pool, PoolStats, WorkerSnapshot};
 
 use crate::error::ApiError;
 
-/// How far back calls/s and the latency percentiles look.
-const WINDOW: Duration = Duration::from_secs(10);
-/// The most latencies kept in the window.
-const MAX_SAMPLES: usize = 50_000;
+/// How far back calls/s looks.
+const RATE_WINDOW: Duration = Duration::from_secs(2);
+/// How many request-count samples are kept (the ticker takes one each interval).
+const MAX_SAMPLES: usize = 64;
 /// How many recent errors are kept.
 const MAX_ERRORS: usize = 20;
+/// What the dashboard shows as the current command of a worker running nothing.
+pub const IDLE: &str = "idle";
 
 /// The server's view of one pool.
 #[derive(Debug, Default)]
 pub struct Monitor {
-    samples: Mutex<VecDeque<(Instant, u32)>>,
+    samples: Mutex<VecDeque<(Instant, u64)>>,
     errors: Mutex<VecDeque<Value>>,
-    first_seen: Mutex<HashMap<u32, Instant>>,
+    seen: Mutex<HashSet<u32>>,
 }
 
 /// How the worker set changed between two looks.
@@ -48,76 +50,65 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Monitor {
-    /// Records one call the server served: its latency, and its error when it failed.
-    pub fn record(&self, command: &str, elapsed: Duration, error: Option<&ApiError>) {
-        let now = Instant::now();
-        let micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
-        {
-            let mut samples = lock(&self.samples);
-            samples.push_back((now, micros));
-            while samples.len() > MAX_SAMPLES
-                || samples
-                    .front()
-                    .is_some_and(|(at, _)| now.duration_since(*at) > WINDOW)
-            {
-                samples.pop_front();
-            }
-        }
-        if let Some(error) = error {
-            let mut entry = error.body()["error"].clone();
-            entry["at_ms"] = json!(unix_millis());
-            entry["command"] = json!(command);
-            let mut errors = lock(&self.errors);
-            errors.push_back(entry);
-            while errors.len() > MAX_ERRORS {
-                errors.pop_front();
-            }
+    /// Records a failed call the server served, with its error.
+    pub fn record_error(&self, command: &str, error: &ApiError) {
+        let mut entry = error.body()["error"].clone();
+        entry["at_ms"] = json!(unix_millis(SystemTime::now()));
+        entry["command"] = json!(command);
+        let mut errors = lock(&self.errors);
+        errors.push_back(entry);
+        while errors.len() > MAX_ERRORS {
+            errors.pop_front();
         }
     }
 
-    /// Calls per second over the last `over`, and the p50/p90/p99 latencies in milliseconds
-    /// of the window.
-    pub fn rates(&self, over: Duration) -> Value {
-        let now = Instant::now();
-        let mut recent: Vec<u32> = Vec::new();
-        let mut latest = 0_u64;
-        {
-            let samples = lock(&self.samples);
-            for (at, micros) in samples.iter() {
-                let age = now.duration_since(*at);
-                if age <= WINDOW {
-                    recent.push(*micros);
-                }
-                if age <= over {
-                    latest += 1;
-                }
-            }
+    /// Notes the pool's request count now (the ticker calls this each interval).
+    pub fn sample(&self, requests: u64) {
+        self.sample_at(Instant::now(), requests);
+    }
+
+    fn sample_at(&self, now: Instant, requests: u64) {
+        let mut samples = lock(&self.samples);
+        samples.push_back((now, requests));
+        while samples.len() > MAX_SAMPLES {
+            samples.pop_front();
         }
-        recent.sort_unstable();
-        let pick = |q: f64| -> Value {
-            if recent.is_empty() {
-                return Value::Null;
-            }
-            #[expect(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                clippy::cast_precision_loss,
-                reason = "an index into a non-empty sorted list"
-            )]
-            let index = ((recent.len() - 1) as f64 * q).round() as usize;
-            json!(f64::from(recent[index]) / 1000.0)
+    }
+
+    /// Calls per second over about the last [`RATE_WINDOW`], from the samples; 0 before two.
+    pub fn calls_per_s(&self) -> f64 {
+        let samples = lock(&self.samples);
+        let Some(&(last_at, last)) = samples.back() else {
+            return 0.0;
         };
-        #[expect(
-            clippy::cast_precision_loss,
-            reason = "a count of calls in a short window"
-        )]
-        let per_second = latest as f64 / over.as_secs_f64().max(0.001);
+        let first = samples
+            .iter()
+            .find(|(at, _)| last_at.duration_since(*at) <= RATE_WINDOW)
+            .copied();
+        match first {
+            Some((first_at, first)) if first_at < last_at => {
+                #[expect(clippy::cast_precision_loss, reason = "a count of calls")]
+                let calls = last.saturating_sub(first) as f64;
+                calls / last_at.duration_since(first_at).as_secs_f64()
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// Calls/s and the pool's latency percentiles (since it started) in milliseconds.
+    pub fn rates(&self, stats: &PoolStats) -> Value {
+        let ms = |duration: Option<Duration>| {
+            duration.map_or(Value::Null, |duration| {
+                json!((duration.as_secs_f64() * 1_000_000.0).round() / 1000.0)
+            })
+        };
+        let latency = &stats.latency;
         json!({
-            "calls_per_s": (per_second * 10.0).round() / 10.0,
-            "p50_ms": pick(0.50),
-            "p90_ms": pick(0.90),
-            "p99_ms": pick(0.99),
-            "window_calls": recent.len(),
+            "calls_per_s": (self.calls_per_s() * 10.0).round() / 10.0,
+            "p50_ms": ms(latency.p50),
+            "p95_ms": ms(latency.p95),
+            "p99_ms": ms(latency.p99),
+            "window_calls": latency.count,
         })
     }
 
@@ -126,18 +117,16 @@ impl Monitor {
         lock(&self.errors).iter().cloned().collect()
     }
 
-    /// Compares the live pids with the last look, and remembers when each was first seen.
+    /// Compares the live pids with the last look.
     pub fn observe(&self, pids: &[u32]) -> WorkerChanges {
-        let now = Instant::now();
-        let mut seen = lock(&self.first_seen);
+        let mut seen = lock(&self.seen);
         let mut changes = WorkerChanges::default();
         for pid in pids {
-            seen.entry(*pid).or_insert_with(|| {
+            if seen.insert(*pid) {
                 changes.started.push(*pid);
-                now
-            });
+            }
         }
-        seen.retain(|pid, _| {
+        seen.retain(|pid| {
             let live = pids.contains(pid);
             if !live {
                 changes.exited.push(*pid);
@@ -147,27 +136,38 @@ impl Monitor {
         changes.exited.sort_unstable();
         changes
     }
+}
 
-    /// The workers: pid, age, RSS; `null` for what the library does not report yet.
-    pub fn workers(&self, pids: &[u32]) -> Vec<Value> {
-        let now = Instant::now();
-        let seen = lock(&self.first_seen);
-        pids.iter()
-            .map(|pid| {
-                let age = seen
-                    .get(pid)
-                    .map(|at| now.duration_since(*at).as_secs_f64());
-                json!({
-                    "pid": pid,
-                    "state": "alive",
-                    "current_command": null,
-                    "calls_served": null,
-                    "rss_bytes": rss_bytes(*pid),
-                    "age_s": age.map(|age| (age * 10.0).round() / 10.0),
-                })
-            })
-            .collect()
-    }
+/// One worker as JSON: every field has a value (`current_command` is [`IDLE`] when it runs
+/// nothing; the RSS is read from `/proc` when the pool has not sampled it yet).
+pub fn worker_json(worker: &WorkerSnapshot) -> Value {
+    let current = if worker.running.is_empty() {
+        IDLE.to_owned()
+    } else {
+        worker.running.join(", ")
+    };
+    let rss = worker
+        .rss_bytes
+        .or_else(|| rss_bytes(worker.pid))
+        .unwrap_or(0);
+    json!({
+        "id": worker.id.to_string(),
+        "pid": worker.pid,
+        "state": worker.state.as_str(),
+        "current_command": current,
+        "running": worker.running,
+        "calls_served": worker.calls_served,
+        "rss_bytes": rss,
+        "age_s": (worker.age.as_secs_f64() * 10.0).round() / 10.0,
+        "started_at_ms": unix_millis(worker.started_at),
+        "capacity": worker.capacity,
+        "load": worker.load,
+    })
+}
+
+/// Every worker of `pool` as JSON.
+pub fn workers_json(pool: &Pool) -> Vec<Value> {
+    pool.workers().iter().map(worker_json).collect()
 }
 
 /// The pool's stats as JSON.
@@ -203,22 +203,21 @@ pub fn circuit_name(state: CircuitState) -> &'static str {
 
 /// Everything the dashboard shows of one pool.
 pub fn pool_snapshot(name: &str, pool: &Pool, monitor: &Monitor) -> Value {
-    let pids = pool.worker_pids();
+    let stats = pool.stats();
     json!({
         "name": name,
         "adapter": pool.adapter_name(),
         "size": pool.config().size,
-        "stats": stats_json(&pool.stats()),
+        "stats": stats_json(&stats),
         "sessions": pool.sessions().stats().sessions,
-        "workers": monitor.workers(&pids),
-        "latency": monitor.rates(Duration::from_secs(2)),
+        "workers": workers_json(pool),
+        "latency": monitor.rates(&stats),
         "recent_errors": monitor.errors(),
     })
 }
 
-fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+fn unix_millis(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
         .map_or(0, |since| {
             u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
         })
@@ -238,17 +237,17 @@ mod tests {
     use axum::http::StatusCode;
 
     #[test]
-    fn percentiles_and_errors_come_from_recorded_calls() {
+    fn calls_per_second_and_errors_come_from_samples_and_failed_calls() {
         let monitor = Monitor::default();
-        for ms in 1..=100 {
-            monitor.record("ping", Duration::from_millis(ms), None);
-        }
+        assert!(monitor.calls_per_s().abs() < f64::EPSILON);
+        let start = Instant::now();
+        monitor.sample_at(start - Duration::from_secs(5), 0);
+        monitor.sample_at(start, 100);
+        monitor.sample_at(start + Duration::from_millis(500), 200);
+        let rate = monitor.calls_per_s();
+        assert!((rate - 200.0).abs() < 0.001, "rate {rate}");
         let error = ApiError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", "late");
-        monitor.record("slow", Duration::from_millis(5), Some(&error));
-        let rates = monitor.rates(Duration::from_secs(2));
-        assert_eq!(rates["window_calls"], 101);
-        let p50 = rates["p50_ms"].as_f64().expect("a p50");
-        assert!((45.0..=55.0).contains(&p50), "p50 {p50}");
+        monitor.record_error("slow", &error);
         let errors = monitor.errors();
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0]["kind"], "timeout");

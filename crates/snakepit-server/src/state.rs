@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Token;
 use crate::error::ApiError;
+use crate::forward::Forwarders;
 use crate::monitor::Monitor;
 
 /// How many events wait for a slow subscriber before it loses some.
@@ -53,6 +54,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// The token requests must carry.
     pub token: Token,
+    /// The tasks forwarding the pools' library events to `/v1/events`.
+    pub forwarders: Forwarders,
 }
 
 impl AppState {
@@ -63,6 +66,7 @@ impl AppState {
             events: broadcast::channel(EVENT_BUFFER).0,
             shutdown: CancellationToken::new(),
             token,
+            forwarders: Forwarders::default(),
         }
     }
 

@@ -37,6 +37,8 @@ pub use error::{Error, ErrorKind, ExitClass, ExitInfo, Result, WorkerError};
 pub use pool::{
     Call, CallStream, CircuitState, LatencyPercentiles, Pool, PoolBuilder, PoolStats, StreamItem,
 };
+pub use pool::WorkerSnapshot;
 pub use pools::{PoolStartError, Pools, PoolsBuilder};
 pub use protocol::{MAX_DEPTH, ParamSpec, ToolSpec};
 pub use worker::WorkerId;
+pub use worker::{UNLISTED_COMMAND, WorkerState};

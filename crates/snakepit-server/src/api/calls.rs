@@ -192,7 +192,9 @@ fn with_correlation(mut response: Response, id: &str) -> Response {
 /// Records a finished call in the pool's monitor and on the event bus.
 fn finished(state: &AppState, call: &Prepared, started: Instant, error: Option<&ApiError>) {
     let elapsed = started.elapsed();
-    call.served.monitor.record(&call.command, elapsed, error);
+    if let Some(error) = error {
+        call.served.monitor.record_error(&call.command, error);
+    }
     state.emit(
         "call",
         json!({

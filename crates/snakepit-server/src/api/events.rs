@@ -1,5 +1,6 @@
 //! `GET /v1/events`: the event bus as Server-Sent Events, and the ticker that feeds it a
-//! `snapshot` of every pool each interval and a `worker` event when a worker appears or goes.
+//! `snapshot` of every pool each interval and a `worker` event when a worker appears or goes,
+//! and the pools' own events as `pool` events (see [`crate::forward`]).
 //!
 //! A subscriber that falls behind loses events and gets a `lagged` event saying how many;
 //! it never slows the server. Every stream ends when the server starts to shut down.
@@ -32,6 +33,7 @@ pub async fn events(
     State(state): State<Arc<AppState>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let receiver = state.subscribe();
+    crate::forward::ensure(&state);
     let first = Event::default()
         .event("snapshot")
         .data(snapshot(&state).to_string());
@@ -67,6 +69,7 @@ pub async fn ticker(state: Arc<AppState>, interval: Duration) {
             _ = tick.tick() => {}
         }
         for served in state.pools().values() {
+            served.monitor.sample(served.pool.stats().requests);
             let changes = served.monitor.observe(&served.pool.worker_pids());
             for (change, pids) in [("started", &changes.started), ("exited", &changes.exited)] {
                 for pid in pids {
@@ -78,6 +81,7 @@ pub async fn ticker(state: Arc<AppState>, interval: Duration) {
             }
         }
         if state.listened() {
+            crate::forward::ensure(&state);
             state.emit("snapshot", snapshot(&state));
         }
     }

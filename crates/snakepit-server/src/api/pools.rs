@@ -2,7 +2,6 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -12,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::PathParams;
 use crate::error::ApiError;
-use crate::monitor::{circuit_name, stats_json};
+use crate::monitor::{circuit_name, stats_json, workers_json};
 use crate::state::{AppState, Served};
 
 fn summary(served: &Served) -> Value {
@@ -67,17 +66,18 @@ pub async fn stats(
 ) -> Result<Json<Value>, ApiError> {
     let served = state.pool(&params.0?)?;
     let sessions = served.pool.sessions().stats();
+    let stats = served.pool.stats();
     Ok(Json(json!({
         "pool": served.name,
-        "stats": stats_json(&served.pool.stats()),
+        "stats": stats_json(&stats),
         "sessions": {
             "live": sessions.sessions,
             "created": sessions.created,
             "deleted": sessions.deleted,
             "expired": sessions.expired,
         },
-        "latency": served.monitor.rates(Duration::from_secs(2)),
-        "workers": served.monitor.workers(&served.pool.worker_pids()),
+        "latency": served.monitor.rates(&stats),
+        "workers": workers_json(&served.pool),
         "recent_errors": served.monitor.errors(),
     })))
 }

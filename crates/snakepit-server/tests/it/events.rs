@@ -91,3 +91,81 @@ async fn events_report_calls_and_a_killed_worker_replaced() {
     drop(bytes);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pools_own_events_carry_the_requests_correlation_id() {
+    let server = serve_default(1).await;
+    let response = server
+        .client
+        .get(server.url("/v1/events"))
+        .send()
+        .await
+        .unwrap();
+    let mut bytes = response.bytes_stream();
+    let mut buffer = String::new();
+    read_until(&mut bytes, &mut buffer, |name, _| name == "snapshot").await;
+
+    let response = server
+        .client
+        .post(server.url("/v1/pools/default/commands/ping"))
+        .header("x-correlation-id", "from-the-header")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (status, _) = server
+        .call("default", "ping", json!({"correlation_id": "from-the-body"}))
+        .await;
+    assert_eq!(status, 200);
+    let mut finished = Vec::new();
+    read_until(&mut bytes, &mut buffer, |name, data| {
+        if name == "pool" && data["event"] == "snakepit.request.executed" {
+            assert_eq!(data["pool"], "default");
+            assert_eq!(data["command"], "ping");
+            assert_eq!(data["outcome"], "ok");
+            finished.push(data["correlation_id"].as_str().unwrap().to_owned());
+        }
+        finished.len() == 2
+    })
+    .await;
+    assert_eq!(finished, ["from-the-header", "from-the-body"]);
+    drop(bytes);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_report_each_worker_from_the_library_snapshot() {
+    let server = serve_default(2).await;
+    for _ in 0..3 {
+        let (status, _) = server.call("default", "ping", json!({})).await;
+        assert_eq!(status, 200);
+    }
+    let stats: Value = server
+        .client
+        .get(server.url("/v1/pools/default/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let workers = stats["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2);
+    let pids = server.handle.pool("default").unwrap().worker_pids();
+    let mut served = 0;
+    for worker in workers {
+        assert!(pids.contains(&u32::try_from(worker["pid"].as_u64().unwrap()).unwrap()));
+        assert_eq!(worker["state"], "ready");
+        assert_eq!(worker["current_command"], "idle");
+        assert!(worker["rss_bytes"].as_u64().unwrap() > 1024 * 1024, "{worker}");
+        assert!(worker["age_s"].as_f64().unwrap() >= 0.0);
+        assert_eq!(worker["capacity"], 1);
+        assert_eq!(worker["load"], 0);
+        served += worker["calls_served"].as_u64().unwrap();
+    }
+    assert_eq!(served, 3);
+    assert!(stats["latency"]["p50_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(stats["latency"]["window_calls"], 3);
+    server.stop().await;
+}

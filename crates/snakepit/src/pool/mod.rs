@@ -29,6 +29,7 @@ mod scheduler;
 mod script;
 mod stats;
 mod stream;
+mod workers;
 
 pub use builder::PoolBuilder;
 pub use circuit::CircuitState;
@@ -36,3 +37,4 @@ pub use handle::Pool;
 pub use request::Call;
 pub use stats::{LatencyPercentiles, PoolStats};
 pub use stream::{CallStream, StreamItem};
+pub use workers::WorkerSnapshot;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::handle::PoolShared;
 use crate::error::{Error, Result};
 use crate::telemetry::{CallOutcome, CorrelationId, Event};
-use crate::worker::WorkerId;
+use crate::worker::{Worker, WorkerId};
 
 /// How often the gauges (queue depth, busy workers, workers, sessions) are sampled.
 pub(super) const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
@@ -136,23 +136,23 @@ pub(super) async fn sample_gauges(pool: Weak<PoolShared>) {
         shared
             .telemetry
             .record_gauges(counts.queued, counts.busy, counts.live, sessions);
-        let workers: Vec<(WorkerId, u32)> = shared
+        let workers: Vec<Worker> = shared
             .roster
             .workers()
-            .iter()
-            .filter(|worker| worker.is_alive())
-            .map(|worker| (worker.id(), worker.pid()))
+            .into_iter()
+            .filter(Worker::is_alive)
             .collect();
         drop(shared);
         // One pass over /proc for every worker, off the runtime.
         let rss = crate::process::group_rss_all_off_runtime(
-            workers.iter().map(|(_, pid)| *pid).collect(),
+            workers.iter().map(Worker::pid).collect(),
         )
         .await;
         let Some(shared) = pool.upgrade() else { break };
-        for (worker, pid) in workers {
-            if let Some(bytes) = rss.get(&pid) {
-                shared.telemetry.record_worker_rss(worker, *bytes);
+        for worker in workers {
+            if let Some(bytes) = rss.get(&worker.pid()) {
+                worker.set_rss(*bytes);
+                shared.telemetry.record_worker_rss(worker.id(), *bytes);
             }
         }
     }

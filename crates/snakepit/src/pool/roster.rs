@@ -302,6 +302,15 @@ impl<W: Seat> Roster<W> {
             .collect()
     }
 
+    /// Every worker in the roster with the calls it runs now (its load).
+    pub(super) fn loads(&self) -> Vec<(W, usize)> {
+        self.state()
+            .members
+            .values()
+            .map(|member| (member.worker.clone(), member.load))
+            .collect()
+    }
+
     /// The counts behind the pool's stats.
     pub(super) fn counts(&self, now: Instant) -> Counts {
         let state = self.state();

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::WorkerId;
-use super::pending::{ChunkSender, Pending, Reply};
+use super::pending::{ChunkSender, Pending, Reply, Running};
 use super::shared::{Registration, Shared};
 use super::state::{Control, Lifecycle};
 use crate::error::{Error, Result};
@@ -67,7 +67,7 @@ impl Worker {
         }
     }
 
-    fn shared(&self) -> &Shared {
+    pub(super) fn shared(&self) -> &Shared {
         &self.handle.shared
     }
 
@@ -130,7 +130,7 @@ impl Worker {
         let shared = self.shared();
         let ping = async {
             let id = shared.next_id();
-            let reply = self.register(id, None, None)?;
+            let reply = self.register(id, None, None, Running::Ping)?;
             let mut registration = Registration {
                 table: &shared.pending,
                 id,
@@ -195,7 +195,8 @@ impl Worker {
             stream: (!shared.classic && call.chunks.is_some()).then_some(true),
         };
         let mut writer = shared.writer.lock().await;
-        let reply = self.register(id, call.chunks, call.session.cloned())?;
+        let running = shared.running(call.command);
+        let reply = self.register(id, call.chunks, call.session.cloned(), running)?;
         let mut registration = Registration {
             table: &shared.pending,
             id,
@@ -286,12 +287,14 @@ impl Worker {
         id: u64,
         chunks: Option<ChunkSender>,
         session: Option<SessionId>,
+        running: Running,
     ) -> Result<oneshot::Receiver<Result<Reply>>> {
         let (reply, receiver) = oneshot::channel();
         let pending = Pending {
             reply,
             chunks,
             session,
+            running,
         };
         match self.shared().pending.insert(id, pending) {
             Some(()) => Ok(receiver),

@@ -42,6 +42,20 @@ pub(super) struct Pending {
     pub(super) reply: oneshot::Sender<Result<Reply>>,
     pub(super) chunks: Option<ChunkSender>,
     pub(super) session: Option<SessionId>,
+    /// What runs: a tool by its index in the worker's tool list (a pointer-sized copy, no
+    /// allocation), for the worker snapshot.
+    pub(super) running: Running,
+}
+
+/// What a pending call runs, as the worker snapshot reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Running {
+    /// A heartbeat `ping`, not a call.
+    Ping,
+    /// The tool at this index of the worker's tool list.
+    Tool(usize),
+    /// A command the worker did not list (classic workers list none).
+    Unlisted,
 }
 
 /// The table of pending calls; `None` once the worker is closed, so nothing registers after
@@ -77,6 +91,17 @@ impl PendingTable {
     /// The session of call `id`: `None` when no such call runs, `Some(None)` outside a session.
     pub(super) fn session(&self, id: u64) -> Option<Option<SessionId>> {
         Some(self.lock().as_ref()?.get(&id)?.session.clone())
+    }
+
+    /// What every pending call runs, pings left out.
+    pub(super) fn running(&self) -> Vec<Running> {
+        self.lock().as_ref().map_or_else(Vec::new, |table| {
+            table
+                .values()
+                .map(|call| call.running)
+                .filter(|running| *running != Running::Ping)
+                .collect()
+        })
     }
 
     /// The only pending call's id (classic workers that do not echo ids run one at a time).

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use super::WorkerId;
 use super::host::HostCalls;
 use super::link::{LinkWriter, Progress};
-use super::pending::PendingTable;
+use super::pending::{PendingTable, Running};
 use super::state::{Closed, Lifecycle};
 use crate::error::{Error, Result};
 use crate::process::{OutputTail, signal_group};
@@ -27,6 +27,9 @@ pub(super) struct Shared {
     pub(super) lifecycle: watch::Sender<Lifecycle>,
     /// Calls it has answered.
     pub(super) served: AtomicU64,
+    /// Resident memory of its process group in bytes, as the pool's sampler last read it
+    /// (0: not read yet).
+    pub(super) rss: AtomicU64,
     /// When it became ready.
     pub(super) started: std::time::Instant,
     pub(super) writer: tokio::sync::Mutex<LinkWriter>,
@@ -61,6 +64,14 @@ impl Shared {
             Lifecycle::Exited(closed) => Some(closed.clone()),
             _ => None,
         }
+    }
+
+    /// What a call of `command` runs, for the worker snapshot: its index in the tool list.
+    pub(super) fn running(&self, command: &str) -> Running {
+        self.tools
+            .iter()
+            .position(|tool| tool.name == command)
+            .map_or(Running::Unlisted, Running::Tool)
     }
 
     /// A fresh call id.

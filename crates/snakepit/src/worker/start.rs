@@ -125,6 +125,7 @@ pub(crate) async fn start(
             capacity,
             lifecycle: watch::Sender::new(Lifecycle::Starting),
             served: AtomicU64::new(0),
+            rss: AtomicU64::new(0),
             started: std::time::Instant::now(),
             writer: tokio::sync::Mutex::new(writer),
             pending: PendingTable::new(),
