@@ -31,9 +31,7 @@ pub fn ensure(state: &Arc<AppState>) {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     running.retain(|name, (served, task)| {
-        let current = pools
-            .get(name)
-            .is_some_and(|now| Arc::ptr_eq(now, served));
+        let current = pools.get(name).is_some_and(|now| Arc::ptr_eq(now, served));
         if !current {
             task.abort();
         }
@@ -93,7 +91,10 @@ pub fn event_json(pool: &str, event: &Event) -> Value {
         }
         Event::WorkerExited { worker, exit, .. } => {
             put("worker", json!(worker.to_string()));
-            put("exit", json!(exit.map(|class| format!("{class:?}").to_lowercase())));
+            put(
+                "exit",
+                json!(exit.map(|class| format!("{class:?}").to_lowercase())),
+            );
         }
         Event::WorkerRecycled {
             worker,

@@ -217,10 +217,9 @@ pub fn pool_snapshot(name: &str, pool: &Pool, monitor: &Monitor) -> Value {
 }
 
 fn unix_millis(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
+    at.duration_since(UNIX_EPOCH).map_or(0, |since| {
+        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    })
 }
 
 /// The resident memory of a process, from `/proc/PID/status`.

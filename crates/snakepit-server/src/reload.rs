@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::json;
-use snakepit::PoolBuilder;
+use snakepit::{PoolBuilder, Pools};
 
 use crate::error::ServerError;
 use crate::server::{ServerHandle, shutdown_pools};
@@ -57,7 +57,8 @@ pub struct ReloadReport {
     pub removed: Vec<String>,
 }
 
-/// Starts every pool concurrently; if one fails, shuts the others down.
+/// Starts every pool concurrently through the library's [`Pools`] builder; if one fails,
+/// the others are shut down.
 ///
 /// # Errors
 ///
@@ -65,31 +66,26 @@ pub struct ReloadReport {
 pub(crate) async fn start_all(
     defs: Vec<PoolDef>,
 ) -> Result<BTreeMap<String, Arc<Served>>, ServerError> {
-    let starts = defs.into_iter().map(|def| async move {
-        let started = def.builder.start().await;
-        (def.name, def.fingerprint, started)
-    });
-    let mut started = BTreeMap::new();
-    let mut failure = None;
-    for (name, fingerprint, outcome) in futures_util::future::join_all(starts).await {
-        match outcome {
-            Ok(pool) => {
-                started.insert(name.clone(), Arc::new(Served::new(name, pool, fingerprint)));
-            }
-            Err(err) if failure.is_none() => {
-                failure = Some(ServerError::PoolStart {
-                    pool: name,
-                    source: Box::new(err),
-                });
-            }
-            Err(err) => tracing::warn!(pool = %name, error = %err, "pool did not start"),
-        }
+    let mut builder = Pools::builder();
+    let mut fingerprints = Vec::with_capacity(defs.len());
+    for def in defs {
+        builder = builder.pool(def.name.clone(), def.builder);
+        fingerprints.push((def.name, def.fingerprint));
     }
-    if let Some(failure) = failure {
-        shutdown_pools(&Arc::new(started)).await;
-        return Err(failure);
-    }
-    Ok(started)
+    let started = builder
+        .start()
+        .await
+        .map_err(|err| ServerError::PoolStart {
+            pool: err.pool().to_owned(),
+            source: Box::new(err.into_error()),
+        })?;
+    Ok(fingerprints
+        .into_iter()
+        .filter_map(|(name, fingerprint)| {
+            let pool = started.get(&name)?;
+            Some((name.clone(), Arc::new(Served::new(name, pool, fingerprint))))
+        })
+        .collect())
 }
 
 impl ServerHandle {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
 use crate::api::{self, RouterSettings};
@@ -100,6 +101,7 @@ impl Server {
     /// when a pool does not start (the others are shut down), [`ServerError::Bind`].
     pub async fn start(config: ServerConfig, pools: Vec<PoolDef>) -> Result<Self, ServerError> {
         config.check()?;
+        install_metrics();
         let listener =
             TcpListener::bind(config.bind)
                 .await
@@ -117,6 +119,7 @@ impl Server {
         config: ServerConfig,
         pools: BTreeMap<String, Arc<Served>>,
     ) -> Self {
+        install_metrics();
         Self {
             listener,
             state: Arc::new(AppState::new(pools, config.token)),
@@ -177,7 +180,13 @@ impl Server {
             tracing::info!("shutting down: no new connections; draining calls");
             token.cancel();
         };
-        let serving = axum::serve(self.listener, app)
+        // Answers are small and written whole: send them at once, not after Nagle's wait.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "could not set TCP_NODELAY");
+            }
+        });
+        let serving = axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .into_future();
         let served = tokio::select! {
@@ -195,6 +204,14 @@ impl Server {
     }
 }
 
+/// Makes the Prometheus recorder the process's `metrics` recorder, so `/metrics` counts every
+/// call from the first; when another recorder is installed, `/metrics` answers 503.
+fn install_metrics() {
+    if let Err(err) = snakepit::telemetry::prometheus::install() {
+        tracing::warn!(error = %err, "/metrics is unavailable");
+    }
+}
+
 /// Shuts every pool of `pools` down, concurrently.
 pub(crate) async fn shutdown_pools(pools: &PoolMap) {
     let all = pools.values().map(|served| served.pool.shutdown());
@@ -205,6 +222,12 @@ impl ServerHandle {
     /// The names of the pools served now.
     pub fn pool_names(&self) -> Vec<String> {
         self.state.pools().keys().cloned().collect()
+    }
+
+    /// The library's registry of the pools served now (the same pools the API serves: a
+    /// Rust program can call them in-process, read their stats, or shut them down).
+    pub fn pools(&self) -> snakepit::Pools {
+        self.state.registry().clone()
     }
 
     /// The pool named `name`, if served.

@@ -1,12 +1,17 @@
-//! The server's shared state: the named pools it serves (swapped whole on reload), the event
-//! bus, the token, and the shutdown signal.
+//! The server's shared state: the named pools it serves, the event bus, the token, and the
+//! shutdown signal.
+//!
+//! The pools live in the library's registry ([`snakepit::Pools`], shared with Rust programs
+//! through [`crate::ServerHandle::pools`]); beside it, handlers read an `Arc` snapshot of each
+//! pool's server-side state ([`Served`]: the pool, its fingerprint, its monitor), replaced
+//! whole in the same step as the registry so calls in flight keep the pool they started on.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use snakepit::Pool;
+use snakepit::{Pool, Pools};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -49,6 +54,7 @@ pub struct Event {
 #[derive(Debug)]
 pub struct AppState {
     pools: RwLock<PoolMap>,
+    registry: Pools,
     events: broadcast::Sender<Arc<Event>>,
     /// Cancelled when the server starts to shut down: event streams end, readiness fails.
     pub shutdown: CancellationToken,
@@ -61,8 +67,13 @@ pub struct AppState {
 impl AppState {
     /// State serving `pools`.
     pub fn new(pools: BTreeMap<String, Arc<Served>>, token: Token) -> Self {
+        let registry = Pools::new();
+        for (name, served) in &pools {
+            registry.insert(name.clone(), served.pool.clone());
+        }
         Self {
             pools: RwLock::new(Arc::new(pools)),
+            registry,
             events: broadcast::channel(EVENT_BUFFER).0,
             shutdown: CancellationToken::new(),
             token,
@@ -80,13 +91,34 @@ impl AppState {
         )
     }
 
-    /// Serves `pools` from now on; returns the map it replaced.
+    /// Serves `pools` from now on; returns the map it replaced. The registry follows: each
+    /// new or replaced pool is put under its name (make-before-break: the new pool serves
+    /// before the old one is shut down by the caller), each pool no longer served is taken
+    /// out.
     pub fn swap(&self, pools: PoolMap) -> PoolMap {
         let mut current = self
             .pools
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (name, served) in pools.iter() {
+            let same = current
+                .get(name)
+                .is_some_and(|old| Arc::ptr_eq(old, served));
+            if !same {
+                self.registry.insert(name.clone(), served.pool.clone());
+            }
+        }
+        for name in current.keys() {
+            if !pools.contains_key(name) {
+                self.registry.remove(name);
+            }
+        }
         std::mem::replace(&mut current, pools)
+    }
+
+    /// The library's registry of the pools served now.
+    pub fn registry(&self) -> &Pools {
+        &self.registry
     }
 
     /// The pool named `name`.

@@ -34,10 +34,10 @@ pub use config::{
     Affinity, CircuitConfig, HealthConfig, PoolConfig, RecycleConfig, RetryConfig, RetryPolicy,
 };
 pub use error::{Error, ErrorKind, ExitClass, ExitInfo, Result, WorkerError};
+pub use pool::WorkerSnapshot;
 pub use pool::{
     Call, CallStream, CircuitState, LatencyPercentiles, Pool, PoolBuilder, PoolStats, StreamItem,
 };
-pub use pool::WorkerSnapshot;
 pub use pools::{PoolStartError, Pools, PoolsBuilder};
 pub use protocol::{MAX_DEPTH, ParamSpec, ToolSpec};
 pub use worker::WorkerId;

@@ -114,6 +114,31 @@ test("the dashboard shows live pool state in Chromium", { timeout: 120_000 }, as
     assert.match(await error.textContent(), /ZeroDivisionError/);
     await error.locator("summary").click();
     assert.match(await error.locator("pre").textContent(), /Traceback/);
+    // Each worker row: pid, state, current command, calls served, RSS, age; no blanks.
+    const cells = async (row) => Object.fromEntries(await Promise.all(
+      ["pid", "state", "command", "served", "rss", "age"].map(async (name) =>
+        [name, (await row.locator(`[data-cell="${name}"]`).textContent()).trim()])));
+    const rows = card.locator("tr[data-pid]");
+    let served = 0;
+    for (let i = 0; i < 2; i++) {
+      const row = await cells(rows.nth(i));
+      assert.match(row.pid, /^\d+$/);
+      assert.equal(row.state, "ready");
+      assert.equal(row.command, "idle");
+      assert.match(row.served, /^\d+$/);
+      assert.match(row.rss, /^\d+\.\d MB$/);
+      assert.match(row.age, /^\d+ s$/);
+      served += Number(row.served);
+    }
+    assert.ok(served >= 21, `the rows count the calls served (${served})`);
+    // A call in flight shows as its worker's current command.
+    const slow = api(base, "POST", "/v1/pools/default/commands/progress",
+      { args: { steps: 40, delay_ms: 100 } });
+    const busy = card.locator('tr[data-pid]:has([data-cell="command"]:text-is("progress"))');
+    await until("the running command on its worker's row", async () => (await busy.count()) === 1);
+    assert.equal((await slow).status, 200);
+    await until("the worker idle again", async () => (await busy.count()) === 0);
+
     const p50 = await card.locator('[data-field="p50"]').textContent();
     assert.match(p50, /^p50 \d/, "a latency figure is shown");
 

@@ -102,10 +102,12 @@ function drawChart(canvas, series, colors) {
 
 function renderWorkers(root, workers) {
   const body = field(root, "[data-table=workers] tbody");
-  body.replaceChildren(...workers.map((w) => el("tr", { "data-pid": String(w.pid) },
-    el("td", {}, w.pid), el("td", {}, fmt(w.state)), el("td", {}, fmt(w.current_command)),
-    el("td", {}, fmt(w.calls_served)), el("td", {}, megabytes(w.rss_bytes)),
-    el("td", {}, w.age_s === null || w.age_s === undefined ? "–" : w.age_s.toFixed(0) + " s"))));
+  body.replaceChildren(...workers.map((w) => el("tr", { "data-pid": String(w.pid), "data-state": fmt(w.state) },
+    el("td", { "data-cell": "pid" }, w.pid), el("td", { "data-cell": "state" }, fmt(w.state)),
+    el("td", { "data-cell": "command" }, fmt(w.current_command)),
+    el("td", { "data-cell": "served" }, fmt(w.calls_served)),
+    el("td", { "data-cell": "rss" }, megabytes(w.rss_bytes)),
+    el("td", { "data-cell": "age" }, w.age_s === null || w.age_s === undefined ? "–" : w.age_s.toFixed(0) + " s"))));
 }
 
 function renderErrors(root, errors) {

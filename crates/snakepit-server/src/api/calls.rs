@@ -215,18 +215,13 @@ pub async fn call(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let call = match accept(&state, params, &headers, body) {
+    let mut call = match accept(&state, params, &headers, body) {
         Ok(call) => call,
         Err(err) => return err.into_response(),
     };
     let started = Instant::now();
-    let outcome = dispatch::call(
-        &call.served.pool,
-        &call.command,
-        call.args.clone(),
-        &call.spec,
-    )
-    .await;
+    let args = std::mem::take(&mut call.args);
+    let outcome = dispatch::call(&call.served.pool, &call.command, args, &call.spec).await;
     let response = match outcome {
         Ok(result) => {
             finished(&state, &call, started, None);
@@ -249,18 +244,13 @@ pub async fn stream(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let call = match accept(&state, params, &headers, body) {
+    let mut call = match accept(&state, params, &headers, body) {
         Ok(call) => call,
         Err(err) => return err.into_response(),
     };
     let started = Instant::now();
-    let opened = dispatch::stream(
-        &call.served.pool,
-        &call.command,
-        call.args.clone(),
-        &call.spec,
-    )
-    .await;
+    let args = std::mem::take(&mut call.args);
+    let opened = dispatch::stream(&call.served.pool, &call.command, args, &call.spec).await;
     let correlation_id = call.spec.correlation_id.clone();
     let response = match opened {
         Ok(items) => Sse::new(events(state, call, started, items))

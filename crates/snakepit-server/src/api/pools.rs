@@ -1,6 +1,5 @@
 //! The read-only routes: pools, tools, stats, health, readiness and `/metrics`.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Json;
@@ -98,54 +97,18 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// `GET /metrics`: a minimal Prometheus text exposition of the pools' stats. The telemetry
-/// work replaces it with the library's full exposition.
-pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let pools = state.pools();
-    let mut text = String::new();
-    let families: [(&str, &str, &str); 11] = [
-        ("requests", "counter", "Calls made, including failed ones."),
-        ("errors", "counter", "Calls that failed."),
-        ("timeouts", "counter", "Calls past their deadline."),
-        ("queue_timeouts", "counter", "Calls that waited too long."),
-        (
-            "pool_saturated",
-            "counter",
-            "Calls refused by a full queue.",
-        ),
-        ("restarts", "counter", "Workers restarted after an exit."),
-        ("retries", "counter", "Calls retried after a crash."),
-        ("workers", "gauge", "Live workers."),
-        ("busy", "gauge", "Workers running a call."),
-        ("queued", "gauge", "Calls waiting for a worker."),
-        ("sessions", "gauge", "Live sessions."),
-    ];
-    for (name, kind, help) in families {
-        let metric = if kind == "counter" {
-            format!("snakepit_{name}_total")
-        } else {
-            format!("snakepit_{name}")
-        };
-        let _ = writeln!(text, "# HELP {metric} {help}");
-        let _ = writeln!(text, "# TYPE {metric} {kind}");
-        for served in pools.values() {
-            let stats = served.pool.stats();
-            let value = match name {
-                "requests" => stats.requests,
-                "errors" => stats.errors,
-                "timeouts" => stats.timeouts,
-                "queue_timeouts" => stats.queue_timeouts,
-                "pool_saturated" => stats.pool_saturated,
-                "restarts" => stats.restarts,
-                "retries" => stats.retries,
-                "workers" => stats.workers as u64,
-                "busy" => stats.busy as u64,
-                "queued" => stats.queued as u64,
-                _ => served.pool.sessions().stats().sessions as u64,
-            };
-            let pool = served.name.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = writeln!(text, "{metric}{{pool=\"{pool}\"}} {value}");
-        }
+/// `GET /metrics`: the library's Prometheus text exposition of every pool of this process
+/// ([`snakepit::telemetry::prometheus::render`]); each series carries the pool's instance
+/// name as its `pool` label (the CLI names a pool of the config file after its section).
+/// 503 `metrics_unavailable` when another `metrics` recorder owns the process.
+pub async fn metrics() -> Response {
+    match snakepit::telemetry::prometheus::render() {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
+        Err(err) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics_unavailable",
+            err.to_string(),
+        )
+        .into_response(),
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -222,21 +222,46 @@ async fn pools_tools_stats_health_and_metrics_describe_the_server() {
     let (status, ready) = server.get("/readyz").await;
     assert_eq!((status, &ready["ready"]), (200, &json!(true)));
 
-    let metrics = server
+    let response = server
         .client
         .get(server.url("/metrics"))
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    assert_eq!(response.status(), 200);
     assert!(
-        metrics.contains("snakepit_requests_total{pool=\"default\"} 3"),
-        "{metrics}"
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
     );
+    let metrics = response.text().await.unwrap();
+    let scrape = prometheus_parse::Scrape::parse(metrics.lines().map(|line| Ok(line.to_owned())))
+        .expect("the exposition parses");
+    let value = |name: &str, labels: &[(&str, &str)]| {
+        scrape
+            .samples
+            .iter()
+            .find(|sample| {
+                sample.metric == name
+                    && labels
+                        .iter()
+                        .all(|(key, value)| sample.labels.get(key) == Some(*value))
+            })
+            .map(|sample| match sample.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+    };
+    let calls = value(
+        "snakepit_calls_total",
+        &[("pool", "default"), ("command", "ping"), ("outcome", "ok")],
+    );
+    assert_eq!(calls, Some(3.0), "{metrics}");
     assert!(
-        metrics.contains("snakepit_workers{pool=\"default\"} 2"),
+        metrics.contains("snakepit_call_duration_seconds_bucket{"),
         "{metrics}"
     );
 

@@ -115,7 +115,11 @@ async fn the_pools_own_events_carry_the_requests_correlation_id() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let (status, _) = server
-        .call("default", "ping", json!({"correlation_id": "from-the-body"}))
+        .call(
+            "default",
+            "ping",
+            json!({"correlation_id": "from-the-body"}),
+        )
         .await;
     assert_eq!(status, 200);
     let mut finished = Vec::new();
@@ -158,7 +162,10 @@ async fn stats_report_each_worker_from_the_library_snapshot() {
         assert!(pids.contains(&u32::try_from(worker["pid"].as_u64().unwrap()).unwrap()));
         assert_eq!(worker["state"], "ready");
         assert_eq!(worker["current_command"], "idle");
-        assert!(worker["rss_bytes"].as_u64().unwrap() > 1024 * 1024, "{worker}");
+        assert!(
+            worker["rss_bytes"].as_u64().unwrap() > 1024 * 1024,
+            "{worker}"
+        );
         assert!(worker["age_s"].as_f64().unwrap() >= 0.0);
         assert_eq!(worker["capacity"], 1);
         assert_eq!(worker["load"], 0);

@@ -60,6 +60,17 @@ async fn a_reload_replaces_only_what_changed() {
     );
     let (status, _) = server.call("arriving", "ping", json!({})).await;
     assert_eq!(status, 200);
+    // The library's registry follows: the replaced pool's new handle, the new pool, not the
+    // removed one.
+    let registry = server.handle.pools();
+    let mut registered = registry.names();
+    registered.sort();
+    assert_eq!(registered, ["arriving", "changing", "steady"]);
+    assert_eq!(
+        registry.get("changing").unwrap().worker_pids(),
+        new_pids,
+        "the registry holds the replacement"
+    );
     let (status, body) = server.call("leaving", "ping", json!({})).await;
     assert_eq!(
         (status, &body["error"]["kind"]),

@@ -33,6 +33,7 @@ pub(crate) fn python() -> PathBuf {
 pub(crate) fn showcase(size: usize) -> PoolBuilder {
     Pool::builder(PythonAdapter::showcase().python(python()))
         .size(size)
+        .instance_name("default")
         .state_dir(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("state"))
         .startup_timeout(Duration::from_secs(30))
         .cancel_grace(Duration::from_millis(500))

@@ -144,10 +144,9 @@ pub(super) async fn sample_gauges(pool: Weak<PoolShared>) {
             .collect();
         drop(shared);
         // One pass over /proc for every worker, off the runtime.
-        let rss = crate::process::group_rss_all_off_runtime(
-            workers.iter().map(Worker::pid).collect(),
-        )
-        .await;
+        let rss =
+            crate::process::group_rss_all_off_runtime(workers.iter().map(Worker::pid).collect())
+                .await;
         let Some(shared) = pool.upgrade() else { break };
         for worker in workers {
             if let Some(bytes) = rss.get(&worker.pid()) {

@@ -1,16 +1,21 @@
 //! `snakepit serve-bench`: calls/s and p50/p99 of a trivial call (`ping`) at N concurrent
-//! callers, measured in one run three ways:
+//! callers, measured in one run these ways:
 //!
-//! 1. in-process: N tasks calling `pool.execute` on the pool;
-//! 2. through the server: N keep-alive HTTP/1.1 connections (a small hyper load client in
-//!    this process) posting to `/v1/pools/default/commands/ping`, served from the same pool;
-//! 3. the HTTP floor: the same connections on `/healthz`, which touches no worker.
-//!
-//! 4. when `wrk` is on `PATH`: the same route under `wrk` (a C load generator, lighter than
-//!    the in-process client) at the same connection count.
+//! 1. in-process: N tasks calling `pool.execute` on the pool, at the start and again at the
+//!    end of the run (the machine's load drifts; the ratios use their mean);
+//! 2. through the server under `wrk` (`wrk.rs`), a C load generator in its own process, at
+//!    N connections posting to `/v1/pools/default/commands/ping`, served from the same pool;
+//! 3. through the server from N keep-alive HTTP/1.1 connections of a hyper client in this
+//!    process (client and server then share one runtime);
+//! 4. the HTTP floor: the same connections on `/healthz`, which touches no worker;
+//! 5. the grpcio baseline (`grpc.rs`): the same function behind a Python grpcio server,
+//!    called by a Python grpcio client at N concurrent calls.
 //!
 //! The ratio server/in-process is the cost of HTTP; the floor shows how much of it is the
-//! HTTP stack (client and server share this machine's CPUs, as a load generator would).
+//! HTTP stack. Every load generator shares this machine's CPUs with the server.
+
+mod grpc;
+mod wrk;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -191,10 +196,12 @@ pub(crate) async fn run(args: &ServeBenchArgs) -> anyhow::Result<()> {
         .filter(|duration| !duration.is_zero())
         .context("--seconds must be a positive number")?;
     let callers = usize::from(args.connections);
-    let mut adapter = PythonAdapter::showcase();
-    if let Some(python) = &args.python {
-        adapter = adapter.python(python);
-    }
+    let python = args
+        .python
+        .clone()
+        .or_else(|| std::env::var_os("SNAKEPIT_PYTHON").map(std::path::PathBuf::from))
+        .unwrap_or_else(|| "python3".into());
+    let adapter = PythonAdapter::showcase().python(&python);
     let mut builder = Pool::builder(adapter).instance_name("serve-bench");
     if let Some(workers) = args.workers {
         builder = builder.size(usize::from(workers));
@@ -202,19 +209,7 @@ pub(crate) async fn run(args: &ServeBenchArgs) -> anyhow::Result<()> {
     let pool = builder.start().await.context("could not start the pool")?;
     let size = pool.config().size;
 
-    let in_process = measure(
-        (0..callers)
-            .map(|_| {
-                let pool = pool.clone();
-                move || {
-                    let pool = pool.clone();
-                    async move { pool.execute("ping", json!({})).await.is_ok() }
-                }
-            })
-            .collect(),
-        duration,
-    )
-    .await;
+    let in_process_first = measure(in_process_callers(&pool, callers), duration).await;
 
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -228,6 +223,7 @@ pub(crate) async fn run(args: &ServeBenchArgs) -> anyhow::Result<()> {
     let handle = server.handle();
     let serving = tokio::spawn(server.run(std::future::pending()));
 
+    let wrk = wrk::run_wrk(addr, callers, args.seconds).await;
     let mut connections = Vec::with_capacity(callers);
     for _ in 0..callers {
         connections.push(connection(addr, "/v1/pools/default/commands/ping", true).await?);
@@ -238,20 +234,33 @@ pub(crate) async fn run(args: &ServeBenchArgs) -> anyhow::Result<()> {
         connections.push(connection(addr, "/healthz", false).await?);
     }
     let http_floor = measure(connections, duration).await;
-    let wrk = run_wrk(addr, callers, args.seconds).await;
-
+    let in_process_last = measure(in_process_callers(&pool, callers), duration).await;
+    // Stopping the server stops its pools, this one included.
     handle.shutdown();
     serving.await.context("the server task failed")??;
-    if in_process.calls == 0 || through_server.calls == 0 {
-        bail!("a measurement made no calls: {in_process:?} {through_server:?}");
+    let grpcio = grpc::measure(&python, callers, args.seconds).await;
+
+    if in_process_first.calls == 0 || through_server.calls == 0 {
+        bail!("a measurement made no calls: {in_process_first:?} {through_server:?}");
     }
-    let ratio = through_server.per_second / in_process.per_second;
+    let in_process = (in_process_first.per_second + in_process_last.per_second) / 2.0;
+    let server_best = wrk.as_ref().unwrap_or(&through_server);
+    let ratio = |figures: &Figures| figures.per_second / in_process;
+    let over_grpc = grpcio
+        .as_ref()
+        .ok()
+        .map(|grpc| server_best.per_second / grpc.per_second);
     if args.json {
+        let round = |value: f64| (value * 1000.0).round() / 1000.0;
         let report = json!({
             "connections": callers, "workers": size, "seconds": args.seconds,
-            "in_process": in_process.json(), "server": through_server.json(),
-            "http_floor": http_floor.json(), "server_over_in_process": (ratio * 1000.0).round() / 1000.0,
-            "wrk": wrk.as_ref().map(Figures::json),
+            "in_process_first": in_process_first.json(), "in_process_last": in_process_last.json(),
+            "wrk": wrk.as_ref().map(Figures::json), "server": through_server.json(),
+            "http_floor": http_floor.json(),
+            "grpcio": grpcio.as_ref().map(Figures::json).map_err(|err| format!("{err:#}")),
+            "server_over_in_process": round(ratio(&through_server)),
+            "wrk_over_in_process": wrk.as_ref().map(|wrk| round(ratio(wrk))),
+            "server_over_grpcio": over_grpc.map(round),
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -261,120 +270,62 @@ pub(crate) async fn run(args: &ServeBenchArgs) -> anyhow::Result<()> {
         args.seconds
     );
     println!(
-        "{:<28} {:>10} {:>10} {:>10} {:>8}",
+        "{:<34} {:>10} {:>10} {:>10} {:>8}",
         "", "calls/s", "p50 µs", "p99 µs", "errors"
     );
-    for (name, figures) in [
-        ("in-process (pool.execute)", &in_process),
-        ("HTTP server (POST /v1/..)", &through_server),
-        ("HTTP floor (GET /healthz)", &http_floor),
-    ] {
+    let row = |name: &str, figures: &Figures| {
         println!(
-            "{name:<28} {:>10.0} {:>10} {:>10} {:>8}",
+            "{name:<34} {:>10.0} {:>10} {:>10} {:>8}",
             figures.per_second, figures.p50_us, figures.p99_us, figures.errors
         );
-    }
+    };
+    row("in-process (pool.execute), first", &in_process_first);
     match &wrk {
-        Some(figures) => {
-            println!(
-                "{:<28} {:>10.0} {:>10} {:>10} {:>8}",
-                "HTTP server under wrk",
-                figures.per_second,
-                figures.p50_us,
-                figures.p99_us,
-                figures.errors
-            );
-            println!(
-                "server / in-process calls/s: {ratio:.2} (hyper client), {:.2} (wrk)",
-                figures.per_second / in_process.per_second
-            );
-        }
-        None => println!("server / in-process calls/s: {ratio:.2} (wrk not found on PATH)"),
+        Some(figures) => row("HTTP server under wrk", figures),
+        None => println!(
+            "{:<34} wrk not found on PATH (apt-get install wrk)",
+            "HTTP server under wrk"
+        ),
+    }
+    row("HTTP server, hyper client in-proc", &through_server);
+    row("HTTP floor (GET /healthz)", &http_floor);
+    row("in-process (pool.execute), last", &in_process_last);
+    match &grpcio {
+        Ok(figures) => row("grpcio server + grpcio client", figures),
+        Err(err) => println!(
+            "{:<34} not measured: {err:#}",
+            "grpcio server + grpcio client"
+        ),
+    }
+    print!(
+        "server / in-process calls/s: {:.2} (hyper client)",
+        ratio(&through_server)
+    );
+    match &wrk {
+        Some(wrk) => println!(", {:.2} (wrk)", ratio(wrk)),
+        None => println!(),
+    }
+    if let Some(over) = over_grpc {
+        let generator = if wrk.is_some() { "wrk" } else { "hyper client" };
+        println!("server ({generator}) / grpcio calls/s: {over:.1}");
     }
     Ok(())
 }
 
-/// Runs `wrk` against the call route, if it is installed; `None` otherwise.
-async fn run_wrk(addr: SocketAddr, connections: usize, seconds: f64) -> Option<Figures> {
-    let script = std::env::temp_dir().join(format!("snakepit-wrk-{}.lua", std::process::id()));
-    let lua = "wrk.method = \"POST\"\nwrk.body = \"{}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n";
-    std::fs::write(&script, lua).ok()?;
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "runs the load generator, not a worker"
-    )]
-    let output = tokio::process::Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{connections}"),
-            &format!("-d{}s", seconds.ceil()),
-        ])
-        .arg("--latency")
-        .arg("-s")
-        .arg(&script)
-        .arg(format!("http://{addr}/v1/pools/default/commands/ping"))
-        .output()
-        .await;
-    let _ = std::fs::remove_file(&script);
-    let output = output.ok().filter(|output| output.status.success())?;
-    parse_wrk(&String::from_utf8_lossy(&output.stdout))
-}
-
-/// Reads calls/s, p50, p99 and non-2xx answers from `wrk --latency` output.
-fn parse_wrk(text: &str) -> Option<Figures> {
-    let field = |prefix: &str| {
-        text.lines()
-            .find_map(|line| line.trim().strip_prefix(prefix).map(str::trim))
-    };
-    let micros = |value: &str| -> Option<u64> {
-        let (number, scale) = if let Some(us) = value.strip_suffix("us") {
-            (us, 1.0)
-        } else if let Some(ms) = value.strip_suffix("ms") {
-            (ms, 1000.0)
-        } else {
-            (value.strip_suffix('s')?, 1_000_000.0)
-        };
-        let micros = number.parse::<f64>().ok()? * scale;
-        #[expect(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "a positive latency in microseconds"
-        )]
-        Some(micros.round() as u64)
-    };
-    let per_second: f64 = field("Requests/sec:")?.parse().ok()?;
-    let errors = field("Non-2xx or 3xx responses:")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    let calls = text
-        .lines()
-        .find_map(|line| {
-            line.trim()
-                .split_once(" requests in ")
-                .map(|(n, _)| n.to_owned())
+/// `callers` tasks calling `ping` on `pool` in a loop.
+fn in_process_callers(
+    pool: &Pool,
+    callers: usize,
+) -> Vec<impl FnMut() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + 'static> {
+    (0..callers)
+        .map(|_| {
+            let pool = pool.clone();
+            move || {
+                let pool = pool.clone();
+                let call: Pending =
+                    Box::pin(async move { pool.execute("ping", json!({})).await.is_ok() });
+                call
+            }
         })
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    Some(Figures {
-        calls,
-        errors,
-        per_second,
-        p50_us: micros(field("50%")?)?,
-        p99_us: micros(field("99%")?)?,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wrk_output_is_read() {
-        let text = "Running 5s test @ http://127.0.0.1:1/\n  Latency Distribution\n     50%    3.08ms\n     75%  900.00us\n     99%    1.20s\n  97846 requests in 5.00s, 1 MB read\nRequests/sec:  19569.72\n";
-        let figures = parse_wrk(text).expect("parsed");
-        assert_eq!(figures.p50_us, 3080);
-        assert_eq!(figures.p99_us, 1_200_000);
-        assert_eq!(figures.calls, 97846);
-        assert!((figures.per_second - 19569.72).abs() < 0.01);
-    }
+        .collect()
 }
