@@ -61,3 +61,4 @@ mod shutdown;
 mod start;
 mod streams;
 mod telemetry;
+mod workers;
