@@ -15,9 +15,12 @@ use tokio::task::JoinHandle;
 
 use crate::state::{AppState, Served};
 
-/// The running forwarders, by pool name: the pool each forwards and its task.
+/// One running forwarder: the pool it forwards and its task.
+type Forwarder = (Arc<Served>, JoinHandle<()>);
+
+/// The running forwarders, by pool name.
 #[derive(Debug, Default)]
-pub struct Forwarders(Mutex<HashMap<String, (Arc<Served>, JoinHandle<()>)>>);
+pub struct Forwarders(Mutex<HashMap<String, Forwarder>>);
 
 /// Starts a forwarder for every served pool that lacks one, when anyone listens.
 pub fn ensure(state: &Arc<AppState>) {

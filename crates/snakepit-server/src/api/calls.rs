@@ -191,10 +191,13 @@ fn with_correlation(mut response: Response, id: &str) -> Response {
 
 /// Records a finished call in the pool's monitor and on the event bus.
 fn finished(state: &AppState, call: &Prepared, started: Instant, error: Option<&ApiError>) {
-    let elapsed = started.elapsed();
     if let Some(error) = error {
         call.served.monitor.record_error(&call.command, error);
     }
+    if !state.listened() {
+        return;
+    }
+    let elapsed = started.elapsed();
     state.emit(
         "call",
         json!({

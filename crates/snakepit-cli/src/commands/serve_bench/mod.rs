@@ -12,7 +12,9 @@
 //!    called by a Python grpcio client at N concurrent calls.
 //!
 //! The ratio server/in-process is the cost of HTTP; the floor shows how much of it is the
-//! HTTP stack. Every load generator shares this machine's CPUs with the server.
+//! HTTP stack. Every load generator shares this machine's CPUs with the server. The
+//! Prometheus recorder is installed before the first measurement, as `snakepit serve` does,
+//! so every figure includes recording the call's metrics.
 
 mod grpc;
 mod wrk;
@@ -201,6 +203,9 @@ pub(crate) async fn run(args: &ServeBenchArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| std::env::var_os("SNAKEPIT_PYTHON").map(std::path::PathBuf::from))
         .unwrap_or_else(|| "python3".into());
+    // The server installs the Prometheus recorder, after which every call records its
+    // metrics: install it first, so every measurement pays the same.
+    snakepit::telemetry::prometheus::install().context("could not install the metrics recorder")?;
     let adapter = PythonAdapter::showcase().python(&python);
     let mut builder = Pool::builder(adapter).instance_name("serve-bench");
     if let Some(workers) = args.workers {
