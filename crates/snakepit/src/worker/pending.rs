@@ -47,13 +47,14 @@ pub(super) struct Pending {
     pub(super) running: Running,
 }
 
-/// What a pending call runs, as the worker snapshot reports it.
+/// What a pending call runs, as the worker snapshot reports it (8 bytes, copied into the
+/// pending entry the call writes anyway).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Running {
     /// A heartbeat `ping`, not a call.
     Ping,
     /// The tool at this index of the worker's tool list.
-    Tool(usize),
+    Tool(u32),
     /// A command the worker did not list (classic workers list none).
     Unlisted,
 }

@@ -71,6 +71,7 @@ impl Shared {
         self.tools
             .iter()
             .position(|tool| tool.name == command)
+            .and_then(|index| u32::try_from(index).ok())
             .map_or(Running::Unlisted, Running::Tool)
     }
 

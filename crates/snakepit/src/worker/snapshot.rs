@@ -75,7 +75,7 @@ impl Worker {
             .map(|running| match running {
                 Running::Tool(index) => shared
                     .tools
-                    .get(index)
+                    .get(index as usize)
                     .map_or(UNLISTED_COMMAND, |tool| tool.name.as_str())
                     .to_owned(),
                 Running::Ping | Running::Unlisted => UNLISTED_COMMAND.to_owned(),
@@ -98,5 +98,52 @@ impl Worker {
     /// Records the resident memory the pool's sampler read.
     pub(crate) fn set_rss(&self, bytes: u64) {
         self.shared().rss.store(bytes, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::pending::{Pending, PendingTable};
+    use crate::worker::state::Closed;
+
+    #[test]
+    fn states_map_to_their_words() {
+        let cases = [
+            (Lifecycle::Starting, "starting"),
+            (Lifecycle::Ready, "ready"),
+            (Lifecycle::Retiring, "retiring"),
+            (Lifecycle::Stopping { killed: true }, "stopping"),
+            (Lifecycle::Exited(Closed::Shutdown), "exited"),
+        ];
+        for (lifecycle, word) in cases {
+            assert_eq!(WorkerState::from(&lifecycle).to_string(), word);
+        }
+    }
+
+    #[test]
+    fn pending_calls_say_what_they_run_and_pings_are_left_out() {
+        let table = PendingTable::new();
+        for (id, running) in [
+            (1, Running::Tool(2)),
+            (2, Running::Ping),
+            (3, Running::Unlisted),
+        ] {
+            let (reply, _receiver) = tokio::sync::oneshot::channel();
+            let pending = Pending {
+                reply,
+                chunks: None,
+                session: None,
+                running,
+            };
+            assert!(table.insert(id, pending).is_some());
+        }
+        let mut running = table.running();
+        running.sort_by_key(|running| format!("{running:?}"));
+        assert_eq!(running, [Running::Tool(2), Running::Unlisted]);
+        table.remove(1);
+        assert_eq!(table.running(), [Running::Unlisted]);
+        table.close(|| crate::Error::Shutdown);
+        assert!(table.running().is_empty());
     }
 }
