@@ -40,6 +40,8 @@ pub struct WorkerSnapshot {
 
 impl Pool {
     /// Every worker of the pool now, retiring ones included, ordered by id (oldest first).
+    /// A worker is listed from the end of its handshake until it leaves the pool (a worker
+    /// still starting is not; after [`Pool::shutdown`] the last ones show as exited).
     ///
     /// ```no_run
     /// # fn demo(pool: &snakepit::Pool) {
