@@ -25,6 +25,7 @@ pub mod session;
 pub mod telemetry;
 pub mod tool;
 mod worker;
+mod zygote;
 
 pub use adapter::NodeAdapter;
 pub use adapter::{

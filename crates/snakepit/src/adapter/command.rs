@@ -35,6 +35,11 @@ pub struct WorkerCommand {
     pub cwd: Option<PathBuf>,
     /// The protocol the worker speaks.
     pub protocol: WorkerProtocol,
+    /// A fork server that starts the workers instead of running `program` for each: it is
+    /// started once per pool with a control socket on `SNAKEPIT_FD` and forks a worker per
+    /// request (see [`PythonAdapter::preload`](crate::PythonAdapter::preload) and
+    /// `docs/design/zygote.md`). `None`: every worker is spawned.
+    pub zygote: Option<Box<WorkerCommand>>,
 }
 
 impl WorkerCommand {
@@ -46,6 +51,7 @@ impl WorkerCommand {
             env: Vec::new(),
             cwd: None,
             protocol: WorkerProtocol::Native,
+            zygote: None,
         }
     }
 }

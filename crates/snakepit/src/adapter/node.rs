@@ -186,6 +186,7 @@ impl Adapter for NodeAdapter {
             env: self.env.clone(),
             cwd: self.cwd.clone(),
             protocol: WorkerProtocol::Native,
+            zygote: None,
         })
     }
 }

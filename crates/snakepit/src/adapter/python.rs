@@ -41,6 +41,7 @@ pub struct PythonAdapter {
     env: Vec<(OsString, OsString)>,
     cwd: Option<PathBuf>,
     bridge: BridgeSource,
+    preload: Option<Vec<String>>,
 }
 
 impl PythonAdapter {
@@ -53,6 +54,7 @@ impl PythonAdapter {
             env: Vec::new(),
             cwd: None,
             bridge: BridgeSource::default(),
+            preload: None,
         }
     }
 
@@ -109,6 +111,31 @@ impl PythonAdapter {
         self
     }
 
+    /// Starts workers from a zygote: one process per pool imports `modules` (then the
+    /// adapter's module, and runs the adapter class's `preload()` classmethod when it has
+    /// one), and every worker is forked from it, so none pays for those imports again.
+    /// An empty list still preloads the adapter and the bridge. When the zygote dies, new
+    /// workers are spawned as usual, with a warning. What `preload` must not do (start
+    /// threads, open connections) is in `docs/design/zygote.md`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> snakepit::Result<()> {
+    /// use snakepit::{Pool, PythonAdapter};
+    ///
+    /// let adapter = PythonAdapter::new("my_models.adapter:Models").preload(["numpy", "my_models"]);
+    /// let pool = Pool::builder(adapter).size(8).start().await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn preload<I, S>(mut self, modules: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.preload = Some(modules.into_iter().map(Into::into).collect());
+        self
+    }
+
     fn interpreter(&self) -> PathBuf {
         self.python.clone().unwrap_or_else(|| {
             let project_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
@@ -150,6 +177,25 @@ impl Adapter for PythonAdapter {
                 .map_err(|err| Error::Config(format!("unusable PYTHONPATH entry: {err}")))?;
             env.push(("PYTHONPATH".into(), joined));
         }
+        let zygote = self.preload.as_ref().map(|modules| {
+            let mut args: Vec<OsString> =
+                ["-m", "snakepit_bridge.zygote", "--adapter", &self.adapter]
+                    .into_iter()
+                    .map(OsString::from)
+                    .collect();
+            if !modules.is_empty() {
+                args.push("--preload".into());
+                args.push(modules.join(",").into());
+            }
+            Box::new(WorkerCommand {
+                program: program.clone(),
+                args,
+                env: env.clone(),
+                cwd: self.cwd.clone(),
+                protocol: WorkerProtocol::Native,
+                zygote: None,
+            })
+        });
         Ok(WorkerCommand {
             program,
             args: ["-m", "snakepit_bridge", "--adapter", &self.adapter]
@@ -159,6 +205,7 @@ impl Adapter for PythonAdapter {
             env,
             cwd: self.cwd.clone(),
             protocol: WorkerProtocol::Native,
+            zygote,
         })
     }
 }

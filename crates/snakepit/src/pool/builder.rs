@@ -180,6 +180,27 @@ impl PoolBuilder {
             OsString::from("SNAKEPIT_MAX_FRAME"),
             OsString::from(self.config.max_frame.to_string()),
         ));
+        let zygote = match command.zygote {
+            Some(zygote) => {
+                let mut zygote_env = zygote.env;
+                zygote_env.push((
+                    OsString::from("SNAKEPIT_MAX_FRAME"),
+                    OsString::from(self.config.max_frame.to_string()),
+                ));
+                Some(
+                    crate::zygote::Zygote::start(&crate::zygote::ZygoteSpec {
+                        program: zygote.program,
+                        args: zygote.args,
+                        env: zygote_env,
+                        cwd: zygote.cwd,
+                        startup_timeout: self.config.startup_timeout,
+                        run: run.clone(),
+                    })
+                    .await?,
+                )
+            }
+            None => None,
+        };
         let spec = WorkerSpec {
             program: command.program,
             args: command.args,
@@ -189,6 +210,7 @@ impl PoolBuilder {
             startup_timeout: self.config.startup_timeout,
             max_frame: self.config.max_frame,
             run,
+            zygote,
             host: None,
             telemetry: crate::telemetry::Telemetry::new(
                 self.config

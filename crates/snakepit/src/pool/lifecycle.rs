@@ -218,6 +218,9 @@ impl Pool {
         // A replacement that was starting is killed as soon as it is ready; wait for that.
         shared.tasks.close();
         shared.tasks.wait().await;
+        if let Some(zygote) = &shared.spec.zygote {
+            zygote.stop();
+        }
         let workers = shared.roster.workers();
         let grace = shared.config.stop_grace;
         futures_util::future::join_all(workers.iter().map(|worker| worker.stop(grace))).await;

@@ -8,6 +8,7 @@
 //! that tools started die too. `procfs` reads process identity (pid + start time) for the
 //! run registry.
 
+mod control;
 mod output;
 mod procfs;
 mod reaper;
@@ -15,6 +16,7 @@ mod run;
 mod spawner;
 mod unix;
 
+pub(crate) use control::{fork_pipe, send_with_fds, wait_for_end};
 pub(crate) use output::{OutputTail, output_is_logged};
 pub(crate) use procfs::{
     group_members, group_rss_all_off_runtime, is_running, is_same_process, stat,
@@ -23,6 +25,7 @@ pub(crate) use run::{RunRequest, run_lines};
 #[cfg(feature = "bench")]
 pub(crate) use spawner::spawn_std_link;
 pub(crate) use spawner::{
-    LinkMode, LinkReader, LinkWriter, SpawnRequest, SpawnedProcess, reaper, run_to_string, spawn,
+    ControlledProcess, LinkMode, LinkReader, LinkWriter, SpawnRequest, SpawnedProcess, reaper,
+    run_to_string, spawn, spawn_control,
 };
 pub(crate) use unix::signal_group;

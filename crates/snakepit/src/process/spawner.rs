@@ -34,6 +34,9 @@ pub(crate) enum LinkMode {
     Socketpair,
     /// The child's stdin and stdout.
     Stdio,
+    /// A `SOCK_SEQPACKET` socketpair carrying a zygote's control messages (and descriptors);
+    /// the child's end is descriptor 3 (`SNAKEPIT_FD`). See [`spawn_control`].
+    Control,
 }
 
 /// Everything needed to start one worker process.
@@ -124,6 +127,10 @@ async fn start(mut request: SpawnRequest) -> Result<Started> {
             })?;
             (Some(host), Some(child))
         }
+        LinkMode::Control => {
+            let (host, child) = super::control::seqpacket_pair()?;
+            (Some(host), Some(child))
+        }
         LinkMode::Stdio => (None, None),
     };
     let (child_end, translator_end) = match grpc {
@@ -166,7 +173,7 @@ async fn start(mut request: SpawnRequest) -> Result<Started> {
     }
     // With a stdio link, stdout carries the frames and only stderr is log output.
     let log_stdout = match request.link {
-        LinkMode::Socketpair => child.stdout.take(),
+        LinkMode::Socketpair | LinkMode::Control => child.stdout.take(),
         LinkMode::Stdio => None,
     };
     let output = OutputTail::capture(request.worker, log_stdout, child.stderr.take());
@@ -227,6 +234,41 @@ pub(crate) async fn spawn(request: SpawnRequest) -> Result<SpawnedProcess> {
     })
 }
 
+/// A started zygote: the process, the host's end of its control socket (blocking), and its
+/// captured output.
+#[derive(Debug)]
+pub(crate) struct ControlledProcess {
+    pub(crate) child: Child,
+    pub(crate) pid: u32,
+    pub(crate) control: StdUnixStream,
+    pub(crate) output: OutputTail,
+}
+
+/// Spawns a process with a [`LinkMode::Control`] socket (a zygote), on the spawner thread.
+///
+/// # Errors
+///
+/// As [`spawn`].
+pub(crate) async fn spawn_control(mut request: SpawnRequest) -> Result<ControlledProcess> {
+    request.link = LinkMode::Control;
+    let Started {
+        child,
+        pid,
+        host_end,
+        output,
+    } = start(request).await?;
+    let control = host_end.ok_or_else(|| Error::Io {
+        context: "a zygote needs a control socket".to_owned(),
+        source: io::Error::from(io::ErrorKind::InvalidInput),
+    })?;
+    Ok(ControlledProcess {
+        child,
+        pid,
+        control,
+        output,
+    })
+}
+
 /// The host's end of a started process's socketpair, as a blocking std socket: for the
 /// blocking benchmark floor, which drives its link from a plain OS thread.
 #[cfg(feature = "bench")]
@@ -276,7 +318,7 @@ fn spawn_here(request: &SpawnRequest, child_end: Option<&StdUnixStream>) -> io::
         command.current_dir(cwd);
     }
     match request.link {
-        LinkMode::Socketpair => {
+        LinkMode::Socketpair | LinkMode::Control => {
             if child_end.is_some() {
                 command.env("SNAKEPIT_FD", LINK_FD.to_string());
             }

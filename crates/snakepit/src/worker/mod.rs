@@ -24,5 +24,5 @@ pub(crate) use host::{HostAnswer, HostCalls, HostFailure, HostRequest};
 pub use id::WorkerId;
 pub(crate) use pending::{ChunkSender, Reply};
 pub use snapshot::{UNLISTED_COMMAND, WorkerState};
-pub(crate) use start::{WorkerSpec, start};
+pub(crate) use start::{WorkerSpec, released, start};
 pub(crate) use state::WorkerEvent;

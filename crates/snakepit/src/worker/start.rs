@@ -20,7 +20,7 @@ use super::link::LinkWriter;
 use super::pending::PendingTable;
 use super::shared::Shared;
 use super::state::{Lifecycle, WorkerEvent};
-use super::supervisor::Supervisor;
+use super::supervisor::{Exit, Supervisor};
 use crate::error::{Error, ExitInfo, Result};
 use crate::process::reaper;
 use crate::process::{LinkMode, SpawnRequest, SpawnedProcess, signal_group, spawn};
@@ -47,6 +47,67 @@ pub(crate) struct WorkerSpec {
     pub(crate) host: Option<Arc<dyn HostCalls>>,
     /// Where the worker's spawn and readiness are reported.
     pub(crate) telemetry: crate::telemetry::Telemetry,
+    /// The pool's zygote, when workers are forked from one (`PythonAdapter::preload`).
+    pub(crate) zygote: Option<Arc<crate::zygote::Zygote>>,
+}
+
+/// A started process, spawned or forked, before its handshake.
+struct Started {
+    pid: u32,
+    reader: crate::process::LinkReader,
+    writer: crate::process::LinkWriter,
+    output: crate::process::OutputTail,
+    exit: Exit,
+}
+
+/// Forks the worker from the pool's zygote when it is alive, otherwise spawns it; a zygote
+/// that fails to fork is warned about and the worker spawned.
+async fn launch(spec: &WorkerSpec, worker: WorkerId) -> Result<Started> {
+    if let Some(zygote) = spec.zygote.as_deref().filter(|zygote| zygote.alive()) {
+        match crate::zygote::fork_worker(zygote, worker, spec.startup_timeout).await {
+            Ok(forked) => {
+                return Ok(Started {
+                    pid: forked.pid,
+                    reader: forked.reader,
+                    writer: forked.writer,
+                    output: forked.output,
+                    exit: Exit::reported(forked.exit),
+                });
+            }
+            Err(err) => {
+                tracing::warn!(%worker, error = %err, "the zygote did not fork a worker; spawning it");
+            }
+        }
+    } else if spec.zygote.is_some() {
+        tracing::warn!(%worker, "the zygote is gone; spawning the worker");
+    }
+    let process = spawn(SpawnRequest {
+        program: spec.program.clone(),
+        args: spec.args.clone(),
+        env: spec.env.clone(),
+        cwd: spec.cwd.clone(),
+        link: if spec.classic {
+            LinkMode::Stdio
+        } else {
+            LinkMode::Socketpair
+        },
+        worker,
+    })
+    .await?;
+    let SpawnedProcess {
+        child,
+        pid,
+        reader,
+        writer,
+        output,
+    } = process;
+    Ok(Started {
+        pid,
+        reader,
+        writer,
+        output,
+        exit: Exit::watch(child),
+    })
 }
 
 /// Starts one worker and waits until it is ready.
@@ -66,19 +127,7 @@ pub(crate) async fn start(
         if let Some(run) = &spec.run {
             run.worker_spawning(worker);
         }
-        let spawned = spawn(SpawnRequest {
-            program: spec.program.clone(),
-            args: spec.args.clone(),
-            env: spec.env.clone(),
-            cwd: spec.cwd.clone(),
-            link: if spec.classic {
-                LinkMode::Stdio
-            } else {
-                LinkMode::Socketpair
-            },
-            worker,
-        })
-        .await;
+        let spawned = launch(spec, worker).await;
         let mut process = match spawned {
             Ok(process) => process,
             Err(err) => {
@@ -138,7 +187,7 @@ pub(crate) async fn start(
         tracing::info!(%worker, pid = process.pid, capacity, "worker ready");
         let supervisor = Supervisor {
             shared: Arc::clone(&shared),
-            exit: super::supervisor::Exit::watch(process.child),
+            exit: process.exit,
             reader,
             control: control_rx,
             events,
@@ -168,24 +217,24 @@ async fn greet(
     worker: WorkerId,
     reader: &mut FramedRead<crate::process::LinkReader, tokio_util::codec::LengthDelimitedCodec>,
     writer: &mut LinkWriter,
-    process: &mut SpawnedProcess,
+    process: &mut Started,
 ) -> Result<(Vec<crate::protocol::ToolSpec>, usize), String> {
     let hello = tokio::select! {
         frame = reader.next() => match frame {
             Some(Ok(payload)) => decode(&payload).map_err(|err| format!("its first frame is not a message: {err}"))?,
             Some(Err(err)) => return Err(format!("its first frame is invalid: {err}")),
             None => {
-                let status = tokio::time::timeout(Duration::from_secs(2), process.child.wait()).await;
+                let status = tokio::time::timeout(Duration::from_secs(2), process.exit.wait()).await;
                 return Err(match status {
-                    Ok(Ok(status)) => format!("it exited ({}) before it was ready", ExitInfo::from_status(status)),
+                    Ok(Some(status)) => format!("it exited ({}) before it was ready", ExitInfo::from_status(status)),
                     _ => "it closed its link before it was ready".to_owned(),
                 });
             }
         },
-        status = process.child.wait() => {
+        status = process.exit.wait() => {
             return Err(match status {
-                Ok(status) => format!("it exited ({}) before it was ready", ExitInfo::from_status(status)),
-                Err(err) => format!("it could not be waited on: {err}"),
+                Some(status) => format!("it exited ({}) before it was ready", ExitInfo::from_status(status)),
+                None => "it ended before it was ready".to_owned(),
             });
         }
         () = tokio::time::sleep(spec.startup_timeout) => {
@@ -240,14 +289,14 @@ async fn greet(
 async fn abandon(
     worker: WorkerId,
     reason: String,
-    mut process: SpawnedProcess,
+    mut process: Started,
     run: Option<&Run>,
 ) -> Error {
     if let Err(err) = signal_group(process.pid, Signal::SIGKILL) {
         tracing::warn!(%worker, error = %err, "could not kill a worker that failed to start");
     }
-    if let Err(err) = process.child.wait().await {
-        tracing::debug!(%worker, error = %err, "could not reap a worker that failed to start");
+    if process.exit.wait().await.is_none() {
+        tracing::debug!(%worker, "could not reap a worker that failed to start");
     }
     // The leader is gone; whatever it started in its group goes with it.
     if let Err(err) = signal_group(process.pid, Signal::SIGKILL) {
@@ -263,7 +312,7 @@ async fn abandon(
 }
 
 /// Forgets a worker whose process group is gone: in the run registry and in the reaper.
-pub(super) fn released(run: Option<&Run>, worker: WorkerId, pid: u32) {
+pub(crate) fn released(run: Option<&Run>, worker: WorkerId, pid: u32) {
     if let Some(run) = run {
         run.worker_gone(worker);
     }

@@ -70,8 +70,17 @@ impl Exit {
         }
     }
 
+    /// Waits for an end reported by someone else: a worker forked by the zygote is not the
+    /// host's child, so its end arrives on `receiver` (`crate::zygote`).
+    pub(super) fn reported(receiver: oneshot::Receiver<io::Result<ExitStatus>>) -> Self {
+        Self {
+            receiver,
+            status: None,
+        }
+    }
+
     /// Waits for the end of the process.
-    async fn wait(&mut self) -> Option<ExitStatus> {
+    pub(super) async fn wait(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
             self.status = Some(
                 (&mut self.receiver)

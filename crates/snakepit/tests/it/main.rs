@@ -29,6 +29,7 @@
 //! - `telemetry`: events, correlation ids, metrics and the Prometheus text, Python events.
 //! - `node`: Node workers through the embedded Node bridge: calls, streams, host tools,
 //!   sessions, crashes, deadlines, no orphans.
+//! - `zygote`: workers forked from a preloading zygote: own groups, one import, no orphans.
 
 #![expect(
     clippy::unwrap_used,
@@ -62,3 +63,4 @@ mod start;
 mod streams;
 mod telemetry;
 mod workers;
+mod zygote;

@@ -1,0 +1,128 @@
+//! One worker forked by the zygote: its link and output pipes are made here and passed to
+//! the zygote; the host keeps its ends, registers the child with the reaper, and watches its
+//! end through the zygote's report or, once the zygote is gone, a pidfd.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::Zygote;
+use crate::error::{Error, Result};
+use crate::process::{LinkReader, LinkWriter, OutputTail, fork_pipe, reaper, wait_for_end};
+use crate::worker::WorkerId;
+
+/// The descriptor number a worker finds its link on (`SNAKEPIT_FD`), as for a spawned one.
+const LINK_FD: i32 = 3;
+/// How long the zygote's exit report is awaited once a pidfd says the worker is gone.
+const REPORT_GRACE: Duration = Duration::from_millis(300);
+
+/// A worker the zygote forked: like a spawned process, but its end arrives on a channel
+/// because the host is not its parent.
+pub(crate) struct ForkedProcess {
+    pub(crate) pid: u32,
+    pub(crate) reader: LinkReader,
+    pub(crate) writer: LinkWriter,
+    pub(crate) output: OutputTail,
+    pub(crate) exit: oneshot::Receiver<io::Result<ExitStatus>>,
+}
+
+/// Forks one worker from `zygote`: makes its link and its stdout/stderr pipes, sends the
+/// child's ends with the fork request, and starts watching its end.
+///
+/// # Errors
+///
+/// [`Error::Io`] when a descriptor cannot be made; [`Error::Config`] carrying the reason
+/// when the zygote does not fork (the caller then spawns instead).
+pub(crate) async fn fork_worker(
+    zygote: &Zygote,
+    worker: WorkerId,
+    timeout: Duration,
+) -> Result<ForkedProcess> {
+    let io_error = |context: &str| {
+        let context = context.to_owned();
+        move |source| Error::Io { context, source }
+    };
+    let (host, child) =
+        StdUnixStream::pair().map_err(io_error("could not create the worker's socketpair"))?;
+    let (stdout_read, stdout_write) = fork_pipe()?;
+    let (stderr_read, stderr_write) = fork_pipe()?;
+    let fds: [(i32, OwnedFd); 3] = [
+        (LINK_FD, OwnedFd::from(child)),
+        (1, stdout_write),
+        (2, stderr_write),
+    ];
+    let worker_id = worker.to_string();
+    let env = [
+        ("SNAKEPIT_WORKER_ID", std::ffi::OsStr::new(&worker_id)),
+        ("SNAKEPIT_FD", std::ffi::OsStr::new("3")),
+        ("SNAKEPIT_ZYGOTE", std::ffi::OsStr::new("")),
+    ];
+    let (pid, status) = zygote
+        .fork(&fds, &env, timeout)
+        .await
+        .map_err(Error::Config)?;
+    // The child holds its ends now; the host's copies must go, or end-of-file never comes.
+    drop(fds);
+    if let Some(reaper) = reaper() {
+        reaper.register(pid);
+    }
+    let stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(stdout_read)
+        .map_err(io_error("could not watch a forked worker's stdout"))?;
+    let stderr = tokio::net::unix::pipe::Receiver::from_owned_fd(stderr_read)
+        .map_err(io_error("could not watch a forked worker's stderr"))?;
+    let output = OutputTail::capture(worker, Some(stdout), Some(stderr));
+    host.set_nonblocking(true)
+        .map_err(io_error("could not make the link non-blocking"))?;
+    let stream = tokio::net::UnixStream::from_std(host)
+        .map_err(io_error("could not register the link with the runtime"))?;
+    let (read_half, write_half) = stream.into_split();
+    let (sender, exit) = oneshot::channel();
+    tokio::spawn(async move {
+        // The supervisor may be gone; then nobody needs the status.
+        let _unheard = sender.send(watch_end(pid, status).await);
+    });
+    Ok(ForkedProcess {
+        pid,
+        reader: Box::new(read_half),
+        writer: Box::new(write_half),
+        output,
+        exit,
+    })
+}
+
+/// Waits for the end of a forked worker: the zygote's report carries its wait status; when
+/// the zygote is gone, a pidfd says when it ended (its status is then unknown).
+async fn watch_end(pid: u32, report: oneshot::Receiver<i32>) -> io::Result<ExitStatus> {
+    let unknown = || io::Error::other("the worker's zygote is gone: its exit status is unknown");
+    let report = async { report.await.ok() };
+    tokio::pin!(report);
+    let ended = wait_for_end(pid);
+    tokio::pin!(ended);
+    let mut zygote_gone = false;
+    loop {
+        tokio::select! {
+            raw = &mut report, if !zygote_gone => match raw {
+                Some(raw) => return Ok(ExitStatus::from_raw(raw)),
+                None => zygote_gone = true,
+            },
+            ended = &mut ended => {
+                if zygote_gone {
+                    return Err(unknown());
+                }
+                if let Err(err) = ended {
+                    tracing::debug!(pid, error = %err, "no pidfd; waiting for the zygote's report");
+                    return report.await.map(ExitStatus::from_raw).ok_or_else(unknown);
+                }
+                return match tokio::time::timeout(REPORT_GRACE, report).await {
+                    Ok(Some(raw)) => Ok(ExitStatus::from_raw(raw)),
+                    _ => Err(unknown()),
+                };
+            }
+        }
+    }
+}
