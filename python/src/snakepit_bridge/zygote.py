@@ -129,6 +129,9 @@ class Zygote:
         ):
             self.send({"op": "failed", "id": ident, "error": "malformed fork request"})
             return
+        # Buffered output would be written again by every child.
+        sys.stdout.flush()
+        sys.stderr.flush()
         try:
             pid = os.fork()
         except OSError as exc:
@@ -175,6 +178,7 @@ class Zygote:
             for fd, target in zip(high, targets):
                 os.dup2(fd, target, inheritable=True)
                 os.close(fd)
+            os.environ.pop("SNAKEPIT_ZYGOTE", None)
             os.environ.update({str(k): str(v) for k, v in env.items()})
             from .runtime import main
 
@@ -185,6 +189,11 @@ class Zygote:
             traceback.print_exc()
         finally:
             try:
+                # What a spawned worker's interpreter does at exit; the zygote's own loop
+                # must never run again in this process, so it ends here.
+                import atexit
+
+                atexit._run_exitfuncs()
                 sys.stdout.flush()
                 sys.stderr.flush()
             finally:

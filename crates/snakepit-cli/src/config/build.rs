@@ -47,6 +47,9 @@ pub(crate) fn pool_builder(table: &PoolTable) -> anyhow::Result<PoolBuilder> {
             {
                 python = python.bridge(BridgeSource::Installed);
             }
+            if let Some(modules) = &adapter.preload {
+                python = python.preload(modules.get_ref().iter().cloned());
+            }
             Pool::builder(python)
         }
         AdapterKind::Node => {

@@ -41,6 +41,7 @@ pub(crate) fn check_adapter(
         ),
         ("paths", span(adapter.paths.as_ref()), PYTHON),
         ("bridge", span(adapter.bridge.as_ref()), PYTHON),
+        ("preload", span(adapter.preload.as_ref()), PYTHON),
         ("command", span(adapter.command.as_ref()), GENERIC),
         ("protocol", span(adapter.protocol.as_ref()), GENERIC),
         ("tree", span(adapter.tree.as_ref()), GRPC),

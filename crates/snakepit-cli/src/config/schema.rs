@@ -100,6 +100,10 @@ pub(crate) struct AdapterTable {
     /// Python: where the bridge is imported from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) bridge: Option<Spanned<BridgeName>>,
+    /// Python: modules a zygote imports once, forking every worker from it
+    /// (`PythonAdapter::preload`). Absent: workers are spawned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) preload: Option<Spanned<Vec<String>>>,
     /// Node: the adapter, `./file.mjs:Export` (relative to `cwd`). Default: the bundled Node
     /// showcase.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -60,7 +60,6 @@ pub(crate) async fn fork_worker(
     let env = [
         ("SNAKEPIT_WORKER_ID", std::ffi::OsStr::new(&worker_id)),
         ("SNAKEPIT_FD", std::ffi::OsStr::new("3")),
-        ("SNAKEPIT_ZYGOTE", std::ffi::OsStr::new("")),
     ];
     let (pid, status) = zygote
         .fork(&fds, &env, timeout)

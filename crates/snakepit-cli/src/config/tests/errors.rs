@@ -132,6 +132,12 @@ fn adapter_keys_must_fit_the_adapter_type() {
         2,
         "pools.x.adapter.command",
     );
+    let message = error(
+        "[pools.x.adapter]\ntype = \"node\"\npreload = [\"numpy\"]\n",
+        3,
+        "pools.x.adapter.preload",
+    );
+    assert!(message.contains("python adapters"), "{message}");
     error(
         "[pools.x.adapter]\ntype = \"generic\"\n",
         2,

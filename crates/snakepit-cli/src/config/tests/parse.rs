@@ -36,6 +36,7 @@ class = "demo_adapter:DemoAdapter"
 paths = [".", "src"]
 python = "/opt/python/bin/python3"
 bridge = "installed"
+preload = ["numpy", "demo_models"]
 cwd = "work"
 env = { MODE = "test", LEVEL = "2" }
 
@@ -140,6 +141,10 @@ fn a_full_file_sets_every_setting() {
         Path::new("/opt/python/bin/python3")
     );
     assert_eq!(adapter.cwd.as_deref(), Some(Path::new("/project/work")));
+    assert_eq!(
+        adapter.preload.as_ref().unwrap().get_ref(),
+        &["numpy", "demo_models"]
+    );
     assert_eq!(adapter.env["MODE"], "test");
     assert_eq!(
         config.file.python.interpreter.as_deref(),
