@@ -1,10 +1,13 @@
 //! The bridges embedded in the library, written out once per version to a cache directory:
 //! the Python bridge (workers get it on their `PYTHONPATH`) and the Node bridge (workers run
-//! its `src/main.js`).
+//! its `src/main.js`). The Python bridge is byte-compiled for each interpreter that runs it
+//! ([`compile_bridge`]), so a worker never compiles it again, even with
+//! `PYTHONDONTWRITEBYTECODE` set.
 
+use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use crate::error::{Error, Result};
 
@@ -60,6 +63,45 @@ pub(crate) fn node_bridge_dir() -> Result<PathBuf> {
     }
     let dir = write_tree(&cache_root(), &NODE)?;
     Ok(DIR.get_or_init(|| dir).clone())
+}
+
+/// Byte-compiles the bridge in `dir` with `python` (`compileall` writes the `__pycache__`
+/// files whatever `PYTHONDONTWRITEBYTECODE` says), once per interpreter and copy: a marker
+/// file named after the interpreter says it is done. Blocks; a failure only costs speed and
+/// is logged.
+pub(crate) fn compile_bridge(python: &Path, dir: &Path) {
+    static DONE: OnceLock<Mutex<HashSet<(PathBuf, PathBuf)>>> = OnceLock::new();
+    let key = (python.to_path_buf(), dir.to_path_buf());
+    let done = DONE.get_or_init(Mutex::default);
+    if done
+        .lock()
+        .expect("compile lock is never poisoned")
+        .contains(&key)
+    {
+        return;
+    }
+    let mut hasher = DefaultHasher::new();
+    python.hash(&mut hasher);
+    let marker = dir.join(format!(".compiled-{:016x}", hasher.finish()));
+    if !marker.is_file() {
+        let Some(target) = dir.join("snakepit_bridge").to_str().map(str::to_owned) else {
+            return;
+        };
+        match crate::process::run_to_string(python, &["-m", "compileall", "-q", &target]) {
+            Ok(_) => {
+                if let Err(err) = std::fs::write(&marker, python.as_os_str().as_encoded_bytes()) {
+                    tracing::debug!(error = %err, "could not mark the bridge as compiled");
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, python = %python.display(), "could not byte-compile the bridge; workers compile it at every start");
+                return;
+            }
+        }
+    }
+    done.lock()
+        .expect("compile lock is never poisoned")
+        .insert(key);
 }
 
 fn cache_root() -> PathBuf {
@@ -151,6 +193,25 @@ mod tests {
         }
         // A second write finds the first one.
         assert_eq!(write_tree(root.path(), &PYTHON).unwrap(), dir);
+    }
+
+    #[test]
+    fn the_bridge_is_byte_compiled_for_the_interpreter_that_runs_it() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = write_tree(root.path(), &PYTHON).unwrap();
+        let python = crate::python::find_interpreter(None, Path::new(".")).path;
+        compile_bridge(&python, &dir);
+        let compiled: Vec<String> = std::fs::read_dir(dir.join("snakepit_bridge/__pycache__"))
+            .expect("compileall wrote __pycache__")
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            compiled.iter().any(|name| name.starts_with("runtime.")
+                && std::path::Path::new(name)
+                    .extension()
+                    .is_some_and(|ext| ext == "pyc")),
+            "{compiled:?}"
+        );
     }
 
     #[test]

@@ -165,7 +165,9 @@ impl Adapter for PythonAdapter {
         let program = resolve_interpreter(&self.interpreter())?;
         let mut path = Vec::new();
         if self.bridge == BridgeSource::Embedded {
-            path.push(bridge_dir()?);
+            let dir = bridge_dir()?;
+            super::bridge::compile_bridge(&program, &dir);
+            path.push(dir);
         }
         path.extend(self.python_path.iter().cloned());
         if let Some(existing) = std::env::var_os("PYTHONPATH") {
