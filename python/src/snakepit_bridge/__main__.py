@@ -12,16 +12,43 @@ the terminal. Adapters are imported from the current directory, also by the
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from . import __version__
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def _worker_adapter(argv: list[str]) -> str | None:
+    """The adapter of a plain worker started by a host (``--adapter X`` on a link), read
+    without :mod:`argparse`, whose import costs every worker start several milliseconds;
+    ``None`` for any other command line, which goes through the full parser."""
+    if not os.environ.get("SNAKEPIT_FD"):
+        return None
+    if len(argv) == 2 and argv[0] == "--adapter" and argv[1] and not argv[1].startswith("-"):
+        return argv[1]
+    if not argv:
+        return os.environ.get("SNAKEPIT_ADAPTER") or None
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run a worker; returns the process exit code."""
+    fast = _worker_adapter(sys.argv[1:] if argv is None else argv)
+    if fast is not None:
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        from .runtime import main as run_worker
+
+        try:
+            return run_worker(fast)
+        except KeyboardInterrupt:
+            return 130
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="python -m snakepit_bridge",
         description="Run a snakepit worker that serves the tools of one adapter class.",
@@ -70,6 +97,8 @@ snakepit_bridge: this is a worker; it speaks binary frames to a snakepit host, n
 
 def _call_once(parser: argparse.ArgumentParser, adapter_spec: str, call: list[str]) -> int:
     """Run one tool in-process and print its result as JSON; returns the exit code."""
+    import json
+
     if len(call) > 2:
         parser.error("--call takes a tool name and at most one JSON object")
     tool = call[0]

@@ -16,9 +16,9 @@ tool when the worker starts, so a call costs one dictionary lookup and one funct
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Callable, TypeVar, overload
 
+from . import signature as sig
 from .context import CallContext, Stream
 from .errors import InvalidArguments, UnknownCommand
 from .specs import first_paragraph, parse_args_section, plain_default, type_name
@@ -178,11 +178,10 @@ class Tool:
         self.function = function
         #: ``False`` when the tool must never run in two calls at once.
         self.thread_safe = options.thread_safe
-        self.is_async = inspect.iscoroutinefunction(function)
-        self.is_generator = inspect.isgeneratorfunction(function)
-        self.is_async_generator = inspect.isasyncgenfunction(function)
-        signature = inspect.signature(function)
-        parameters = list(signature.parameters.values())
+        self.is_async = sig.is_coroutine_function(function)
+        self.is_generator = sig.is_generator_function(function)
+        self.is_async_generator = sig.is_async_generator_function(function)
+        parameters = sig.parameters(function)
         names = [parameter.name for parameter in parameters]
         self.wants_ctx = "ctx" in names
         self.wants_stream = "stream" in names
@@ -197,7 +196,7 @@ class Tool:
             if parameter.name not in _RESERVED
             and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
         ]
-        doc = inspect.getdoc(function) or ""
+        doc = sig.getdoc(function) or ""
         documented = parse_args_section(doc)
         params_mode = len(plain) == 1 and plain[0].name == "params"
         self.spec: dict[str, Any] = {
@@ -219,7 +218,7 @@ class Tool:
 
     @staticmethod
     def _parameter_specs(
-        plain: list[inspect.Parameter],
+        plain: list[sig.Param],
         documented: dict[str, tuple[str | None, str]],
         params_mode: bool,
     ) -> list[dict[str, Any]]:
@@ -240,7 +239,7 @@ class Tool:
         specs = []
         for parameter in plain:
             doc_type, doc_text = documented.get(parameter.name, (None, ""))
-            has_default = parameter.default is not inspect.Parameter.empty
+            has_default = parameter.default is not sig.EMPTY
             specs.append(
                 {
                     "name": parameter.name,
@@ -254,8 +253,8 @@ class Tool:
 
     def _make_invoker(
         self,
-        parameters: list[inspect.Parameter],
-        plain: list[inspect.Parameter],
+        parameters: list[sig.Param],
+        plain: list[sig.Param],
         params_mode: bool,
     ) -> Callable[[dict[str, Any], CallContext | None, Stream | None], Any]:
         function = self.function
@@ -263,7 +262,7 @@ class Tool:
         wants_ctx = self.wants_ctx
         wants_stream = self.wants_stream
         for parameter in parameters:
-            if parameter.kind is parameter.POSITIONAL_ONLY:
+            if parameter.kind == parameter.POSITIONAL_ONLY:
                 raise TypeError(
                     f"tool {name!r}: positional-only parameter {parameter.name!r} is not supported"
                 )
@@ -285,10 +284,8 @@ class Tool:
             return invoke_params
 
         accepted = frozenset(parameter.name for parameter in plain)
-        required = tuple(
-            parameter.name for parameter in plain if parameter.default is inspect.Parameter.empty
-        )
-        takes_extra = any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters)
+        required = tuple(parameter.name for parameter in plain if parameter.default is sig.EMPTY)
+        takes_extra = any(parameter.kind == parameter.VAR_KEYWORD for parameter in parameters)
         accepted_text = ", ".join(parameter.name for parameter in plain) or "none"
 
         def check(args: dict[str, Any]) -> None:

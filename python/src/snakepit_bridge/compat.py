@@ -22,11 +22,11 @@ on this bridge unchanged:
 
 from __future__ import annotations
 
-import inspect
 import signal
 import sys
 from typing import TYPE_CHECKING, Any, Callable
 
+from . import signature as sig
 from .adapter import Tool, make_tool, tool
 from .drive import chunk_data
 from .errors import UnknownCommand
@@ -94,7 +94,7 @@ def legacy_tools(adapter: Any, existing: dict[str, Tool]) -> dict[str, Tool]:
 
 def _legacy_tool(adapter: Any, command: str, method: Callable[..., Any]) -> Tool:
     set_context = getattr(adapter, "set_session_context", None)
-    if inspect.iscoroutinefunction(method):
+    if sig.is_coroutine_function(method):
 
         async def run_async(params: dict[str, Any], ctx: CallContext) -> Any:
             if set_context is not None:
@@ -110,7 +110,7 @@ def _legacy_tool(adapter: Any, command: str, method: Callable[..., Any]) -> Tool
             return method(params)
 
         function = run
-    return make_tool(command, function, inspect.getdoc(method))
+    return make_tool(command, function, sig.getdoc(method))
 
 
 class BaseCommandHandler:

@@ -23,12 +23,9 @@ conversion uses an explicit stack, so no value can exhaust Python's recursion li
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 import enum
 import math
-from decimal import Decimal
-from pathlib import PurePath
+import sys
 from typing import Any
 
 from .depth import MAX_DEPTH, exceeds, may_exceed
@@ -107,11 +104,23 @@ def _scalar(value: Any, json: bool) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
         if json:
+            import base64
+
             return {"type": "bytes", "base64": base64.b64encode(data).decode("ascii")}
         return data
-    if isinstance(value, (Decimal, PurePath)):
+    if _is_decimal_or_path(value):
         return str(value)
     return _NOT_SCALAR
+
+
+def _is_decimal_or_path(value: Any) -> bool:
+    # A Decimal or a path exists only once its module is imported: looking the classes up
+    # in sys.modules spares every worker importing decimal and pathlib at start.
+    decimal = sys.modules.get("decimal")
+    if decimal is not None and isinstance(value, decimal.Decimal):
+        return True
+    pathlib = sys.modules.get("pathlib")
+    return pathlib is not None and isinstance(value, pathlib.PurePath)
 
 
 def _children(value: Any) -> tuple[Any, list[tuple[Any, Any]]] | None:
@@ -137,7 +146,8 @@ def _replacement(value: Any) -> Any:
     """What a value stands for when it is not plain data, or raise :class:`_Unconvertible`."""
     if isinstance(value, enum.Enum):
         return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    dataclasses = sys.modules.get("dataclasses")
+    if dataclasses is not None and dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     if any(kind.__name__ == "dtype" and kind.__module__ == "numpy" for kind in type(value).__mro__):
         return str(value)  # numpy dtypes (pandas' df.dtypes holds them): "int64", ...

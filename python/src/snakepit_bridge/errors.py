@@ -9,7 +9,6 @@ traceback starts in the tool: the bridge's own frames at its top are dropped.
 from __future__ import annotations
 
 import os
-import traceback
 from typing import Any
 
 __all__ = [
@@ -119,5 +118,7 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
         and os.path.dirname(tb.tb_frame.f_code.co_filename) == _PACKAGE_DIR
     ):
         tb = tb.tb_next
+    import traceback
+
     trace = "".join(traceback.format_exception(type(exc), exc, tb))
     return error(type(exc).__name__, message, trace)

@@ -20,11 +20,8 @@ does.
 from __future__ import annotations
 
 import importlib
-import inspect
 import os
-import platform
 import sys
-import traceback
 from typing import TYPE_CHECKING, Any
 
 from . import protocol, telemetry
@@ -151,7 +148,7 @@ class Runtime:
         if initialize is None:
             return
         outcome = initialize()
-        if inspect.isawaitable(outcome):
+        if hasattr(outcome, "__await__"):
             self.loop.run_until_complete(outcome)
 
     def hello(self) -> dict[str, Any]:
@@ -162,7 +159,7 @@ class Runtime:
             "pid": os.getpid(),
             "encodings": self.encodings,
             "adapter": self.adapter_name,
-            "runtime": f"python {platform.python_version()}",
+            "runtime": f"python {'.'.join(map(str, sys.version_info[:3]))}",
             "capacity": self.capacity,
             "tools": [tool.spec for tool in self.tools.values()],
         }
@@ -427,6 +424,8 @@ def main(adapter_spec: str) -> int:
     except AdapterLoadError as exc:
         log(f"error: {exc}")
         if exc.__cause__ is not None:
+            import traceback
+
             traceback.print_exception(
                 type(exc.__cause__), exc.__cause__, exc.__cause__.__traceback__, file=sys.stderr
             )
@@ -438,6 +437,8 @@ def main(adapter_spec: str) -> int:
         runtime.initialize()
     except Exception:
         log(f"error: adapter {name} failed to start:")
+        import traceback
+
         traceback.print_exc(file=sys.stderr)
         return EXIT_ADAPTER
     return runtime.run()

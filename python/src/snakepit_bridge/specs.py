@@ -8,9 +8,10 @@ kept only when both encodings can carry them (else their ``repr``).
 
 from __future__ import annotations
 
-import inspect
 import re
 from typing import Any
+
+from .signature import EMPTY
 
 __all__ = ["first_paragraph", "parse_args_section", "plain_default", "type_name"]
 
@@ -58,7 +59,7 @@ def parse_args_section(doc: str) -> dict[str, tuple[str | None, str]]:
 
 
 def type_name(annotation: Any) -> str | None:
-    if annotation is inspect.Parameter.empty:
+    if annotation is EMPTY:
         return None
     if isinstance(annotation, str):
         return annotation
