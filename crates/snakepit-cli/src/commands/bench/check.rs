@@ -23,6 +23,13 @@ pub(super) fn missed(report: &BenchReport) -> Vec<String> {
             report.stream.ratio
         ));
     }
+    if !report.start.zygote_target_met() {
+        missed.push(format!(
+            "start: 8 zygote workers in {:.1} ms > {:.1} ms",
+            report.start.zygote_8_ms,
+            report.start.target_zygote_ms()
+        ));
+    }
     missed
 }
 

@@ -15,6 +15,8 @@
 //!   streaming floor.
 //! - [`host_tool`]: round trips of a worker calling a no-op host tool, timed in the worker.
 //! - [`node`]: a trivial call through a Node worker beside a bare framed echo with Node.
+//! - [`start`]: workers' start: a bare interpreter, one plain worker, 8 numpy workers
+//!   spawned or forked from a preloading zygote, and a crashed worker's replacement.
 //! - [`telemetry`]: `ping` p50 with telemetry off and on (last: the recorder stays).
 //!
 //! With `--grpc TREE_DIR`, [`grpc`] alone runs instead: the native path beside the gRPC one.
@@ -35,6 +37,7 @@ mod report;
 mod run;
 mod session;
 mod setup;
+mod start;
 mod stats;
 mod stream;
 mod table;

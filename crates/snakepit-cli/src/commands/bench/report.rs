@@ -28,6 +28,8 @@ pub(crate) struct BenchReport {
     pub(crate) telemetry: super::telemetry::TelemetryFigures,
     /// A trivial call through a Node worker beside the Node floor; `None` without `node`.
     pub(crate) node: Option<super::node::NodeFigures>,
+    /// Worker start times: spawned, forked from a zygote, replaced.
+    pub(crate) start: super::start::StartFigures,
 }
 
 impl BenchReport {

@@ -66,6 +66,9 @@ async fn measure(
         .await
         .context("the host tool benchmark failed")?;
     let node = super::node::measure(iterations).await?;
+    let start = super::start::measure(&python, rounds)
+        .await
+        .context("the start benchmark failed")?;
     // Last: it installs a metrics recorder that stays for the rest of the process.
     let telemetry = super::telemetry::measure(&python, iterations).await?;
     Ok(BenchReport {
@@ -77,6 +80,7 @@ async fn measure(
         stream,
         host_tool,
         node,
+        start,
         telemetry,
     })
 }

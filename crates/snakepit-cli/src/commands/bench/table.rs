@@ -18,6 +18,7 @@ pub(super) fn print(report: &BenchReport, iterations: usize) {
     print_stream(report, iterations);
     print_host_tool(report, iterations, &ping_p50);
     super::node::print(report.node.as_ref(), iterations);
+    super::start::print(&report.start, report.rounds);
     super::telemetry::print(&report.telemetry, iterations);
 }
 
