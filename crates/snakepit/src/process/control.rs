@@ -3,7 +3,9 @@
 //! a process that is not our child through a pidfd.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+#[cfg(target_os = "linux")]
+use std::os::fd::FromRawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 
 use nix::sys::socket::{
@@ -20,17 +22,41 @@ use crate::error::{Error, Result};
 ///
 /// [`Error::Io`] when the system refuses.
 pub(super) fn seqpacket_pair() -> Result<(StdUnixStream, StdUnixStream)> {
+    let failed = |errno: nix::errno::Errno| Error::Io {
+        context: "could not create a zygote's control socket".to_owned(),
+        source: io::Error::from(errno),
+    };
+    #[cfg(target_os = "linux")]
     let (host, child) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
         None,
         SockFlag::SOCK_CLOEXEC,
     )
-    .map_err(|errno| Error::Io {
-        context: "could not create a zygote's control socket".to_owned(),
-        source: io::Error::from(errno),
-    })?;
+    .map_err(failed)?;
+    // Without the flag, it is set right after; spawns run on the one spawner thread, but
+    // other code of the host may fork in between (see `docs/design/zygote.md`).
+    #[cfg(not(target_os = "linux"))]
+    let (host, child) = {
+        let pair = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::empty(),
+        )
+        .map_err(failed)?;
+        for end in [&pair.0, &pair.1] {
+            set_cloexec(end).map_err(failed)?;
+        }
+        pair
+    };
     Ok((StdUnixStream::from(host), StdUnixStream::from(child)))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_cloexec(fd: &OwnedFd) -> nix::Result<()> {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map(drop)
 }
 
 /// Sends one packet with `fds` attached (`SCM_RIGHTS`), waiting while the socket is full.
@@ -71,10 +97,20 @@ pub(crate) async fn send_with_fds(
 ///
 /// [`Error::Io`] when the system refuses.
 pub(crate) fn fork_pipe() -> Result<(OwnedFd, OwnedFd)> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|errno| Error::Io {
+    let failed = |errno: nix::errno::Errno| Error::Io {
         context: "could not create a forked worker's output pipe".to_owned(),
         source: io::Error::from(errno),
-    })
+    };
+    #[cfg(target_os = "linux")]
+    let pipe = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(failed)?;
+    #[cfg(not(target_os = "linux"))]
+    let pipe = {
+        let pipe = nix::unistd::pipe().map_err(failed)?;
+        set_cloexec(&pipe.0).map_err(failed)?;
+        set_cloexec(&pipe.1).map_err(failed)?;
+        pipe
+    };
+    Ok(pipe)
 }
 
 /// Waits until the process `pid` (not necessarily our child) has ended, through a pidfd.
@@ -94,6 +130,12 @@ pub(crate) async fn wait_for_end(pid: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Without pidfds (not Linux) a forked worker's end is known only from its zygote's report.
+#[cfg(not(target_os = "linux"))]
+fn pidfd_open(_pid: u32) -> io::Result<Option<OwnedFd>> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
 /// Registers an owned pidfd with the runtime.
 #[expect(
     unsafe_code,
@@ -107,6 +149,7 @@ fn register(pidfd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
 }
 
 /// Opens a pidfd for `pid`; `None` when no such process exists.
+#[cfg(target_os = "linux")]
 #[expect(
     unsafe_code,
     reason = "pidfd_open has no safe wrapper in nix or libc; the returned descriptor is owned \

@@ -268,3 +268,35 @@ async fn a_sigkilled_host_takes_its_zygote_workers_and_their_children_along() {
     host.wait().unwrap();
     support::assert_all_gone(&everyone, Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forked_workers_output_is_captured_and_its_crash_classified() {
+    let scratch = tempfile::tempdir().unwrap();
+    let pool = support::builder(zygote_adapter(&scratch.path().join("imports")), 1)
+        .start()
+        .await
+        .unwrap();
+    pool.execute("noisy", json!({"message": "forked-noise", "times": 2}))
+        .await
+        .unwrap();
+    let crashed = pool
+        .execute("crash_exit", json!({"code": 7}))
+        .await
+        .unwrap_err();
+    let text = format!("{crashed:?}");
+    assert!(text.contains("forked-noise stderr 1"), "{text}");
+    match crashed {
+        snakepit::Error::WorkerExited { exit, .. } => assert_eq!(exit.code, Some(7), "{exit:?}"),
+        other => panic!("not a worker exit: {other:?}"),
+    }
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_preload_that_fails_fails_the_pool_start_naming_the_module() {
+    let adapter = support::fault_adapter().preload(["no_such_module_for_the_zygote"]);
+    let err = support::builder(adapter, 2).start().await.unwrap_err();
+    let text = err.to_string() + &format!("{err:?}");
+    assert!(text.contains("zygote"), "{text}");
+    assert!(text.contains("no_such_module_for_the_zygote"), "{text}");
+}

@@ -23,6 +23,12 @@ pub(super) fn missed(report: &BenchReport) -> Vec<String> {
             report.stream.ratio
         ));
     }
+    if !report.start.one_worker_target_met() {
+        missed.push(format!(
+            "start: one plain worker in {:.1} ms, more than 10 ms over a bare interpreter's {:.1} ms",
+            report.start.one_worker_ms, report.start.bare_python_ms
+        ));
+    }
     if !report.start.zygote_target_met() {
         missed.push(format!(
             "start: 8 zygote workers in {:.1} ms > {:.1} ms",
