@@ -194,7 +194,7 @@ class Tool:
             parameter
             for parameter in parameters
             if parameter.name not in _RESERVED
-            and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+            and parameter.kind not in (sig.VAR_POSITIONAL, sig.VAR_KEYWORD)
         ]
         doc = sig.getdoc(function) or ""
         documented = parse_args_section(doc)
@@ -262,7 +262,7 @@ class Tool:
         wants_ctx = self.wants_ctx
         wants_stream = self.wants_stream
         for parameter in parameters:
-            if parameter.kind == parameter.POSITIONAL_ONLY:
+            if parameter.kind == sig.POSITIONAL_ONLY:
                 raise TypeError(
                     f"tool {name!r}: positional-only parameter {parameter.name!r} is not supported"
                 )
@@ -285,7 +285,7 @@ class Tool:
 
         accepted = frozenset(parameter.name for parameter in plain)
         required = tuple(parameter.name for parameter in plain if parameter.default is sig.EMPTY)
-        takes_extra = any(parameter.kind == parameter.VAR_KEYWORD for parameter in parameters)
+        takes_extra = any(parameter.kind == sig.VAR_KEYWORD for parameter in parameters)
         accepted_text = ", ".join(parameter.name for parameter in plain) or "none"
 
         def check(args: dict[str, Any]) -> None:

@@ -17,6 +17,11 @@ from typing import Any, Callable, NamedTuple
 
 __all__ = [
     "EMPTY",
+    "KEYWORD_ONLY",
+    "POSITIONAL_ONLY",
+    "POSITIONAL_OR_KEYWORD",
+    "VAR_KEYWORD",
+    "VAR_POSITIONAL",
     "Param",
     "cleandoc",
     "getdoc",
@@ -44,6 +49,14 @@ class _Empty:
 EMPTY: Any = _Empty()
 
 
+#: Parameter kinds, numbered as :class:`inspect.Parameter`'s.
+POSITIONAL_ONLY = 0
+POSITIONAL_OR_KEYWORD = 1
+VAR_POSITIONAL = 2
+KEYWORD_ONLY = 3
+VAR_KEYWORD = 4
+
+
 class Param(NamedTuple):
     """One parameter: the fields of :class:`inspect.Parameter` the bridge reads."""
 
@@ -51,12 +64,6 @@ class Param(NamedTuple):
     kind: int
     default: Any = EMPTY
     annotation: Any = EMPTY
-
-    POSITIONAL_ONLY = 0
-    POSITIONAL_OR_KEYWORD = 1
-    VAR_POSITIONAL = 2
-    KEYWORD_ONLY = 3
-    VAR_KEYWORD = 4
 
 
 def _plain(function: Any) -> types.FunctionType | None:
@@ -88,9 +95,9 @@ def parameters(function: Callable[..., Any]) -> list[Param]:
     result: list[Param] = []
     for index in range(positional):
         name = names[index]
-        kind = Param.POSITIONAL_OR_KEYWORD
+        kind = POSITIONAL_OR_KEYWORD
         if index < code.co_posonlyargcount:
-            kind = Param.POSITIONAL_ONLY
+            kind = POSITIONAL_ONLY
         default = defaults[index - first_default] if index >= first_default else EMPTY
         result.append(Param(name, kind, default, annotations.get(name, EMPTY)))
     at = positional
@@ -99,14 +106,14 @@ def parameters(function: Callable[..., Any]) -> list[Param]:
         var_positional = names[positional + keyword_only]
     if var_positional is not None:
         annotation = annotations.get(var_positional, EMPTY)
-        result.append(Param(var_positional, Param.VAR_POSITIONAL, EMPTY, annotation))
+        result.append(Param(var_positional, VAR_POSITIONAL, EMPTY, annotation))
     for name in names[at : at + keyword_only]:
         default = kwdefaults.get(name, EMPTY)
-        result.append(Param(name, Param.KEYWORD_ONLY, default, annotations.get(name, EMPTY)))
+        result.append(Param(name, KEYWORD_ONLY, default, annotations.get(name, EMPTY)))
     if code.co_flags & _CO_VARKEYWORDS:
         index = positional + keyword_only + (1 if var_positional is not None else 0)
         name = names[index]
-        result.append(Param(name, Param.VAR_KEYWORD, EMPTY, annotations.get(name, EMPTY)))
+        result.append(Param(name, VAR_KEYWORD, EMPTY, annotations.get(name, EMPTY)))
     if isinstance(function, types.MethodType):
         # A bound method's first parameter is already given.
         result = result[1:]

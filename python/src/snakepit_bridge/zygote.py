@@ -99,14 +99,15 @@ class Zygote:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         while True:
             self.reap()
-            readable, _, _ = select.select([self.control, self.wake_read], [], [])
+            control = self.control.fileno()
+            readable, _, _ = select.select([control, self.wake_read], [], [])
             if self.wake_read in readable:
                 try:
                     while os.read(self.wake_read, 512):
                         pass
                 except BlockingIOError:
                     pass
-            if self.control in readable:
+            if control in readable:
                 message, fds, _flags, _address = socket.recv_fds(self.control, MAX_MESSAGE, MAX_FDS)
                 if not message:
                     return 0
