@@ -76,7 +76,7 @@ def _expected(function):
 
 @pytest.mark.parametrize("function", CASES, ids=lambda f: getattr(f, "__name__", repr(f)))
 def test_parameters_and_kinds_match_inspect(function):
-    assert [tuple(p) for p in sig.parameters(function)] == _expected(function)
+    assert [p.as_tuple() for p in sig.parameters(function)] == _expected(function)
     assert sig.is_coroutine_function(function) == inspect.iscoroutinefunction(function)
     assert sig.is_generator_function(function) == inspect.isgeneratorfunction(function)
     assert sig.is_async_generator_function(function) == inspect.isasyncgenfunction(function)

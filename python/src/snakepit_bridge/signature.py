@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import sys
 import types
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 __all__ = [
     "EMPTY",
@@ -57,13 +57,21 @@ KEYWORD_ONLY = 3
 VAR_KEYWORD = 4
 
 
-class Param(NamedTuple):
-    """One parameter: the fields of :class:`inspect.Parameter` the bridge reads."""
+class Param:
+    """One parameter: the fields of :class:`inspect.Parameter` the bridge reads. (A plain
+    class: building a ``NamedTuple`` class costs a worker's start a millisecond.)"""
 
-    name: str
-    kind: int
-    default: Any = EMPTY
-    annotation: Any = EMPTY
+    __slots__ = ("annotation", "default", "kind", "name")
+
+    def __init__(self, name: str, kind: int, default: Any = EMPTY, annotation: Any = EMPTY):
+        self.name = name
+        self.kind = kind
+        self.default = default
+        self.annotation = annotation
+
+    def as_tuple(self) -> tuple[str, int, Any, Any]:
+        """``(name, kind, default, annotation)``."""
+        return (self.name, self.kind, self.default, self.annotation)
 
 
 def _plain(function: Any) -> types.FunctionType | None:
