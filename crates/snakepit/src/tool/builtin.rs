@@ -160,6 +160,16 @@ mod tests {
     use crate::worker::WorkerId;
     use serde_json::json;
 
+    async fn run(
+        tools: &HostTools,
+        call: HostCall,
+        name: &str,
+        args: Value,
+    ) -> Result<Value, HostToolError> {
+        let answer = tools.dispatch(call, name, args.into()).await?;
+        Ok(answer.into_json().unwrap())
+    }
+
     #[tokio::test]
     async fn variables_are_read_and_written_in_the_calls_session() {
         let store = SessionStore::new(SessionStoreConfig::default());
@@ -182,64 +192,69 @@ mod tests {
             session: session.map(SessionId::from),
             worker: WorkerId::next(),
         };
-        let read = tools
-            .dispatch(call(Some("s1")), GET, json!({"name": "temperature"}))
-            .await
-            .unwrap();
+        let read = run(
+            &tools,
+            call(Some("s1")),
+            GET,
+            json!({"name": "temperature"}),
+        )
+        .await
+        .unwrap();
         assert_eq!(read["value"], json!(0.5));
-        let written = tools
-            .dispatch(
-                call(Some("s1")),
-                SET,
-                json!({"name": "temperature", "value": 0.9}),
-            )
-            .await
-            .unwrap();
+        let written = run(
+            &tools,
+            call(Some("s1")),
+            SET,
+            json!({"name": "temperature", "value": 0.9}),
+        )
+        .await
+        .unwrap();
         assert_eq!(written["value"], json!(0.9));
-        let refused = tools
-            .dispatch(
-                call(Some("s1")),
-                SET,
-                json!({"name": "temperature", "value": 2}),
-            )
-            .await
-            .unwrap_err();
+        let refused = run(
+            &tools,
+            call(Some("s1")),
+            SET,
+            json!({"name": "temperature", "value": 2}),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(refused.kind, "InvalidVariable");
-        let outside = tools
-            .dispatch(call(None), GET, json!({"name": "temperature"}))
+        let outside = run(&tools, call(None), GET, json!({"name": "temperature"}))
             .await
             .unwrap_err();
         assert_eq!(outside.kind, "NoSession");
-        let registered = tools
-            .dispatch(
-                call(Some("s1")),
-                REGISTER,
-                json!({"name": "top_k", "type": "integer", "value": 5, "constraints": {"min": 1}}),
-            )
-            .await
-            .unwrap();
+        let registered = run(
+            &tools,
+            call(Some("s1")),
+            REGISTER,
+            json!({"name": "top_k", "type": "integer", "value": 5, "constraints": {"min": 1}}),
+        )
+        .await
+        .unwrap();
         assert_eq!(registered["value"], json!(5));
-        let read = tools
-            .dispatch(call(Some("s1")), GET, json!({"name": "top_k"}))
+        let read = run(&tools, call(Some("s1")), GET, json!({"name": "top_k"}))
             .await
             .unwrap();
         assert_eq!(read["value"], json!(5));
-        let below = tools
-            .dispatch(call(Some("s1")), SET, json!({"name": "top_k", "value": 0}))
-            .await
-            .unwrap_err();
+        let below = run(
+            &tools,
+            call(Some("s1")),
+            SET,
+            json!({"name": "top_k", "value": 0}),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(below.kind, "InvalidVariable");
-        let bad_type = tools
-            .dispatch(
-                call(Some("s1")),
-                REGISTER,
-                json!({"name": "x", "type": "frobnicate", "value": 1}),
-            )
-            .await
-            .unwrap_err();
+        let bad_type = run(
+            &tools,
+            call(Some("s1")),
+            REGISTER,
+            json!({"name": "x", "type": "frobnicate", "value": 1}),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(bad_type.kind, "InvalidArguments");
-        let unknown = tools
-            .dispatch(call(None), "user.tool", json!({}))
+        let unknown = run(&tools, call(None), "user.tool", json!({}))
             .await
             .unwrap_err();
         assert_eq!(unknown.kind, "UnknownHostTool");
