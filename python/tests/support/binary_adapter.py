@@ -84,3 +84,8 @@ class BinaryAdapter(BaseAdapter):
     def bad_marker(self, index: int) -> Any:
         """Return a raw marker pointing at buffer ``index`` beside one real buffer."""
         return {"__snakepit_buffer__": index, "dtype": "float64", "shape": [1], "pad": b"x"}
+
+    @tool
+    def set_variable(self, name: str, value: Any, ctx: CallContext) -> None:
+        """Set session variable ``name`` to ``value`` (an array stays an array)."""
+        ctx.set_variable(name, value)

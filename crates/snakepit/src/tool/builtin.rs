@@ -6,7 +6,8 @@ use serde_json::Value;
 use super::error::HostToolError;
 use super::host_tool::{HostCall, HostTool};
 use crate::protocol::ParamSpec;
-use crate::session::{Constraints, SessionError, SessionId, SessionStore};
+use crate::session::{Constraints, SessionError, SessionId, SessionStore, Variable};
+use crate::value::Payload;
 
 const LIST: &str = "snakepit.list_host_tools";
 const GET: &str = "snakepit.get_variable";
@@ -27,19 +28,18 @@ pub(super) fn tools(sessions: &SessionStore) -> Vec<HostTool> {
         },
     );
     let store = sessions.clone();
-    let get = HostTool::new(
+    let get = HostTool::with_payload(
         GET,
-        "Read a variable of the call's session.",
-        move |call: HostCall, args: Value| {
+        "Read a variable of the call's session (a tensor or embedding as an array).",
+        move |call: HostCall, args: Payload| {
             let store = store.clone();
             async move {
                 let session = in_session(&call)?;
-                let name = string_arg(&args, "name")?;
-                to_value(
-                    &store
-                        .get_variable(session, name)
-                        .map_err(|err| session_failure(&err))?,
-                )
+                let name = string_arg(&args.value, "name")?;
+                let variable = store
+                    .get_stored_variable(session.as_str(), name)
+                    .map_err(|err| session_failure(&err))?;
+                variable_payload(&variable)
             }
         },
     )
@@ -119,6 +119,21 @@ pub(super) fn tools(sessions: &SessionStore) -> Vec<HostTool> {
     .param(ParamSpec::new("value").required())
     .param(ParamSpec::new("constraints").type_name("dict"));
     vec![list, get, set, variables, register]
+}
+
+/// A variable for a worker: a tensor or embedding value as an array (a buffer), others as
+/// JSON.
+fn variable_payload(variable: &Variable) -> Result<Payload, HostToolError> {
+    let mut json = to_value(variable)?;
+    let Some(array) = &variable.array else {
+        return Ok(Payload::json(json));
+    };
+    let encoded = Payload::encode(array).map_err(|err| HostToolError::new(err.to_string()))?;
+    json["value"] = encoded.value;
+    Ok(Payload {
+        value: json,
+        buffers: encoded.buffers,
+    })
 }
 
 fn in_session(call: &HostCall) -> Result<&SessionId, HostToolError> {

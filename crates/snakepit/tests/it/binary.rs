@@ -296,3 +296,90 @@ async fn a_bad_marker_fails_the_call_clearly_and_the_worker_lives_on() {
     assert_eq!(pool.stats().restarts, 0);
     pool.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_session_tensor_variable_reaches_python_as_an_array() {
+    use snakepit::session::{Constraints, VariableSpec};
+    let pool = binary_pool("msgpack").await;
+    pool.sessions().create("s1", None).unwrap();
+    let weights = VariableSpec::Tensor {
+        shape: Some(vec![2, 2]),
+        dtype: Some(Dtype::Float32),
+    };
+    let stored = pool
+        .sessions()
+        .define_variable("s1", "weights", weights, json!([[1.5, 2.0], [3.0, -4.0]]))
+        .unwrap();
+    let array = stored.array.clone().unwrap();
+    assert_eq!(array.as_slice::<f32>().unwrap(), &[1.5, 2.0, 3.0, -4.0]);
+    assert_eq!(stored.value, json!([[1.5, 2.0], [3.0, -4.0]]));
+    pool.sessions()
+        .register_variable(
+            "s1",
+            "query",
+            snakepit::session::VariableType::Embedding,
+            json!([0.25, 0.5]),
+            Constraints::default(),
+        )
+        .unwrap();
+    #[derive(serde::Deserialize)]
+    struct Seen {
+        arrived: Value,
+        value: NdArray,
+    }
+    let seen: Seen = pool
+        .call("variable")
+        .json(json!({"name": "weights"}))
+        .session("s1")
+        .send_as()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.arrived,
+        json!({"type": "ndarray", "dtype": "float32", "shape": [2, 2], "view": true, "writeable": false})
+    );
+    assert_eq!(seen.value, array);
+    let seen: Seen = pool
+        .call("variable")
+        .json(json!({"name": "query"}))
+        .session("s1")
+        .send_as()
+        .await
+        .unwrap();
+    assert_eq!(seen.arrived["dtype"], "float64");
+    assert_eq!(seen.value.as_slice::<f64>().unwrap(), &[0.25, 0.5]);
+    // Python sets the tensor with a numpy array: it is stored as that array.
+    let doubled = NdArray::from_vec(vec![3.0_f32, 4.0, 6.0, -8.0], &[2, 2]).unwrap();
+    #[derive(serde::Serialize)]
+    struct Set<'a> {
+        name: &'a str,
+        value: &'a NdArray,
+    }
+    pool.call("set_variable")
+        .args(&Set {
+            name: "weights",
+            value: &doubled,
+        })
+        .unwrap()
+        .session("s1")
+        .send()
+        .await
+        .unwrap();
+    let stored = pool.sessions().get_variable("s1", "weights").unwrap();
+    assert_eq!(stored.array.as_ref(), Some(&doubled));
+    assert_eq!(stored.version, 1);
+    let wrong = NdArray::from_vec(vec![1.0_f64; 4], &[2, 2]).unwrap();
+    let err = pool
+        .call("set_variable")
+        .args(&Set {
+            name: "weights",
+            value: &wrong,
+        })
+        .unwrap()
+        .session("s1")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("expected float32"), "{err}");
+    pool.shutdown().await;
+}
