@@ -66,7 +66,8 @@ def test_every_dtype_round_trips_exactly(dtype: str) -> None:
     for encoding in ENCODINGS:
         wire: list[Any] = []
         marker = to_wire({"x": original}, encoding, buffers=wire)
-        message = decode(encode({"kind": "host_result", "result": marker, "buffers": wire}, encoding))
+        reply = {"kind": "host_result", "result": marker, "buffers": wire}
+        message = decode(encode(reply, encoding))
         back = message["result"]["x"]
         assert back.dtype == original.dtype
         assert back.tobytes() == original.tobytes()
