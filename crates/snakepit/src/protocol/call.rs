@@ -83,4 +83,34 @@ mod tests {
         Encoding::Json.encode_into(&classic, &mut actual).unwrap();
         assert_eq!(actual, expected);
     }
+
+    #[test]
+    fn a_call_out_with_buffers_encodes_as_the_equal_message() {
+        use crate::value::Buffer;
+        use crate::value::wire::{BufferEntry, outgoing};
+        let args = json!({"x": {"__snakepit_buffer__": 0}});
+        let buffers = [Buffer::from(vec![1_u8, 2, 3])];
+        let mut message = Message::call(1, "f", args.clone());
+        message.buffers = Some(vec![BufferEntry::Inline(buffers[0].clone())]);
+        let out = CallOut {
+            kind: Some(Kind::Call),
+            id: 1,
+            command: "f",
+            args: &args,
+            session_id: None,
+            timeout_ms: None,
+            correlation_id: None,
+            traceparent: None,
+            stream: None,
+            buffers: outgoing(&buffers),
+        };
+        for encoding in [Encoding::Json, Encoding::MsgPack] {
+            let (mut expected, mut actual) = (Vec::new(), Vec::new());
+            encoding.encode_into(&message, &mut expected).unwrap();
+            encoding.encode_into(&out, &mut actual).unwrap();
+            assert_eq!(actual, expected, "{encoding}");
+            assert_eq!(crate::protocol::decode(&actual).unwrap(), message);
+        }
+        assert!(outgoing(&[]).is_none());
+    }
 }
