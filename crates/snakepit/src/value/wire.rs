@@ -7,8 +7,9 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::Value;
 
 use super::Buffer;
 use super::marker::{from_base64, to_base64};
@@ -18,6 +19,8 @@ use super::marker::{from_base64, to_base64};
 pub(crate) enum BufferEntry {
     /// The bytes, inline in the frame.
     Inline(Buffer),
+    /// An entry that is not a buffer; it fails the frame's call (not the whole link).
+    Invalid(String),
 }
 
 /// Writes `buffer` as one entry: `bin` in a binary format, `{"base64"}` in JSON.
@@ -35,6 +38,7 @@ impl Serialize for BufferEntry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Self::Inline(buffer) => serialize_entry(buffer, serializer),
+            Self::Invalid(reason) => Err(serde::ser::Error::custom(reason)),
         }
     }
 }
@@ -61,22 +65,61 @@ impl<'de> Visitor<'de> for EntryVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BufferEntry, A::Error> {
         let mut entry = None;
         while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "base64" => {
-                    let text = map.next_value::<String>()?;
-                    entry = Some(BufferEntry::Inline(
-                        from_base64(&text).map_err(de::Error::custom)?,
-                    ));
+            entry = Some(match (key.as_str(), entry) {
+                ("base64", None) => match map.next_value::<Value>()? {
+                    Value::String(text) => match from_base64(&text) {
+                        Ok(buffer) => BufferEntry::Inline(buffer),
+                        Err(reason) => BufferEntry::Invalid(reason),
+                    },
+                    _ => BufferEntry::Invalid("`base64` is not a string".to_owned()),
+                },
+                (_, Some(BufferEntry::Invalid(reason))) => {
+                    map.next_value::<IgnoredAny>()?;
+                    BufferEntry::Invalid(reason)
                 }
-                other => {
-                    return Err(de::Error::custom(format!(
-                        "unexpected key `{other}` in a buffer entry"
-                    )));
+                (other, _) => {
+                    map.next_value::<IgnoredAny>()?;
+                    BufferEntry::Invalid(format!("unexpected key `{other}` in a buffer entry"))
                 }
-            }
+            });
         }
-        entry.ok_or_else(|| de::Error::custom("a buffer entry without `base64`"))
+        Ok(entry.unwrap_or_else(|| BufferEntry::Invalid("an empty buffer entry".to_owned())))
     }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BufferEntry, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(invalid("a list"))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<BufferEntry, E> {
+        Ok(invalid("a string"))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<BufferEntry, E> {
+        Ok(invalid("a boolean"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<BufferEntry, E> {
+        Ok(invalid("a number"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<BufferEntry, E> {
+        Ok(invalid("a number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<BufferEntry, E> {
+        Ok(invalid("a number"))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<BufferEntry, E> {
+        Ok(invalid("null"))
+    }
+}
+
+fn invalid(what: &str) -> BufferEntry {
+    BufferEntry::Invalid(format!(
+        "a buffer entry is {what}, not bytes or {{\"base64\": ..}}"
+    ))
 }
 
 /// A call's buffers as the `buffers` field of the frame that carries them.
@@ -109,13 +152,15 @@ pub(crate) fn outgoing(buffers: &[Buffer]) -> Option<WireBuffers<'_>> {
 /// The buffers of a received frame. An error says why an entry is unusable; it fails the
 /// call the frame belongs to.
 pub(crate) fn resolve(entries: Option<Vec<BufferEntry>>) -> Result<Vec<Buffer>, String> {
-    Ok(entries
+    entries
         .unwrap_or_default()
         .into_iter()
-        .map(|entry| match entry {
-            BufferEntry::Inline(buffer) => buffer,
+        .enumerate()
+        .map(|(index, entry)| match entry {
+            BufferEntry::Inline(buffer) => Ok(buffer),
+            BufferEntry::Invalid(reason) => Err(format!("buffer {index}: {reason}")),
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
@@ -140,7 +185,20 @@ mod tests {
         assert_eq!(resolve(Some(back)).unwrap(), buffers);
         let back: Vec<BufferEntry> = rmp_serde::from_slice(&msgpack).unwrap();
         assert_eq!(resolve(Some(back)).unwrap(), buffers);
-        assert!(serde_json::from_slice::<Vec<BufferEntry>>(br#"[{"hex":"00"}]"#).is_err());
-        assert!(serde_json::from_slice::<Vec<BufferEntry>>(br#"[{"base64":"!"}]"#).is_err());
+        for (bad, reason) in [
+            (&br#"[{"hex":"00"}]"#[..], "unexpected key `hex`"),
+            (br#"[{"base64":"!"}]"#, "invalid base64"),
+            (br#"[{"base64":1}]"#, "not a string"),
+            (br#"[1]"#, "is a number"),
+            (br#"[[1]]"#, "is a list"),
+            (br#"[{}]"#, "an empty buffer entry"),
+        ] {
+            let entries: Vec<BufferEntry> = serde_json::from_slice(bad).unwrap();
+            let err = resolve(Some(entries)).unwrap_err();
+            assert!(
+                err.starts_with("buffer 0: ") && err.contains(reason),
+                "{err}"
+            );
+        }
     }
 }
