@@ -183,3 +183,13 @@ def test_a_real_worker_gets_views_and_answers_with_buffers(encoding: str) -> Non
         assert result["result"].tolist() == [0.0, 1.0, 2.0, 3.0]
     finally:
         worker.close()
+
+
+def test_a_received_array_exports_through_dlpack_without_a_copy() -> None:
+    data = numpy.arange(8, dtype="<f4").tobytes()
+    array = call_with({MARKER: 0, "dtype": "float32", "shape": [2, 4]}, "msgpack", [data])
+    view = array["args"]["value"]
+    # What torch.from_dlpack / jax.dlpack.from_dlpack do, shown with numpy's own consumer.
+    shared = numpy.from_dlpack(view)
+    assert numpy.shares_memory(shared, view)
+    assert shared.tolist() == view.tolist()
