@@ -89,3 +89,11 @@ class BinaryAdapter(BaseAdapter):
     def set_variable(self, name: str, value: Any, ctx: CallContext) -> None:
         """Set session variable ``name`` to ``value`` (an array stays an array)."""
         ctx.set_variable(name, value)
+
+    @tool
+    def list_variables(self, ctx: CallContext) -> Any:
+        """How the value of each session variable arrived, and its sum, by name."""
+        return {
+            item["name"]: {**describe(item["value"]), "sum": float(numpy.sum(item["value"]))}
+            for item in ctx.list_variables()
+        }

@@ -5,8 +5,43 @@
 
 use serde_json::Value;
 
-use super::{Dtype, VariableSpec, validate};
+use super::variable::variable_not_found;
+use super::{Dtype, SessionError, SessionStore, Variable, VariableSpec, validate};
 use crate::value::{MARKER_KEY, NdArray};
+
+impl Variable {
+    /// A copy for readers: a binary value is also unpacked into `value`.
+    pub(super) fn snapshot(&self) -> Self {
+        let mut snapshot = self.clone();
+        if let Some(array) = &self.array {
+            snapshot.value = to_json(array);
+        }
+        snapshot
+    }
+}
+
+impl SessionStore {
+    /// One variable as stored: a binary value only in `array`, not unpacked into `value`.
+    pub(crate) fn get_stored_variable(
+        &self,
+        session: &str,
+        name: &str,
+    ) -> Result<Variable, SessionError> {
+        self.inner
+            .with_session(session, |session| session.variables.get(name).cloned())?
+            .ok_or_else(|| variable_not_found(session, name))
+    }
+
+    /// The session's variables as stored, sorted by name.
+    pub(crate) fn list_stored_variables(
+        &self,
+        session: &str,
+    ) -> Result<Vec<Variable>, SessionError> {
+        self.inner.with_session(session, |session| {
+            session.variables.values().cloned().collect()
+        })
+    }
+}
 
 /// The binary form of `value` for a tensor or embedding `spec` (checked against it);
 /// `None` for other specs, whose value is only checked.

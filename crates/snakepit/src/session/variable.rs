@@ -93,15 +93,6 @@ impl Variable {
     pub fn var_type(&self) -> VariableType {
         self.spec.var_type()
     }
-
-    /// A copy for readers: a binary value is also unpacked into `value`.
-    fn snapshot(&self) -> Self {
-        let mut snapshot = self.clone();
-        if let Some(array) = &self.array {
-            snapshot.value = binary::to_json(array);
-        }
-        snapshot
-    }
 }
 
 impl SessionStore {
@@ -192,17 +183,6 @@ impl SessionStore {
             .map(|variable| variable.snapshot())
     }
 
-    /// One variable as stored: a binary value only in `array`, not unpacked into `value`.
-    pub(crate) fn get_stored_variable(
-        &self,
-        session: &str,
-        name: &str,
-    ) -> Result<Variable, SessionError> {
-        self.inner
-            .with_session(session, |session| session.variables.get(name).cloned())?
-            .ok_or_else(|| variable_not_found(session, name))
-    }
-
     /// Validates a new value and stores it, bumping the version. Refreshes the session's last
     /// access.
     ///
@@ -275,7 +255,7 @@ impl SessionStore {
     }
 }
 
-fn variable_not_found(session: &str, name: &str) -> SessionError {
+pub(super) fn variable_not_found(session: &str, name: &str) -> SessionError {
     SessionError::VariableNotFound {
         session: session.to_owned(),
         name: name.to_owned(),

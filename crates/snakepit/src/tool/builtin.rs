@@ -65,18 +65,28 @@ pub(super) fn tools(sessions: &SessionStore) -> Vec<HostTool> {
     .param(ParamSpec::new("name").type_name("str").required())
     .param(ParamSpec::new("value").required());
     let store = sessions.clone();
-    let variables = HostTool::new(
+    let variables = HostTool::with_payload(
         VARIABLES,
-        "List the variables of the call's session.",
+        "List the variables of the call's session (tensors and embeddings as arrays).",
         move |call: HostCall, _args| {
             let store = store.clone();
             async move {
                 let session = in_session(&call)?;
-                to_value(
-                    &store
-                        .list_variables(session)
-                        .map_err(|err| session_failure(&err))?,
-                )
+                let stored = store
+                    .list_stored_variables(session.as_str())
+                    .map_err(|err| session_failure(&err))?;
+                let mut list = Vec::with_capacity(stored.len());
+                let mut buffers = Vec::new();
+                for variable in &stored {
+                    let mut one = variable_payload(variable)?;
+                    renumber(&mut one.value, buffers.len());
+                    buffers.append(&mut one.buffers);
+                    list.push(one.value);
+                }
+                Ok(Payload {
+                    value: Value::Array(list),
+                    buffers,
+                })
             }
         },
     );
@@ -134,6 +144,19 @@ fn variable_payload(variable: &Variable) -> Result<Payload, HostToolError> {
         value: json,
         buffers: encoded.buffers,
     })
+}
+
+/// Shifts the marker of a variable's value (at most one, its `value`) past `offset` earlier
+/// buffers.
+fn renumber(variable: &mut Value, offset: usize) {
+    if let Some(index) = variable
+        .get_mut("value")
+        .and_then(|value| value.get_mut(crate::value::MARKER_KEY))
+    {
+        if let Some(at) = index.as_u64() {
+            *index = Value::from(at + offset as u64);
+        }
+    }
 }
 
 fn in_session(call: &HostCall) -> Result<&SessionId, HostToolError> {

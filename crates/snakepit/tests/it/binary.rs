@@ -348,6 +348,18 @@ async fn a_session_tensor_variable_reaches_python_as_an_array() {
         .unwrap();
     assert_eq!(seen.arrived["dtype"], "float64");
     assert_eq!(seen.value.as_slice::<f64>().unwrap(), &[0.25, 0.5]);
+    let listed = pool
+        .call("list_variables")
+        .json(json!({}))
+        .session("s1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed["weights"]["dtype"], "float32", "{listed}");
+    assert_eq!(listed["query"]["dtype"], "float64", "{listed}");
+    assert_eq!(listed["query"]["shape"], json!([2]), "{listed}");
+    assert_eq!(listed["weights"]["sum"], json!(2.5), "{listed}");
+    assert_eq!(listed["query"]["sum"], json!(0.75), "{listed}");
     // Python sets the tensor with a numpy array: it is stored as that array.
     let doubled = NdArray::from_vec(vec![3.0_f32, 4.0, 6.0, -8.0], &[2, 2]).unwrap();
     #[derive(serde::Serialize)]
