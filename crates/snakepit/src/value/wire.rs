@@ -20,7 +20,7 @@ pub(crate) enum BufferEntry {
     /// The bytes, inline in the frame.
     Inline(Buffer),
     /// An entry that is not a buffer; it fails the frame's call (not the whole link).
-    Invalid(String),
+    Refused(String),
 }
 
 /// Writes `buffer` as one entry: `bin` in a binary format, `{"base64"}` in JSON.
@@ -38,7 +38,7 @@ impl Serialize for BufferEntry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Self::Inline(buffer) => serialize_entry(buffer, serializer),
-            Self::Invalid(reason) => Err(serde::ser::Error::custom(reason)),
+            Self::Refused(reason) => Err(serde::ser::Error::custom(reason)),
         }
     }
 }
@@ -69,21 +69,21 @@ impl<'de> Visitor<'de> for EntryVisitor {
                 ("base64", None) => match map.next_value::<Value>()? {
                     Value::String(text) => match from_base64(&text) {
                         Ok(buffer) => BufferEntry::Inline(buffer),
-                        Err(reason) => BufferEntry::Invalid(reason),
+                        Err(reason) => BufferEntry::Refused(reason),
                     },
-                    _ => BufferEntry::Invalid("`base64` is not a string".to_owned()),
+                    _ => BufferEntry::Refused("`base64` is not a string".to_owned()),
                 },
-                (_, Some(BufferEntry::Invalid(reason))) => {
+                (_, Some(BufferEntry::Refused(reason))) => {
                     map.next_value::<IgnoredAny>()?;
-                    BufferEntry::Invalid(reason)
+                    BufferEntry::Refused(reason)
                 }
                 (other, _) => {
                     map.next_value::<IgnoredAny>()?;
-                    BufferEntry::Invalid(format!("unexpected key `{other}` in a buffer entry"))
+                    BufferEntry::Refused(format!("unexpected key `{other}` in a buffer entry"))
                 }
             });
         }
-        Ok(entry.unwrap_or_else(|| BufferEntry::Invalid("an empty buffer entry".to_owned())))
+        Ok(entry.unwrap_or_else(|| BufferEntry::Refused("an empty buffer entry".to_owned())))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BufferEntry, A::Error> {
@@ -117,7 +117,7 @@ impl<'de> Visitor<'de> for EntryVisitor {
 }
 
 fn invalid(what: &str) -> BufferEntry {
-    BufferEntry::Invalid(format!(
+    BufferEntry::Refused(format!(
         "a buffer entry is {what}, not bytes or {{\"base64\": ..}}"
     ))
 }
@@ -158,7 +158,7 @@ pub(crate) fn resolve(entries: Option<Vec<BufferEntry>>) -> Result<Vec<Buffer>, 
         .enumerate()
         .map(|(index, entry)| match entry {
             BufferEntry::Inline(buffer) => Ok(buffer),
-            BufferEntry::Invalid(reason) => Err(format!("buffer {index}: {reason}")),
+            BufferEntry::Refused(reason) => Err(format!("buffer {index}: {reason}")),
         })
         .collect()
 }
