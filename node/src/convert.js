@@ -2,8 +2,9 @@
 //
 // Every outgoing value is walked once: plain data (null, booleans, finite numbers, strings,
 // arrays, plain objects) is kept as is, without a copy. The rest is converted, in this order:
-// - Buffer / Uint8Array / ArrayBuffer: MessagePack bin; in JSON `{"type": "bytes", "base64"}`;
-//   other typed arrays: a list of numbers;
+// - Buffer / Uint8Array / ArrayBuffer / DataView: a buffer marker, the bytes an entry of the
+//   message's `buffers` (buffers.js); without a buffers list to fill (toWire alone), MessagePack
+//   bin, in JSON `{"type": "bytes", "base64"}`; other typed arrays: a list of numbers;
 // - Date: its ISO text; Map: an object with string keys; Set: a list;
 // - BigInt: kept when it fits 64 bits (written exactly by both encodings);
 // - `undefined`: dropped from objects, null in lists (as JSON.stringify does);
@@ -16,6 +17,7 @@
 // which fails the call with that error (docs/PROTOCOL.md, "Depth limit"); it is never cut.
 // Depth counts lists and maps only: `1` is 0 deep, `[]` and `{}` 1, `[[1]]` 2.
 
+import { toMarker } from './buffers.js';
 import { encodeFrame } from './protocol.js';
 
 /** How deep a value may be nested; deeper values fail the call (PROTOCOL.md). */
@@ -62,11 +64,11 @@ function unconvertible(value, json, what) {
  * Returns `value` as plain data `encoding` can carry. `what` names the value in the error
  * thrown when it is nested deeper than MAX_DEPTH.
  */
-export function toWire(value, encoding, what = 'the value') {
-  return convert(value, encoding === 'json', 0, what);
+export function toWire(value, encoding, what = 'the value', buffers = undefined) {
+  return convert(value, encoding === 'json', 0, what, buffers);
 }
 
-function convert(value, json, depth, what) {
+function convert(value, json, depth, what, buffers) {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -95,7 +97,7 @@ function convert(value, json, depth, what) {
     let out = value;
     for (let index = 0; index < value.length; index += 1) {
       const item = value[index];
-      const converted = convert(item, json, next, what);
+      const converted = convert(item, json, next, what, buffers);
       if (converted !== item) {
         if (out === value) out = value.slice();
         out[index] = converted;
@@ -104,12 +106,12 @@ function convert(value, json, depth, what) {
     return out;
   }
   const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return special(value, json, next, what);
+  if (proto !== Object.prototype && proto !== null) return special(value, json, next, what, buffers);
   let out = value;
   for (const key in value) {
     if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
     const item = value[key];
-    const converted = item === undefined ? undefined : convert(item, json, next, what);
+    const converted = item === undefined ? undefined : convert(item, json, next, what, buffers);
     if (converted !== item || item === undefined) {
       if (out === value) out = { ...value };
       if (converted === undefined) delete out[key];
@@ -119,40 +121,41 @@ function convert(value, json, depth, what) {
   return out;
 }
 
-function special(value, json, depth, what) {
+function special(value, json, depth, what, buffers) {
   if (value instanceof Uint8Array || value instanceof ArrayBuffer || value instanceof DataView) {
     const bytes = value instanceof Uint8Array
       ? value
       : value instanceof ArrayBuffer
         ? new Uint8Array(value)
         : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    if (buffers !== undefined) return toMarker(bytes, json, buffers);
     if (json) return { type: 'bytes', base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
-  if (ArrayBuffer.isView(value)) return convert(Array.from(value), json, depth, what);
+  if (ArrayBuffer.isView(value)) return convert(Array.from(value), json, depth, what, buffers);
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) throw unconvertible(value, json, what);
     return value.toISOString();
   }
   if (value instanceof Map) {
     const out = {};
-    for (const [key, item] of value) out[String(key)] = convert(item, json, depth, what);
+    for (const [key, item] of value) out[String(key)] = convert(item, json, depth, what, buffers);
     return out;
   }
-  if (value instanceof Set) return convert(Array.from(value), json, depth, what);
+  if (value instanceof Set) return convert(Array.from(value), json, depth, what, buffers);
   if (value instanceof Error) return { type: value.name, message: value.message };
   if (typeof value.then === 'function') throw unconvertible(value, json, what);
   if (typeof value.toJSON === 'function') {
-    return convert(value.toJSON(), json, depth, what);
+    return convert(value.toJSON(), json, depth, what, buffers);
   }
   if (value instanceof Boolean || value instanceof Number || value instanceof String) {
-    return convert(value.valueOf(), json, depth, what);
+    return convert(value.valueOf(), json, depth, what, buffers);
   }
   const out = {};
   for (const key of Object.keys(value)) {
     const item = value[key];
     if (item === undefined || typeof item === 'function') continue;
-    out[key] = convert(item, json, depth, what);
+    out[key] = convert(item, json, depth, what, buffers);
   }
   return out;
 }
@@ -176,7 +179,9 @@ export function tooDeep(value, depth = 0) {
  * encoded or is over `maxFrame`.
  */
 export function encodeLenient(message, field, encoding, maxFrame, what) {
-  message[field] = toWire(message[field], encoding, what);
+  const buffers = [];
+  message[field] = toWire(message[field], encoding, what, buffers);
+  if (buffers.length > 0) message.buffers = buffers;
   let framed;
   try {
     framed = encodeFrame(message, encoding);

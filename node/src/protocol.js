@@ -13,6 +13,7 @@
 import * as buffer from 'node:buffer';
 
 import { parseJson, stringifyJson } from './json.js';
+import { resolveMessage } from './buffers.js';
 
 /** The frame size limit when SNAKEPIT_MAX_FRAME is not set: 64 MiB. */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
@@ -171,6 +172,7 @@ export function decode(payload) {
   if (message === null || typeof message !== 'object' || Array.isArray(message)) {
     throw new ProtocolError(`message is ${Array.isArray(message) ? 'a list' : typeof message}, not a map`);
   }
+  if ('buffers' in message) return resolveMessage(message);
   return message;
 }
 

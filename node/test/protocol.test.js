@@ -80,3 +80,34 @@ test('a frame split across reads is put back together, and several in one read a
   assert.deepEqual(seen, [1, 2]);
   assert.equal(reader.buffered(), 0);
 });
+
+test('buffer markers decode to Buffers and arrays; bytes encode as markers with buffers', async () => {
+  const { encodeLenient } = await import('../src/convert.js');
+  for (const encoding of ['json', 'msgpack']) {
+    const eight = Buffer.from([0, 0, 0, 0, 0, 0, 0xf0, 0x3f]);
+    const entry = encoding === 'json' ? { base64: eight.toString('base64') } : eight;
+    const call = decode(encode({
+      kind: 'call',
+      args: { raw: { __snakepit_buffer__: 0 }, array: [{ __snakepit_buffer__: 0, dtype: 'float64', shape: [1] }] },
+      buffers: [entry],
+    }, encoding));
+    assert.equal(call.buffers, undefined);
+    assert.deepEqual(call.args.raw, eight);
+    assert.equal(call.args.array[0].data.readDoubleLE(0), 1);
+    assert.deepEqual(call.args.array[0].shape, [1]);
+    const framed = encodeLenient(
+      { kind: 'result', id: 1, success: true, result: { a: Buffer.from('hi'), b: [new Uint8Array([1, 2])] } },
+      'result', encoding, 1 << 26, 'the result',
+    );
+    const result = decode(framed.subarray(4));
+    assert.deepEqual(result.result, { a: Buffer.from('hi'), b: [Buffer.from([1, 2])] });
+    assert.throws(
+      () => decode(encode({ kind: 'call', args: { __snakepit_buffer__: 3 }, buffers: [entry] }, encoding)),
+      /points past the 1 buffers/,
+    );
+    assert.throws(
+      () => decode(encode({ kind: 'call', args: { __snakepit_buffer__: 0, dtype: 'int32', shape: [1] }, buffers: [entry] }, encoding)),
+      /needs 4 bytes, but its buffer holds 8/,
+    );
+  }
+});

@@ -150,6 +150,10 @@ pub enum Error {
         /// Why the adapter rejected it.
         reason: String,
     },
+    /// A binary value is not valid: a byte length that does not fit the array's dtype and
+    /// shape, an array viewed as the wrong element type.
+    #[error("invalid binary value: {0}")]
+    InvalidValue(String),
     /// A session-store operation failed: unknown session, limit reached, invalid variable.
     #[error(transparent)]
     Session(#[from] crate::session::SessionError),

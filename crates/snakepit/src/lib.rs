@@ -24,6 +24,7 @@ pub mod registry;
 pub mod session;
 pub mod telemetry;
 pub mod tool;
+pub mod value;
 mod worker;
 mod zygote;
 
@@ -38,6 +39,7 @@ pub use error::{Error, ErrorKind, ExitClass, ExitInfo, Result, WorkerError};
 pub use pool::WorkerSnapshot;
 pub use pool::{
     Call, CallStream, CircuitState, LatencyPercentiles, Pool, PoolBuilder, PoolStats, StreamItem,
+    TypedStream,
 };
 pub use pools::{PoolStartError, Pools, PoolsBuilder};
 pub use protocol::{MAX_DEPTH, ParamSpec, ToolSpec};

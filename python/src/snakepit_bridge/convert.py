@@ -4,7 +4,9 @@ This module owns what happens when a tool returns (or streams, or passes to a ho
 value. The fast path encodes the message as is. Only when that fails is the value converted
 by :func:`to_wire` and encoded again. Conversions, tried in this order:
 
-* ``bytes`` / ``bytearray`` / ``memoryview``: MessagePack ``bin``; in JSON the map
+* ``bytes`` / ``bytearray`` / ``memoryview`` and ``numpy.ndarray`` (of a wire dtype): a
+  buffer marker, their bytes an entry of the message's ``buffers`` (``buffers.py``); without
+  a ``buffers`` list to fill, bytes are a MessagePack ``bin``, in JSON the map
   ``{"type": "bytes", "base64": "..."}``;
 * ``set``, ``frozenset``, ``tuple`` (and lists): a list; maps with non-string keys get
   string keys;
@@ -28,6 +30,7 @@ import math
 import sys
 from typing import Any
 
+from .buffers import is_binary, to_marker
 from .depth import MAX_DEPTH, exceeds, may_exceed
 from .errors import DepthLimitExceeded, SerializationError
 from .protocol import encode
@@ -86,7 +89,7 @@ def _key(key: Any) -> str:
         return _type_name(key)
 
 
-def _scalar(value: Any, json: bool) -> Any:
+def _scalar(value: Any, json: bool, buffers: list[Any] | None = None) -> Any:
     """The wire form of a scalar, or ``_NOT_SCALAR``; raises :class:`_Unconvertible` for a
     scalar the wire cannot carry."""
     if value is None or isinstance(value, bool):
@@ -101,6 +104,8 @@ def _scalar(value: Any, json: bool) -> Any:
         return float(value)
     if isinstance(value, str):
         return _text(str(value))
+    if buffers is not None and is_binary(value):
+        return to_marker(value, json, buffers)
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
         if json:
@@ -162,8 +167,13 @@ def _replacement(value: Any) -> Any:
     raise _Unconvertible(value, None)
 
 
-def to_wire(value: Any, encoding: str, max_values: int = 1 << 26) -> Any:
+def to_wire(
+    value: Any, encoding: str, max_values: int = 1 << 26, buffers: list[Any] | None = None
+) -> Any:
     """Return ``value`` converted to plain data that ``encoding`` can carry.
+
+    With a ``buffers`` list, binary values (bytes-like, numpy arrays) become buffer markers
+    and their bytes are appended to it: the caller sends it as the message's ``buffers``.
 
     Raises :class:`SerializationError` for a value no rule converts (or more than
     ``max_values`` values, which could never fit a frame), and
@@ -184,7 +194,7 @@ def to_wire(value: Any, encoding: str, max_values: int = 1 << 26) -> Any:
             shape = None
             for _ in range(_MAX_REPLACEMENTS):
                 if not isinstance(item, (dict, list, tuple)):
-                    scalar = _scalar(item, json)
+                    scalar = _scalar(item, json, buffers)
                     if scalar is not _NOT_SCALAR:
                         parent[slot] = scalar
                         break
@@ -259,10 +269,13 @@ def encode_lenient(
             )
     else:
         converted = dict(message)
+        buffers: list[Any] = []
         try:
-            converted[field] = to_wire(message[field], encoding, max_frame)
+            converted[field] = to_wire(message[field], encoding, max_frame, buffers)
         except (SerializationError, DepthLimitExceeded) as exc:
             raise type(exc)(f"{what} {exc}") from None
+        if buffers:
+            converted["buffers"] = buffers
         try:
             payload = encode(converted, encoding)
         except Exception as exc:

@@ -8,7 +8,9 @@ This module owns everything `docs/PROTOCOL.md` says about bytes on the link:
   or MessagePack (first byte a map header: 0x80-0x8F, 0xDE or 0xDF); a receiver accepts
   both encodings on every frame and tells them apart by the first byte;
 * a message's kind is its ``kind`` field, else ``call`` when it has ``command``, else
-  ``result`` when it has ``success`` (the classic v0.0.1 envelope).
+  ``result`` when it has ``success`` (the classic v0.0.1 envelope);
+* a message with a top-level ``buffers`` list carries binary data: :func:`decode` puts each
+  buffer where its marker is (``buffers.py``).
 
 Any violation (a zero or oversize length, a truncated frame, a payload that does not decode
 to a map) raises :class:`ProtocolError`; the reader never waits for the rest of a bad frame.
@@ -218,6 +220,10 @@ def decode(payload: Buffer) -> dict[str, Any]:
         )
     if type(message) is not dict:
         raise ProtocolError(f"message is a {type(message).__name__}, not a map")
+    if "buffers" in message:
+        from .buffers import resolve_message
+
+        return resolve_message(message)
     return message
 
 

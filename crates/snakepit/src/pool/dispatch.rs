@@ -22,6 +22,7 @@ use super::stream::{CHUNK_BUFFER, CallStream};
 use crate::config::RetryPolicy;
 use crate::error::{Error, Result};
 use crate::protocol::{MAX_DEPTH, dismantle, exceeds};
+use crate::value::Payload;
 use crate::worker::{CallFrame, ChunkSender};
 
 /// A call a worker has taken and been sent, with its deadline.
@@ -48,7 +49,7 @@ fn check_depth(shared: &PoolShared, request: &mut Request<'_>) -> Result<()> {
 }
 
 /// Runs a request as a call.
-pub(super) async fn call(shared: &Arc<PoolShared>, mut request: Request<'_>) -> Result<Value> {
+pub(super) async fn call(shared: &Arc<PoolShared>, mut request: Request<'_>) -> Result<Payload> {
     let mut trace = CallTrace::new(request.correlation_id.take(), &request.command);
     let outcome = call_traced(shared, &mut request, &mut trace).await;
     observe::finished(shared, &mut trace, &request.command, &outcome);
@@ -59,7 +60,7 @@ async fn call_traced(
     shared: &Arc<PoolShared>,
     request: &mut Request<'_>,
     trace: &mut CallTrace,
-) -> Result<Value> {
+) -> Result<Payload> {
     Counters::bump(&shared.counters.requests);
     check_depth(shared, request)?;
     let outcome = match shared.circuit.allow(std::time::Instant::now()) {
@@ -103,7 +104,7 @@ pub(super) async fn stream(
 }
 
 /// A stream taken by a worker: the running call, its chunks, and the breaker's permit.
-type StreamStart = (Started, mpsc::Receiver<Result<Value>>, Permit);
+type StreamStart = (Started, mpsc::Receiver<Result<Payload>>, Permit);
 
 async fn stream_traced(
     shared: &Arc<PoolShared>,
@@ -141,7 +142,7 @@ async fn with_retries(
     shared: &Arc<PoolShared>,
     request: &mut Request<'_>,
     trace: &mut CallTrace,
-) -> Result<Value> {
+) -> Result<Payload> {
     let retry = &shared.config.retry;
     let retryable = match retry.policy_for(&request.command) {
         RetryPolicy::Never => false,
@@ -181,7 +182,7 @@ async fn once(
     request: &Request<'_>,
     args: Value,
     trace: &mut CallTrace,
-) -> Result<Value> {
+) -> Result<Payload> {
     let started = start(shared, request, args, None, trace).await?;
     let command = &*request.command;
     let Started {
@@ -244,6 +245,7 @@ async fn start(
         chunks,
         correlation_id: Some(trace.correlation.as_str()),
         traceparent: trace.traceparent.as_deref(),
+        buffers: &request.buffers,
     };
     let sent = tokio::time::timeout_at(deadline, worker.start_call(frame))
         .instrument(span)

@@ -29,6 +29,7 @@ mod scheduler;
 mod script;
 mod stats;
 mod stream;
+mod typed_stream;
 mod workers;
 
 pub use builder::PoolBuilder;
@@ -37,4 +38,5 @@ pub use handle::Pool;
 pub use request::Call;
 pub use stats::{LatencyPercentiles, PoolStats};
 pub use stream::{CallStream, StreamItem};
+pub use typed_stream::TypedStream;
 pub use workers::WorkerSnapshot;

@@ -4,19 +4,30 @@ use serde_json::Value;
 
 use super::handle::PoolShared;
 use crate::error::{Error, ErrorKind, Result, WorkerError};
+use crate::value::Payload;
 use crate::worker::Reply;
 
-/// Turns a worker's reply into the call's result.
-pub(super) fn to_result(shared: &PoolShared, command: &str, message: Reply) -> Result<Value> {
+/// Turns a worker's reply into the call's result: its value, with the buffers its markers
+/// point at (checked when there are any).
+pub(super) fn to_result(shared: &PoolShared, command: &str, message: Reply) -> Result<Payload> {
     if message.success == Some(true) {
         let result = message.result.unwrap_or(Value::Null);
-        return shared
+        let invalid = |reason| Error::InvalidResponse {
+            command: command.to_owned(),
+            reason,
+        };
+        let value = shared
             .adapter
             .process_response(command, result)
-            .map_err(|reason| Error::InvalidResponse {
-                command: command.to_owned(),
-                reason,
-            });
+            .map_err(invalid)?;
+        let payload = Payload {
+            value,
+            buffers: message.buffers,
+        };
+        if !payload.buffers.is_empty() {
+            payload.check().map_err(invalid)?;
+        }
+        return Ok(payload);
     }
     Err(Error::Worker(worker_error(command, message.error.as_ref())))
 }

@@ -15,6 +15,7 @@ use crate::config::Affinity;
 use crate::error::{Error, Result};
 use crate::session::SessionId;
 use crate::telemetry::CorrelationId;
+use crate::value::{Buffer, Payload};
 
 /// A request to run one command, with its options. Made by [`Pool::call`].
 ///
@@ -47,6 +48,8 @@ pub struct Call<'p> {
 pub(super) struct Request<'a> {
     pub(super) command: Cow<'a, str>,
     pub(super) args: Value,
+    /// The buffers the arguments' markers point at.
+    pub(super) buffers: Vec<Buffer>,
     pub(super) session: Option<SessionId>,
     pub(super) affinity: Option<Affinity>,
     pub(super) timeout: Option<Duration>,
@@ -62,6 +65,7 @@ impl Pool {
             request: Request {
                 command: command.into(),
                 args: Value::Object(serde_json::Map::new()),
+                buffers: Vec::new(),
                 session: None,
                 affinity: None,
                 timeout: None,
@@ -126,22 +130,28 @@ impl Pool {
 }
 
 impl Call<'_> {
-    /// Sets the arguments from any serializable value (a struct, a map).
+    /// Sets the arguments from any serializable value (a struct, a map). Binary values in
+    /// it ([`Buffer`], [`NdArray`](crate::value::NdArray)) travel as binary, not as JSON:
+    /// the worker gets `bytes` and numpy arrays.
     ///
     /// # Errors
     ///
     /// [`Error::Convert`] when `args` does not convert to JSON.
     pub fn args<A: Serialize + ?Sized>(mut self, args: &A) -> Result<Self> {
-        self.request.args = serde_json::to_value(args).map_err(|source| Error::Convert {
+        let payload = Payload::encode(args).map_err(|source| Error::Convert {
             what: "the arguments",
             source,
         })?;
+        self.request.args = payload.value;
+        self.request.buffers = payload.buffers;
         Ok(self)
     }
 
-    /// Sets the arguments as a JSON value.
+    /// Sets the arguments as a JSON value (binary values in the tagged base64 form stay
+    /// JSON maps; use [`Call::args`] to send them as binary).
     pub fn json(mut self, args: Value) -> Self {
         self.request.args = args;
+        self.request.buffers = Vec::new();
         self
     }
 
@@ -180,7 +190,10 @@ impl Call<'_> {
         self
     }
 
-    /// Sends the call and returns its result.
+    /// Sends the call and returns its result. Binary values in the result come in their
+    /// tagged base64 form (`{"__snakepit_buffer__": {"base64": ".."}, ..}`, which
+    /// [`Buffer`] and [`NdArray`](crate::value::NdArray) deserialize from); use
+    /// [`Call::send_as`] to get them without the base64 step.
     ///
     /// # Errors
     ///
@@ -198,17 +211,22 @@ impl Call<'_> {
     /// cancelled on the worker, whose place comes back once it answers (or the worker is
     /// killed and replaced after the cancel grace period).
     pub async fn send(self) -> Result<Value> {
-        dispatch::call(&self.pool.shared, self.request).await
+        let payload = dispatch::call(&self.pool.shared, self.request).await?;
+        if payload.buffers.is_empty() {
+            return Ok(payload.value);
+        }
+        payload.into_json().map_err(Error::Protocol)
     }
 
-    /// Sends the call and converts its result through serde.
+    /// Sends the call and converts its result through serde; [`Buffer`]s and
+    /// [`NdArray`](crate::value::NdArray)s in it come straight from the reply's buffers.
     ///
     /// # Errors
     ///
     /// As [`Call::send`], and [`Error::Convert`] when the result does not convert.
     pub async fn send_as<R: DeserializeOwned>(self) -> Result<R> {
-        let result = self.send().await?;
-        serde_json::from_value(result).map_err(|source| Error::Convert {
+        let payload = dispatch::call(&self.pool.shared, self.request).await?;
+        payload.decode().map_err(|source| Error::Convert {
             what: "the result",
             source,
         })

@@ -19,18 +19,20 @@ use super::observe::{self, CallTrace};
 use super::reply::to_result;
 use crate::error::{Error, Result};
 use crate::telemetry::CallOutcome;
+use crate::value::Payload;
 use crate::worker::Reply;
 
 /// How many chunks wait for a slow consumer before the worker is made to wait.
 pub(super) const CHUNK_BUFFER: usize = 16;
 
-/// One item of a [`CallStream`].
+/// One item of a [`CallStream`] (JSON), or of a [`TypedStream`](crate::TypedStream)
+/// (`C` for chunks, `R` for the result).
 #[derive(Debug, Clone, PartialEq)]
-pub enum StreamItem {
+pub enum StreamItem<C = Value, R = Value> {
     /// A chunk the tool produced.
-    Chunk(Value),
+    Chunk(C),
     /// The tool's final result; the stream ends after it.
-    Done(Value),
+    Done(R),
 }
 
 /// The chunks of a streaming call, then its final result (or its error). Made by
@@ -45,7 +47,7 @@ pub enum StreamItem {
 pub struct CallStream {
     shared: Arc<PoolShared>,
     command: String,
-    chunks: mpsc::Receiver<Result<Value>>,
+    chunks: mpsc::Receiver<Result<Payload>>,
     guard: Option<InFlightGuard>,
     /// The reply, once it arrived while chunks were still to be read.
     ended: Option<Result<Reply>>,
@@ -62,7 +64,7 @@ impl CallStream {
     pub(super) fn new(
         shared: Arc<PoolShared>,
         command: String,
-        chunks: mpsc::Receiver<Result<Value>>,
+        chunks: mpsc::Receiver<Result<Payload>>,
         started: Started,
         permit: Permit,
         trace: CallTrace,
@@ -81,7 +83,10 @@ impl CallStream {
         }
     }
 
-    fn finish(&mut self, outcome: Result<Value>) -> Poll<Option<Result<StreamItem>>> {
+    fn finish(
+        &mut self,
+        outcome: Result<Payload>,
+    ) -> Poll<Option<Result<StreamItem<Payload, Payload>>>> {
         if let Err(err) = &outcome {
             self.shared.counters.count_error(err);
         }
@@ -120,8 +125,30 @@ impl Drop for CallStream {
 impl Stream for CallStream {
     type Item = Result<StreamItem>;
 
+    /// Chunks and the result as JSON, binary values in their tagged base64 form.
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        let item = ready!(this.poll_payload(cx));
+        Poll::Ready(item.map(|item| {
+            let invalid = |reason| Error::InvalidResponse {
+                command: this.command.clone(),
+                reason,
+            };
+            Ok(match item? {
+                StreamItem::Chunk(chunk) => StreamItem::Chunk(chunk.into_json().map_err(invalid)?),
+                StreamItem::Done(result) => StreamItem::Done(result.into_json().map_err(invalid)?),
+            })
+        }))
+    }
+}
+
+impl CallStream {
+    /// The next chunk or the result, as a payload: JSON with buffer markers, and buffers.
+    pub(super) fn poll_payload(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<StreamItem<Payload, Payload>>>> {
+        let this = self;
         if this.done {
             return Poll::Ready(None);
         }

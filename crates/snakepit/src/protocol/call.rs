@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Kind;
+use crate::value::wire::WireBuffers;
 
 /// A `call` frame to write. Serializes exactly as a [`Message`](super::Message) with the
 /// same fields would (`classic` leaves out `kind`, as the v0.0.1 envelope has none).
@@ -25,6 +26,9 @@ pub(crate) struct CallOut<'a> {
     pub(crate) traceparent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) stream: Option<bool>,
+    /// The buffers the arguments' markers point at; `None` (absent) when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) buffers: Option<WireBuffers<'a>>,
 }
 
 #[cfg(test)]
@@ -51,6 +55,7 @@ mod tests {
             correlation_id: Some("c-1"),
             traceparent: None,
             stream: Some(true),
+            buffers: None,
         };
         let classic = CallOut {
             kind: None,
@@ -62,6 +67,7 @@ mod tests {
             correlation_id: None,
             traceparent: None,
             stream: None,
+            buffers: None,
         };
         for encoding in [Encoding::Json, Encoding::MsgPack] {
             let (mut expected, mut actual) = (Vec::new(), Vec::new());
@@ -76,5 +82,35 @@ mod tests {
             .unwrap();
         Encoding::Json.encode_into(&classic, &mut actual).unwrap();
         assert_eq!(actual, expected);
+    }
+
+    #[test]
+    fn a_call_out_with_buffers_encodes_as_the_equal_message() {
+        use crate::value::Buffer;
+        use crate::value::wire::{BufferEntry, outgoing};
+        let args = json!({"x": {"__snakepit_buffer__": 0}});
+        let buffers = [Buffer::from(vec![1_u8, 2, 3])];
+        let mut message = Message::call(1, "f", args.clone());
+        message.buffers = Some(vec![BufferEntry::Inline(buffers[0].clone())]);
+        let out = CallOut {
+            kind: Some(Kind::Call),
+            id: 1,
+            command: "f",
+            args: &args,
+            session_id: None,
+            timeout_ms: None,
+            correlation_id: None,
+            traceparent: None,
+            stream: None,
+            buffers: outgoing(&buffers),
+        };
+        for encoding in [Encoding::Json, Encoding::MsgPack] {
+            let (mut expected, mut actual) = (Vec::new(), Vec::new());
+            encoding.encode_into(&message, &mut expected).unwrap();
+            encoding.encode_into(&out, &mut actual).unwrap();
+            assert_eq!(actual, expected, "{encoding}");
+            assert_eq!(crate::protocol::decode(&actual).unwrap(), message);
+        }
+        assert!(outgoing(&[]).is_none());
     }
 }

@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::value::wire::BufferEntry;
+
 /// What a message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -131,6 +133,10 @@ pub struct Message {
     /// `welcome`: the maximum frame size in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) max_frame: Option<u64>,
+    /// `call`, `result`, `chunk`, `host_call`, `host_result`: the binary data the value's
+    /// buffer markers point at (`docs/PROTOCOL.md`, "Buffers").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) buffers: Option<Vec<BufferEntry>>,
 }
 
 impl Message {

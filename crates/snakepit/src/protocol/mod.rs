@@ -17,6 +17,7 @@ mod depth;
 #[cfg(test)]
 mod examples;
 mod frame;
+mod loose;
 mod message;
 
 pub(crate) use call::CallOut;
@@ -27,6 +28,7 @@ pub(crate) use codec::{decode_value, encode_value};
 pub use depth::MAX_DEPTH;
 pub(crate) use depth::{Scan, dismantle, exceeds};
 pub(crate) use frame::{DEFAULT_MAX_FRAME, FrameBuffer, frame_codec};
+pub(crate) use loose::decode_inline_bins;
 pub(crate) use message::Kind;
 pub use message::Message;
 pub use message::{ParamSpec, ToolSpec};

@@ -22,11 +22,15 @@ pub enum Dtype {
     Uint32,
     Uint64,
     Bool,
+    /// Two `float32`: real, imaginary.
+    Complex64,
+    /// Two `float64`: real, imaginary.
+    Complex128,
 }
 
 impl Dtype {
     /// Every dtype, in the order they are listed in messages.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::Float16,
         Self::Bfloat16,
         Self::Float32,
@@ -40,6 +44,8 @@ impl Dtype {
         Self::Uint32,
         Self::Uint64,
         Self::Bool,
+        Self::Complex64,
+        Self::Complex128,
     ];
 
     /// The dtype's name, such as `uint8`.
@@ -58,10 +64,33 @@ impl Dtype {
             Self::Uint32 => "uint32",
             Self::Uint64 => "uint64",
             Self::Bool => "bool",
+            Self::Complex64 => "complex64",
+            Self::Complex128 => "complex128",
         }
     }
 
-    pub(super) fn parse(name: &str) -> Option<Self> {
+    /// The size of one element in bytes.
+    pub fn itemsize(self) -> usize {
+        match self {
+            Self::Int8 | Self::Uint8 | Self::Bool => 1,
+            Self::Float16 | Self::Bfloat16 | Self::Int16 | Self::Uint16 => 2,
+            Self::Float32 | Self::Int32 | Self::Uint32 => 4,
+            Self::Float64 | Self::Int64 | Self::Uint64 | Self::Complex64 => 8,
+            Self::Complex128 => 16,
+        }
+    }
+
+    /// The alignment one element needs in memory.
+    pub(crate) fn align(self) -> usize {
+        match self {
+            Self::Complex64 => 4,
+            Self::Complex128 => 8,
+            other => other.itemsize(),
+        }
+    }
+
+    /// The dtype named `name`, such as `uint8`.
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|dtype| dtype.as_str() == name)
     }
 

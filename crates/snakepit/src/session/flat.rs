@@ -308,8 +308,8 @@ mod tests {
             ),
             (
                 VariableType::Tensor,
-                json!({"dtype": "complex64"}),
-                "unknown dtype `complex64`",
+                json!({"dtype": "complex256"}),
+                "unknown dtype `complex256`",
             ),
             (
                 VariableType::Float,
@@ -398,7 +398,7 @@ mod tests {
         for wrong in [
             json!({"type": "float", "constraints": {"minimum": 0}}),
             json!({"type": "float", "constraints": {"choices": [1]}}),
-            json!({"type": "tensor", "constraints": {"dtype": "complex64"}}),
+            json!({"type": "tensor", "constraints": {"dtype": "complex256"}}),
         ] {
             assert!(
                 serde_json::from_value::<VariableSpec>(wrong.clone()).is_err(),

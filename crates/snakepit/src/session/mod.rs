@@ -34,6 +34,7 @@
 
 #[cfg(feature = "bench")]
 pub(crate) mod bench;
+mod binary;
 mod config;
 mod dtype;
 mod error;

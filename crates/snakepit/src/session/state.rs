@@ -63,7 +63,8 @@ impl Session {
         self.ttl
     }
 
-    /// The session's typed variables, by name.
+    /// The session's typed variables, by name, as stored: a tensor's or embedding's value
+    /// is only in [`Variable::array`] (its `value` is null).
     pub fn variables(&self) -> &BTreeMap<String, Variable> {
         &self.variables
     }

@@ -211,7 +211,8 @@ mod tests {
         rejects(
             T::Tensor,
             json!({"dtype": "float32"}),
-            json!([1, 2.5]),
+            // Kept as float32, so read back as floats.
+            json!([1.0, 2.5]),
             json!([true]),
             "expected a number",
         );

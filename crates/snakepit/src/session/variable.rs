@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{Constraints, SessionError, SessionStore, VariableSpec, validate};
+use super::{Constraints, SessionError, SessionStore, VariableSpec, binary};
+use crate::value::NdArray;
 
 /// The type of a session variable: the kind of a [`VariableSpec`], whose variant of the same
 /// name carries the type's rules.
@@ -72,8 +73,13 @@ pub struct Variable {
     /// Its type and rules.
     #[serde(flatten)]
     pub spec: VariableSpec,
-    /// Its current value.
+    /// Its current value. A tensor or embedding is kept as binary (`array`); its snapshots
+    /// show it here as nested JSON lists too.
     pub value: Value,
+    /// A tensor's or embedding's value as binary (a numpy array in Python); `None` for
+    /// other types.
+    #[serde(skip)]
+    pub array: Option<NdArray>,
     /// 0 when registered, one more after each successful update.
     pub version: u64,
     /// When it was registered or last updated. Not serialized: an `Instant` means nothing
@@ -115,21 +121,21 @@ impl SessionStore {
                     name: name.clone(),
                 });
             }
-            if let Err(reason) = spec
-                .check()
-                .and_then(|()| validate::check_value(&spec, &value))
-            {
-                return Err(SessionError::InvalidVariable { name, reason });
-            }
+            let array = match spec.check().and_then(|()| binary::admit(&spec, &value)) {
+                Ok(array) => array,
+                Err(reason) => return Err(SessionError::InvalidVariable { name, reason }),
+            };
             let variable = Variable {
                 name: name.clone(),
                 spec,
-                value,
+                value: if array.is_some() { Value::Null } else { value },
+                array,
                 version: 0,
                 updated_at: session.last_access,
             };
-            session.variables.insert(name, variable.clone());
-            Ok(variable)
+            let snapshot = variable.snapshot();
+            session.variables.insert(name, variable);
+            Ok(snapshot)
         })?
     }
 
@@ -173,9 +179,8 @@ impl SessionStore {
     ) -> Result<Variable, SessionError> {
         let session_id = session.as_ref();
         let name = name.as_ref();
-        self.inner
-            .with_session(session_id, |session| session.variables.get(name).cloned())?
-            .ok_or_else(|| variable_not_found(session_id, name))
+        self.get_stored_variable(session_id, name)
+            .map(|variable| variable.snapshot())
     }
 
     /// Validates a new value and stores it, bumping the version. Refreshes the session's last
@@ -200,16 +205,17 @@ impl SessionStore {
             let Some(variable) = session.variables.get_mut(name) else {
                 return Err(variable_not_found(session_id, name));
             };
-            validate::check_value(&variable.spec, &value).map_err(|reason| {
+            let array = binary::admit(&variable.spec, &value).map_err(|reason| {
                 SessionError::InvalidVariable {
                     name: name.to_owned(),
                     reason,
                 }
             })?;
-            variable.value = value;
+            variable.value = if array.is_some() { Value::Null } else { value };
+            variable.array = array;
             variable.version += 1;
             variable.updated_at = now;
-            Ok(variable.clone())
+            Ok(variable.snapshot())
         })?
     }
 
@@ -221,7 +227,7 @@ impl SessionStore {
     /// [`SessionError::NotFound`] when there is no live session with this id.
     pub fn list_variables(&self, session: impl AsRef<str>) -> Result<Vec<Variable>, SessionError> {
         self.inner.with_session(session.as_ref(), |session| {
-            session.variables.values().cloned().collect()
+            session.variables.values().map(Variable::snapshot).collect()
         })
     }
 
@@ -249,7 +255,7 @@ impl SessionStore {
     }
 }
 
-fn variable_not_found(session: &str, name: &str) -> SessionError {
+pub(super) fn variable_not_found(session: &str, name: &str) -> SessionError {
     SessionError::VariableNotFound {
         session: session.to_owned(),
         name: name.to_owned(),
@@ -382,6 +388,7 @@ mod tests {
                 dimensions: Some(2),
             },
             value: json!([0.5, 1.0]),
+            array: None,
             version: 3,
             updated_at: Instant::now(),
         };

@@ -6,7 +6,8 @@ use serde_json::Value;
 use super::error::HostToolError;
 use super::host_tool::{HostCall, HostTool};
 use crate::protocol::ParamSpec;
-use crate::session::{Constraints, SessionError, SessionId, SessionStore};
+use crate::session::{Constraints, SessionError, SessionId, SessionStore, Variable};
+use crate::value::Payload;
 
 const LIST: &str = "snakepit.list_host_tools";
 const GET: &str = "snakepit.get_variable";
@@ -27,19 +28,18 @@ pub(super) fn tools(sessions: &SessionStore) -> Vec<HostTool> {
         },
     );
     let store = sessions.clone();
-    let get = HostTool::new(
+    let get = HostTool::with_payload(
         GET,
-        "Read a variable of the call's session.",
-        move |call: HostCall, args: Value| {
+        "Read a variable of the call's session (a tensor or embedding as an array).",
+        move |call: HostCall, args: Payload| {
             let store = store.clone();
             async move {
                 let session = in_session(&call)?;
-                let name = string_arg(&args, "name")?;
-                to_value(
-                    &store
-                        .get_variable(session, name)
-                        .map_err(|err| session_failure(&err))?,
-                )
+                let name = string_arg(&args.value, "name")?;
+                let variable = store
+                    .get_stored_variable(session.as_str(), name)
+                    .map_err(|err| session_failure(&err))?;
+                variable_payload(&variable)
             }
         },
     )
@@ -65,18 +65,28 @@ pub(super) fn tools(sessions: &SessionStore) -> Vec<HostTool> {
     .param(ParamSpec::new("name").type_name("str").required())
     .param(ParamSpec::new("value").required());
     let store = sessions.clone();
-    let variables = HostTool::new(
+    let variables = HostTool::with_payload(
         VARIABLES,
-        "List the variables of the call's session.",
+        "List the variables of the call's session (tensors and embeddings as arrays).",
         move |call: HostCall, _args| {
             let store = store.clone();
             async move {
                 let session = in_session(&call)?;
-                to_value(
-                    &store
-                        .list_variables(session)
-                        .map_err(|err| session_failure(&err))?,
-                )
+                let stored = store
+                    .list_stored_variables(session.as_str())
+                    .map_err(|err| session_failure(&err))?;
+                let mut list = Vec::with_capacity(stored.len());
+                let mut buffers = Vec::new();
+                for variable in &stored {
+                    let mut one = variable_payload(variable)?;
+                    renumber(&mut one.value, buffers.len());
+                    buffers.append(&mut one.buffers);
+                    list.push(one.value);
+                }
+                Ok(Payload {
+                    value: Value::Array(list),
+                    buffers,
+                })
             }
         },
     );
@@ -121,6 +131,34 @@ pub(super) fn tools(sessions: &SessionStore) -> Vec<HostTool> {
     vec![list, get, set, variables, register]
 }
 
+/// A variable for a worker: a tensor or embedding value as an array (a buffer), others as
+/// JSON.
+fn variable_payload(variable: &Variable) -> Result<Payload, HostToolError> {
+    let mut json = to_value(variable)?;
+    let Some(array) = &variable.array else {
+        return Ok(Payload::json(json));
+    };
+    let encoded = Payload::encode(array).map_err(|err| HostToolError::new(err.to_string()))?;
+    json["value"] = encoded.value;
+    Ok(Payload {
+        value: json,
+        buffers: encoded.buffers,
+    })
+}
+
+/// Shifts the marker of a variable's value (at most one, its `value`) past `offset` earlier
+/// buffers.
+fn renumber(variable: &mut Value, offset: usize) {
+    if let Some(index) = variable
+        .get_mut("value")
+        .and_then(|value| value.get_mut(crate::value::MARKER_KEY))
+    {
+        if let Some(at) = index.as_u64() {
+            *index = Value::from(at + offset as u64);
+        }
+    }
+}
+
 fn in_session(call: &HostCall) -> Result<&SessionId, HostToolError> {
     call.session()
         .ok_or_else(|| HostToolError::with_kind("NoSession", "this call runs outside a session"))
@@ -160,6 +198,16 @@ mod tests {
     use crate::worker::WorkerId;
     use serde_json::json;
 
+    async fn run(
+        tools: &HostTools,
+        call: HostCall,
+        name: &str,
+        args: Value,
+    ) -> Result<Value, HostToolError> {
+        let answer = tools.dispatch(call, name, args.into()).await?;
+        Ok(answer.into_json().unwrap())
+    }
+
     #[tokio::test]
     async fn variables_are_read_and_written_in_the_calls_session() {
         let store = SessionStore::new(SessionStoreConfig::default());
@@ -182,64 +230,69 @@ mod tests {
             session: session.map(SessionId::from),
             worker: WorkerId::next(),
         };
-        let read = tools
-            .dispatch(call(Some("s1")), GET, json!({"name": "temperature"}))
-            .await
-            .unwrap();
+        let read = run(
+            &tools,
+            call(Some("s1")),
+            GET,
+            json!({"name": "temperature"}),
+        )
+        .await
+        .unwrap();
         assert_eq!(read["value"], json!(0.5));
-        let written = tools
-            .dispatch(
-                call(Some("s1")),
-                SET,
-                json!({"name": "temperature", "value": 0.9}),
-            )
-            .await
-            .unwrap();
+        let written = run(
+            &tools,
+            call(Some("s1")),
+            SET,
+            json!({"name": "temperature", "value": 0.9}),
+        )
+        .await
+        .unwrap();
         assert_eq!(written["value"], json!(0.9));
-        let refused = tools
-            .dispatch(
-                call(Some("s1")),
-                SET,
-                json!({"name": "temperature", "value": 2}),
-            )
-            .await
-            .unwrap_err();
+        let refused = run(
+            &tools,
+            call(Some("s1")),
+            SET,
+            json!({"name": "temperature", "value": 2}),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(refused.kind, "InvalidVariable");
-        let outside = tools
-            .dispatch(call(None), GET, json!({"name": "temperature"}))
+        let outside = run(&tools, call(None), GET, json!({"name": "temperature"}))
             .await
             .unwrap_err();
         assert_eq!(outside.kind, "NoSession");
-        let registered = tools
-            .dispatch(
-                call(Some("s1")),
-                REGISTER,
-                json!({"name": "top_k", "type": "integer", "value": 5, "constraints": {"min": 1}}),
-            )
-            .await
-            .unwrap();
+        let registered = run(
+            &tools,
+            call(Some("s1")),
+            REGISTER,
+            json!({"name": "top_k", "type": "integer", "value": 5, "constraints": {"min": 1}}),
+        )
+        .await
+        .unwrap();
         assert_eq!(registered["value"], json!(5));
-        let read = tools
-            .dispatch(call(Some("s1")), GET, json!({"name": "top_k"}))
+        let read = run(&tools, call(Some("s1")), GET, json!({"name": "top_k"}))
             .await
             .unwrap();
         assert_eq!(read["value"], json!(5));
-        let below = tools
-            .dispatch(call(Some("s1")), SET, json!({"name": "top_k", "value": 0}))
-            .await
-            .unwrap_err();
+        let below = run(
+            &tools,
+            call(Some("s1")),
+            SET,
+            json!({"name": "top_k", "value": 0}),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(below.kind, "InvalidVariable");
-        let bad_type = tools
-            .dispatch(
-                call(Some("s1")),
-                REGISTER,
-                json!({"name": "x", "type": "frobnicate", "value": 1}),
-            )
-            .await
-            .unwrap_err();
+        let bad_type = run(
+            &tools,
+            call(Some("s1")),
+            REGISTER,
+            json!({"name": "x", "type": "frobnicate", "value": 1}),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(bad_type.kind, "InvalidArguments");
-        let unknown = tools
-            .dispatch(call(None), "user.tool", json!({}))
+        let unknown = run(&tools, call(None), "user.tool", json!({}))
             .await
             .unwrap_err();
         assert_eq!(unknown.kind, "UnknownHostTool");

@@ -13,9 +13,10 @@ use super::error::HostToolError;
 use crate::Pool;
 use crate::protocol::ParamSpec;
 use crate::session::SessionId;
+use crate::value::Payload;
 use crate::worker::WorkerId;
 
-type Handler = dyn Fn(HostCall, Value) -> Pin<Box<dyn Future<Output = Result<Value, HostToolError>> + Send>>
+type Handler = dyn Fn(HostCall, Payload) -> Pin<Box<dyn Future<Output = Result<Payload, HostToolError>> + Send>>
     + Send
     + Sync;
 
@@ -52,11 +53,36 @@ impl fmt::Debug for HostTool {
 impl HostTool {
     /// A host tool taking and returning JSON. The handler gets the call's context and the
     /// arguments; its [`HostToolError`] (`"message".into()` makes one) becomes the exception
-    /// the worker sees.
+    /// the worker sees. Binary values in the arguments arrive in their tagged base64 form
+    /// (`{"__snakepit_buffer__": {"base64": ..}, ..}`); [`HostTool::typed`] gets them as
+    /// [`Buffer`](crate::value::Buffer)s and [`NdArray`](crate::value::NdArray)s instead.
     pub fn new<F, Fut>(name: impl Into<String>, description: impl Into<String>, handler: F) -> Self
     where
         F: Fn(HostCall, Value) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Value, HostToolError>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        Self::with_payload(name, description, move |call, args: Payload| {
+            let handler = Arc::clone(&handler);
+            async move {
+                let args = args
+                    .into_json()
+                    .map_err(|reason| HostToolError::with_kind("InvalidArguments", reason))?;
+                handler(call, args).await.map(Payload::json)
+            }
+        })
+    }
+
+    /// A host tool whose handler sees the arguments as a [`Payload`] (JSON with buffer
+    /// markers, and the buffers) and answers one.
+    pub(crate) fn with_payload<F, Fut>(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        handler: F,
+    ) -> Self
+    where
+        F: Fn(HostCall, Payload) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Payload, HostToolError>> + Send + 'static,
     {
         Self {
             name: name.into(),
@@ -68,7 +94,8 @@ impl HostTool {
 
     /// A host tool with typed arguments and result, converted through serde. Arguments that
     /// do not convert fail with the kind `InvalidArguments`; the handler's error is shown to
-    /// the worker through its `Display`.
+    /// the worker through its `Display`. [`Buffer`](crate::value::Buffer)s and
+    /// [`NdArray`](crate::value::NdArray)s travel both ways as binary (numpy arrays in Python).
     pub fn typed<A, R, E, F, Fut>(
         name: impl Into<String>,
         description: impl Into<String>,
@@ -82,15 +109,16 @@ impl HostTool {
         Fut: Future<Output = Result<R, E>> + Send + 'static,
     {
         let handler = Arc::new(handler);
-        Self::new(name, description, move |call, args: Value| {
+        Self::with_payload(name, description, move |call, args: Payload| {
             let handler = Arc::clone(&handler);
             async move {
-                let args: A = serde_json::from_value(args)
+                let args: A = args
+                    .decode()
                     .map_err(|err| HostToolError::with_kind("InvalidArguments", err.to_string()))?;
                 let result = handler(call, args)
                     .await
                     .map_err(|err| HostToolError::new(err.to_string()))?;
-                serde_json::to_value(result).map_err(|err| HostToolError::new(err.to_string()))
+                Payload::encode(&result).map_err(|err| HostToolError::new(err.to_string()))
             }
         })
     }

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::builtin;
 use super::error::HostToolError;
 use super::host_tool::{HostCall, HostTool};
 use crate::protocol::ParamSpec;
 use crate::session::{SessionId, SessionStore};
+use crate::value::Payload;
 
 /// What a worker sees of a host tool when it lists them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -142,8 +142,8 @@ impl HostTools {
         &self,
         call: HostCall,
         name: &str,
-        args: Value,
-    ) -> Result<Value, HostToolError> {
+        args: Payload,
+    ) -> Result<Payload, HostToolError> {
         let Some(tool) = self.find(call.session.as_ref(), name) else {
             let names: Vec<String> = self
                 .visible(call.session.as_ref())

@@ -15,6 +15,7 @@ use super::state::{Control, Lifecycle};
 use crate::error::{Error, Result};
 use crate::protocol::{CallOut, Kind, Message, ToolSpec};
 use crate::session::SessionId;
+use crate::value::Buffer;
 
 /// A call sent to a worker, waiting for its reply.
 #[derive(Debug)]
@@ -42,6 +43,8 @@ pub(crate) struct CallFrame<'a> {
     pub(crate) correlation_id: Option<&'a str>,
     /// The W3C `traceparent` of the call's span (feature `otel`).
     pub(crate) traceparent: Option<&'a str>,
+    /// The buffers the arguments' markers point at.
+    pub(crate) buffers: &'a [Buffer],
 }
 
 /// A cheap cloneable handle to one worker.
@@ -193,6 +196,7 @@ impl Worker {
             correlation_id: call.correlation_id.filter(|_| !shared.classic),
             traceparent: call.traceparent.filter(|_| !shared.classic),
             stream: (!shared.classic && call.chunks.is_some()).then_some(true),
+            buffers: crate::value::wire::outgoing(call.buffers),
         };
         let mut writer = shared.writer.lock().await;
         let running = shared.running(call.command);

@@ -6,10 +6,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use serde_json::Value;
-
 use super::WorkerId;
 use crate::session::SessionId;
+use crate::value::Payload;
 
 /// A call from a worker to a host tool.
 #[derive(Debug)]
@@ -20,8 +19,8 @@ pub(crate) struct HostRequest {
     pub(crate) session: Option<SessionId>,
     /// The host tool's name.
     pub(crate) tool: String,
-    /// Its arguments.
-    pub(crate) args: Value,
+    /// Its arguments, with their buffers.
+    pub(crate) args: Payload,
 }
 
 /// Why a host call failed, as the worker sees it (`{type, message}`).
@@ -44,7 +43,7 @@ impl HostFailure {
 }
 
 /// The answer to a host call.
-pub(crate) type HostAnswer = Pin<Box<dyn Future<Output = Result<Value, HostFailure>> + Send>>;
+pub(crate) type HostAnswer = Pin<Box<dyn Future<Output = Result<Payload, HostFailure>> + Send>>;
 
 /// Runs host calls for workers. The pool implements it; tests may fake it.
 pub(crate) trait HostCalls: Send + Sync + std::fmt::Debug {

@@ -9,9 +9,10 @@ use crate::error::{Error, Result};
 use crate::id_hash::IdMap;
 use crate::protocol::Message;
 use crate::session::SessionId;
+use crate::value::{Buffer, Payload};
 
-/// A worker's answer to a call (or a `pong`): the three fields of its `result` frame the
-/// caller needs, without the rest of the frame.
+/// A worker's answer to a call (or a `pong`): the fields of its `result` frame the caller
+/// needs, without the rest of the frame.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Reply {
     /// Whether the call succeeded.
@@ -20,20 +21,31 @@ pub(crate) struct Reply {
     pub(crate) result: Option<Value>,
     /// Its error, when it did not.
     pub(crate) error: Option<Value>,
+    /// The buffers the result's markers point at (empty, unallocated, when none).
+    pub(crate) buffers: Vec<Buffer>,
 }
 
-impl From<Message> for Reply {
-    fn from(message: Message) -> Self {
+impl Reply {
+    /// The reply in `message`, with the buffers resolved from its `buffers` field.
+    pub(crate) fn new(message: Message, buffers: Vec<Buffer>) -> Self {
         Self {
             success: message.success,
             result: message.result,
             error: message.error,
+            buffers,
         }
     }
 }
 
-/// Where a streaming call's chunks go; an error ends the stream.
-pub(crate) type ChunkSender = mpsc::Sender<Result<Value>>;
+impl From<Message> for Reply {
+    fn from(message: Message) -> Self {
+        Self::new(message, Vec::new())
+    }
+}
+
+/// Where a streaming call's chunks go (a chunk's value with its buffers); an error ends
+/// the stream.
+pub(crate) type ChunkSender = mpsc::Sender<Result<Payload>>;
 
 /// A call waiting for its reply: where the reply goes, where its chunks go (streaming
 /// calls), and the session it runs in (the scope of its host calls).

@@ -7,33 +7,47 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::host::{HostFailure, HostRequest};
-use super::pending::ChunkSender;
+use super::pending::{ChunkSender, Reply};
 use super::shared::Shared;
 use crate::error::Error;
-use crate::protocol::{FrameError, Kind, MAX_DEPTH, Message, Scan, decode_frame};
+use crate::protocol::{
+    FrameError, Kind, MAX_DEPTH, Message, Scan, decode_frame, decode_inline_bins,
+};
+use crate::value::{Buffer, Payload, wire};
 
 /// What a frame from the worker asks of the supervisor.
 pub(super) enum Routed {
     /// Nothing more.
     Done,
     /// Deliver a chunk (or the error that ends the stream) to a streaming caller.
-    Chunk(ChunkSender, crate::Result<Value>),
+    Chunk(ChunkSender, crate::Result<Payload>),
     /// Run a host tool and answer.
     HostCall(Box<Message>),
 }
 
 /// Routes one frame from the worker. An error means the worker broke the protocol.
 pub(super) fn route(shared: &Shared, payload: &[u8]) -> Result<Routed, String> {
-    let message = match decode_frame(payload) {
+    let mut message = match decode_frame(payload) {
         Ok(message) => message,
         Err(FrameError::TooDeep(scan)) => return too_deep(shared, &scan),
-        Err(FrameError::Malformed(err)) => return Err(err.to_string()),
+        // Inline `bin`s in a value (a worker's msgpack library writes bytes so) are taken
+        // out into buffers; only frames that fail the normal decode pay for the check.
+        Err(FrameError::Malformed(err)) => match decode_inline_bins(payload) {
+            Some(message) => message,
+            None => return Err(err.to_string()),
+        },
     };
     match message.kind() {
         Kind::Chunk => {
             let chunks = message.id.and_then(|id| shared.pending.chunks(id));
             Ok(match chunks {
-                Some(chunks) => Routed::Chunk(chunks, Ok(message.data.unwrap_or(Value::Null))),
+                Some(chunks) => {
+                    let chunk = buffers(&mut message).map(|buffers| Payload {
+                        value: message.data.unwrap_or(Value::Null),
+                        buffers,
+                    });
+                    Routed::Chunk(chunks, chunk)
+                }
                 None => Routed::Done,
             })
         }
@@ -55,7 +69,8 @@ pub(super) fn route(shared: &Shared, payload: &[u8]) -> Result<Routed, String> {
                 // Cleared before the answer wakes the caller, who may start the next call.
                 shared.output.set_call(None);
             }
-            if !shared.pending.answer(id, Ok(message.into())) {
+            let reply = buffers(&mut message).map(|buffers| Reply::new(message, buffers));
+            if !shared.pending.answer(id, reply) {
                 tracing::debug!(worker = %shared.id, id, "reply to no pending call");
             }
             Ok(Routed::Done)
@@ -71,6 +86,15 @@ pub(super) fn route(shared: &Shared, payload: &[u8]) -> Result<Routed, String> {
             tracing::debug!(worker = %shared.id, ?kind, "message ignored");
             Ok(Routed::Done)
         }
+    }
+}
+
+/// The buffers of a frame, taken out of it; an unusable entry fails the frame's call.
+fn buffers(message: &mut Message) -> crate::Result<Vec<Buffer>> {
+    match message.buffers.take() {
+        None => Ok(Vec::new()),
+        entries => wire::resolve(entries)
+            .map_err(|reason| Error::Protocol(format!("the worker sent bad buffers: {reason}"))),
     }
 }
 
@@ -110,7 +134,7 @@ fn too_deep(shared: &Shared, scan: &Scan) -> Result<Routed, String> {
 pub(super) fn host_reply(
     id: Option<u64>,
     reference: Option<u64>,
-    outcome: Result<Value, HostFailure>,
+    outcome: Result<Payload, HostFailure>,
 ) -> Message {
     let mut reply = Message {
         id,
@@ -120,7 +144,16 @@ pub(super) fn host_reply(
     match outcome {
         Ok(result) => {
             reply.success = Some(true);
-            reply.result = Some(result);
+            reply.result = Some(result.value);
+            if !result.buffers.is_empty() {
+                reply.buffers = Some(
+                    result
+                        .buffers
+                        .into_iter()
+                        .map(wire::BufferEntry::Inline)
+                        .collect(),
+                );
+            }
         }
         Err(failure) => {
             reply.success = Some(false);
@@ -145,31 +178,37 @@ pub(super) fn spawn_host_call(shared: &Arc<Shared>, message: Message) {
     }
     let session = message.id.and_then(|id| shared.pending.session(id));
     tokio::spawn(async move {
+        let mut message = message;
+        let buffers = buffers(&mut message);
         let tool = message.tool.unwrap_or_default();
         let args = message
             .args
             .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-        let outcome = match (&shared.host, session) {
-            (Some(host), Some(session)) => {
+        let outcome = match (&shared.host, session, buffers) {
+            (_, _, Err(err)) => Err(HostFailure::new("InvalidHostCall", err.to_string())),
+            (Some(host), Some(session), Ok(buffers)) => {
                 let request = HostRequest {
                     worker: shared.id,
                     session,
                     tool,
-                    args,
+                    args: Payload {
+                        value: args,
+                        buffers,
+                    },
                 };
                 host.host_call(request).await
             }
-            (None, Some(_)) => Err(HostFailure::new(
+            (None, Some(_), _) => Err(HostFailure::new(
                 "UnknownHostTool",
                 "this pool offers no host tools",
             )),
-            (_, None) => Err(HostFailure::new(
+            (_, None, _) => Err(HostFailure::new(
                 "InvalidHostCall",
                 "a host call outside any running call",
             )),
         };
         let outcome = outcome.and_then(|result| {
-            if crate::protocol::exceeds(&result, MAX_DEPTH) {
+            if crate::protocol::exceeds(&result.value, MAX_DEPTH) {
                 Err(HostFailure::new(
                     "DepthLimitExceeded",
                     format!("the host tool's result nests deeper than {MAX_DEPTH} levels"),

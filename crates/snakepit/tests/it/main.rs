@@ -2,6 +2,7 @@
 //!
 //! One binary; each module covers one behaviour:
 //! - `start`: concurrent start, start failures.
+//! - `binary`: bytes and numpy arrays through a real Python worker, both encodings.
 //! - `calls`: results, typed calls, Python errors, concurrency.
 //! - `queue`: saturation and queue timeouts.
 //! - `deadline`: call timeouts, cancel, kill and replacement of stuck workers.
@@ -39,6 +40,7 @@
 
 mod support;
 
+mod binary;
 mod bridge;
 mod calls;
 mod capacity;

@@ -509,3 +509,52 @@ async fn a_node_tools_telemetry_events_reach_the_host_with_the_calls_correlation
     }
     pool.shutdown().await;
 }
+
+#[tokio::test]
+async fn node_buffers_travel_as_binary_both_ways() {
+    use snakepit::value::{Buffer, NdArray};
+    let pool = fault_pool(1).await;
+    #[derive(serde::Deserialize)]
+    struct Values {
+        bytes: Buffer,
+    }
+    let values: Values = pool.call("values").json(json!({})).send_as().await.unwrap();
+    assert_eq!(&values.bytes[..], b"hi");
+    // A bytes marker reaches the tool as a Buffer and comes back as bytes; an array marker
+    // reaches it as {dtype, shape, data}.
+    #[derive(serde::Serialize)]
+    struct Echo<'a> {
+        raw: &'a Buffer,
+        array: &'a NdArray,
+    }
+    let raw = Buffer::from(vec![0_u8, 1, 2, 255]);
+    let array = NdArray::from_vec(vec![1.5_f64, -2.0], &[2]).unwrap();
+    #[derive(serde::Deserialize)]
+    struct Back {
+        raw: Buffer,
+        array: Back2,
+    }
+    #[derive(serde::Deserialize)]
+    struct Back2 {
+        dtype: String,
+        shape: Vec<usize>,
+        data: Buffer,
+    }
+    let back: Back = pool
+        .call("echo")
+        .args(&Echo {
+            raw: &raw,
+            array: &array,
+        })
+        .unwrap()
+        .send_as()
+        .await
+        .unwrap();
+    assert_eq!(back.raw, raw);
+    assert_eq!(
+        (back.array.dtype.as_str(), back.array.shape),
+        ("float64", vec![2])
+    );
+    assert_eq!(&back.array.data[..], &array.data()[..]);
+    pool.shutdown().await;
+}
