@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use metrics::{SharedString, counter, gauge, histogram};
+use metrics::{Level, Metadata, SharedString, counter, gauge};
 
 use super::Telemetry;
 use super::event::CallOutcome;
@@ -45,6 +45,11 @@ pub const WORKER_EVENTS: &str = "snakepit_worker_events_total";
 /// Events workers sent that were dropped (bad or too many names), by `pool`.
 pub const WORKER_EVENTS_DROPPED: &str = "snakepit_worker_events_dropped_total";
 
+/// What the `counter!`/`histogram!` macros of this module register metrics with; the
+/// per-call metrics are registered under their cached keys with the same.
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
 impl Telemetry {
     fn pool_label(&self) -> SharedString {
         SharedString::from(std::sync::Arc::clone(&self.pool))
@@ -58,25 +63,46 @@ impl Telemetry {
         outcome: CallOutcome,
         duration: Duration,
     ) {
-        let pool = self.pool_label();
-        let command = SharedString::from(command.to_owned());
-        let outcome = outcome.as_str();
-        counter!(CALLS, "pool" => pool.clone(), "command" => command.clone(), "outcome" => outcome)
-            .increment(1);
-        if outcome != CallOutcome::Ok.as_str() {
-            counter!(ERRORS, "pool" => pool.clone(), "command" => command.clone(), "kind" => outcome)
-                .increment(1);
+        let seconds = duration.as_secs_f64();
+        if outcome == CallOutcome::Ok {
+            let keys = self.keys.command(command);
+            metrics::with_recorder(|recorder| {
+                recorder.register_counter(&keys.calls, &METADATA).increment(1);
+                recorder
+                    .register_histogram(&keys.duration, &METADATA)
+                    .record(seconds);
+            });
+        } else {
+            let outcome = outcome.as_str();
+            let key = |name, last| self.keys.call_key(name, command, last, outcome);
+            let (calls, errors, durations) = (
+                key(CALLS, "outcome"),
+                key(ERRORS, "kind"),
+                key(CALL_DURATION, "outcome"),
+            );
+            metrics::with_recorder(|recorder| {
+                recorder.register_counter(&calls, &METADATA).increment(1);
+                recorder.register_counter(&errors, &METADATA).increment(1);
+                recorder
+                    .register_histogram(&durations, &METADATA)
+                    .record(seconds);
+            });
         }
-        histogram!(CALL_DURATION, "pool" => pool.clone(), "command" => command, "outcome" => outcome)
-            .record(duration.as_secs_f64());
         if let Some(worker) = worker {
-            counter!(WORKER_CALLS, "pool" => pool, "worker" => worker.to_string()).increment(1);
+            let key = self.keys.worker(worker);
+            metrics::with_recorder(|recorder| {
+                recorder.register_counter(&key, &METADATA).increment(1);
+            });
         }
     }
 
     /// A call got its worker after `wait`.
     pub(crate) fn record_queue_wait(&self, wait: Duration) {
-        histogram!(QUEUE_WAIT, "pool" => self.pool_label()).record(wait.as_secs_f64());
+        metrics::with_recorder(|recorder| {
+            recorder
+                .register_histogram(&self.keys.queue_wait, &METADATA)
+                .record(wait.as_secs_f64());
+        });
     }
 
     /// The pool's sampled state.

@@ -12,6 +12,7 @@
 mod bus;
 mod correlation;
 mod event;
+mod keys;
 pub mod metric;
 #[cfg(feature = "otel")]
 pub(crate) mod otel;
@@ -37,13 +38,17 @@ pub(crate) struct Telemetry {
     pub(crate) bus: EventBus,
     /// What the workers' `event` frames may name.
     pub(crate) gate: Arc<WorkerEventGate>,
+    /// The keys of the metrics every call records.
+    pub(crate) keys: Arc<keys::CallKeys>,
 }
 
 impl Telemetry {
     /// The telemetry of a pool named `pool`.
     pub(crate) fn new(pool: &str) -> Self {
+        let pool: Arc<str> = Arc::from(pool);
         Self {
-            pool: Arc::from(pool),
+            keys: Arc::new(keys::CallKeys::new(&pool)),
+            pool,
             bus: EventBus::new(EVENT_CAPACITY),
             gate: Arc::new(WorkerEventGate::default()),
         }
