@@ -192,13 +192,14 @@ async fn once(
     } = started;
     match tokio::time::timeout_at(deadline, guard.reply_mut()).await {
         Ok(reply) => {
-            let worker = guard.worker().cloned();
+            let reply = match reply {
+                Ok(outcome) => outcome,
+                Err(_) => Err(guard
+                    .worker()
+                    .map_or(Error::Shutdown, |worker| worker.closed_error())),
+            };
             guard.complete();
-            match reply {
-                Ok(Ok(message)) => to_result(shared, command, message),
-                Ok(Err(err)) => Err(err),
-                Err(_) => Err(worker.map_or(Error::Shutdown, |worker| worker.closed_error())),
-            }
+            reply.and_then(|message| to_result(shared, command, message))
         }
         Err(_) => {
             // Dropping the guard cancels the call on the worker.
@@ -226,7 +227,7 @@ async fn start(
     let session = request.session.as_ref();
     let affinity = request.affinity.unwrap_or(shared.config.affinity);
     let lease = checkout_for(shared, session, affinity, &trace.correlation).await?;
-    let worker = lease.worker().clone();
+    let worker = lease.worker();
     let queue_wait = queued_at.elapsed();
     observe::dispatched(shared, trace, command, worker.id(), queue_wait);
     let deadline = Instant::now() + timeout;

@@ -85,8 +85,13 @@ impl Pool {
     /// # Cancel safety
     ///
     /// As [`Call::send`].
-    pub async fn execute(&self, command: &str, args: Value) -> Result<Value> {
-        self.call(command).json(args).send().await
+    pub fn execute<'a>(
+        &'a self,
+        command: &'a str,
+        args: Value,
+    ) -> impl Future<Output = Result<Value>> + Send + 'a {
+        // Not an `async fn`: the call's future is returned as is, not moved into another.
+        self.call(command).json(args).send()
     }
 
     /// Runs `command` in `session`, on the worker that owns the session (with the pool's

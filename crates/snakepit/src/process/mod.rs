@@ -17,7 +17,7 @@ mod spawner;
 mod unix;
 
 pub(crate) use control::{fork_pipe, send_with_fds, wait_for_end};
-pub(crate) use output::{OutputTail, output_is_logged};
+pub(crate) use output::OutputTail;
 pub(crate) use procfs::{
     group_members, group_rss_all_off_runtime, is_running, is_same_process, stat,
 };

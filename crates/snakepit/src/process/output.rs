@@ -103,12 +103,6 @@ impl OutputTail {
     }
 }
 
-/// Whether anyone records worker output lines; when nobody does, calls skip noting their
-/// correlation id for them.
-pub(crate) fn output_is_logged() -> bool {
-    tracing::enabled!(target: "snakepit::worker::output", tracing::Level::INFO)
-}
-
 fn log_line(worker: WorkerId, stream: &'static str, current: &Mutex<String>, text: &str) {
     let correlation_id = {
         let current = current.lock().expect("output lock is never poisoned");

@@ -206,8 +206,9 @@ impl Worker {
             id,
             armed: true,
         };
-        if shared.capacity == 1 && crate::process::output_is_logged() {
+        if shared.capacity == 1 {
             // One call at a time: the worker's output lines until its answer are this call's.
+            // Noting it costs less than asking whether output lines are logged at all.
             shared.output.set_call(frame.correlation_id);
         }
         match shared.send_call_locked(&mut writer, &frame).await {
