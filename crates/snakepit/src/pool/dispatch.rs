@@ -228,9 +228,10 @@ async fn start(
     let affinity = request.affinity.unwrap_or(shared.config.affinity);
     let lease = checkout_for(shared, session, affinity, &trace.correlation).await?;
     let worker = lease.worker();
-    let queue_wait = queued_at.elapsed();
+    let taken_at = Instant::now();
+    let queue_wait = taken_at - queued_at;
     observe::dispatched(shared, trace, command, worker.id(), queue_wait);
-    let deadline = Instant::now() + timeout;
+    let deadline = taken_at + timeout;
     let span = tracing::debug_span!(
         "call",
         command,

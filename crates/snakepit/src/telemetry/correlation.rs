@@ -11,9 +11,19 @@ use std::sync::{Arc, OnceLock};
 ///
 /// A generated id is this process's random prefix and a counter, such as
 /// `5c1f0e9a3b7d2c44-1a`: unique across processes with overwhelming likelihood, and made
-/// without a system call.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CorrelationId(Arc<str>);
+/// without a system call or an allocation.
+#[derive(Clone)]
+pub struct CorrelationId(Repr);
+
+/// A generated id is kept inline (no allocation on a call's path); a given one is shared.
+#[derive(Clone)]
+enum Repr {
+    Inline { text: [u8; INLINE], len: u8 },
+    Shared(Arc<str>),
+}
+
+/// The longest generated id: 16 digits of prefix, `-`, 16 digits of counter.
+const INLINE: usize = 33;
 
 impl CorrelationId {
     /// A fresh id.
@@ -22,20 +32,57 @@ impl CorrelationId {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let prefix = *PREFIX.get_or_init(|| RandomState::new().hash_one(std::process::id()));
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        // `{prefix:016x}-{n:x}`, written by hand: `format!` costs a call its largest share
-        // of the host's instructions spent on telemetry.
-        let mut text = [0_u8; 33];
+        // `{prefix:016x}-{n:x}`, written by hand: `format!` and the allocation cost more
+        // than the rest of a call's telemetry.
+        let mut text = [0_u8; INLINE];
         hex(prefix, &mut text[..16]);
         text[16] = b'-';
         let digits = (64 - (n | 1).leading_zeros()).div_ceil(4) as usize;
         hex(n, &mut text[17..17 + digits]);
-        let text = std::str::from_utf8(&text[..17 + digits]).expect("hex digits are ASCII");
-        Self(Arc::from(text))
+        let len = u8::try_from(17 + digits).expect("at most 33 bytes");
+        Self(Repr::Inline { text, len })
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            Repr::Inline { text, len } => {
+                std::str::from_utf8(&text[..usize::from(*len)]).expect("hex digits are ASCII")
+            }
+            Repr::Shared(text) => text,
+        }
+    }
+}
+
+impl fmt::Debug for CorrelationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("CorrelationId").field(&self.as_str()).finish()
+    }
+}
+
+impl PartialEq for CorrelationId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for CorrelationId {}
+
+impl std::hash::Hash for CorrelationId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for CorrelationId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for CorrelationId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
@@ -50,19 +97,19 @@ fn hex(mut value: u64, out: &mut [u8]) {
 
 impl fmt::Display for CorrelationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl From<&str> for CorrelationId {
     fn from(id: &str) -> Self {
-        Self(Arc::from(id))
+        Self(Repr::Shared(Arc::from(id)))
     }
 }
 
 impl From<String> for CorrelationId {
     fn from(id: String) -> Self {
-        Self(Arc::from(id))
+        Self(Repr::Shared(Arc::from(id)))
     }
 }
 
@@ -78,6 +125,9 @@ mod tests {
         let prefix = |id: &CorrelationId| id.as_str().split('-').next().map(str::to_owned);
         assert_eq!(prefix(&first), prefix(&second), "one prefix per process");
         assert_eq!(CorrelationId::from("req-7").as_str(), "req-7");
+        let text = first.as_str().to_owned();
+        assert_eq!(CorrelationId::from(text.as_str()), first, "equal by text");
+        assert_eq!(format!("{first:?}"), format!("CorrelationId({text:?})"));
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! worker. Building a key (its labels, their hash) costs more than recording it, and a call
 //! records four; with no recorder installed it was all of a call's telemetry cost.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use metrics::{Key, Label, SharedString};
@@ -13,7 +12,8 @@ use crate::id_hash::IdMap;
 use crate::worker::WorkerId;
 
 /// How many commands, and how many workers, have their keys kept; past that, keys are
-/// built for each call (a pool called with ever new command names keeps a bounded cache).
+/// built for each call (a pool called with ever new command names keeps a bounded cache,
+/// so the cheap hash of [`IdMap`] cannot be made to cost more than this many compares).
 const MAX_CACHED: usize = 1024;
 
 /// The keys of a successful call of one command.
@@ -31,7 +31,7 @@ pub(crate) struct CallKeys {
     pool: SharedString,
     /// `snakepit_queue_wait_seconds{pool}`.
     pub(super) queue_wait: Key,
-    commands: Mutex<HashMap<Box<str>, Arc<CommandKeys>>>,
+    commands: Mutex<IdMap<Box<str>, Arc<CommandKeys>>>,
     workers: Mutex<IdMap<WorkerId, Arc<Key>>>,
 }
 
@@ -41,7 +41,7 @@ impl CallKeys {
         Self {
             queue_wait: Key::from_parts(QUEUE_WAIT, vec![Label::new("pool", pool.clone())]),
             pool,
-            commands: Mutex::new(HashMap::new()),
+            commands: Mutex::new(IdMap::default()),
             workers: Mutex::new(IdMap::default()),
         }
     }
