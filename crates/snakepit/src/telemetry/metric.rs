@@ -67,7 +67,9 @@ impl Telemetry {
         if outcome == CallOutcome::Ok {
             let keys = self.keys.command(command);
             metrics::with_recorder(|recorder| {
-                recorder.register_counter(&keys.calls, &METADATA).increment(1);
+                recorder
+                    .register_counter(&keys.calls, &METADATA)
+                    .increment(1);
                 recorder
                     .register_histogram(&keys.duration, &METADATA)
                     .record(seconds);
