@@ -3,6 +3,7 @@
 //! path up to the send, then hand the running call to a [`CallStream`].
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -63,7 +64,8 @@ async fn call_traced(
 ) -> Result<Payload> {
     Counters::bump(&shared.counters.requests);
     check_depth(shared, request)?;
-    let outcome = match shared.circuit.allow(std::time::Instant::now()) {
+    // The call started a moment ago: its start is as good a now as another clock read.
+    let outcome = match shared.circuit.allow(trace.started) {
         Ok(permit) => {
             let outcome = with_retries(shared, request, trace).await;
             shared
@@ -249,9 +251,15 @@ async fn start(
         traceparent: trace.traceparent.as_deref(),
         buffers: &request.buffers,
     };
-    let sent = tokio::time::timeout_at(deadline, worker.start_call(frame))
-        .instrument(span)
-        .await;
+    // Most sends finish at their first poll (the link is free and its buffer has room);
+    // only one that has to wait gets a timer for the deadline.
+    let sent = {
+        let mut send = std::pin::pin!(worker.start_call(frame).instrument(span));
+        match std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await {
+            Poll::Ready(in_flight) => Ok(in_flight),
+            Poll::Pending => tokio::time::timeout_at(deadline, send).await,
+        }
+    };
     let in_flight = match sent {
         Ok(in_flight) => in_flight?,
         Err(_) => {
