@@ -4,7 +4,8 @@
 //! processes running the same trivial function with every call submitted at once, beside
 //! the pool with the concurrent profile ([`WORKERS`] workers × capacity
 //! [`CAPACITY`], the profiles section's trivial-call figure). Targets: the pool at least
-//! [`TARGET_PPE_RATIO`] × PPE and [`TARGET_MP_POOL_RATIO`] × `multiprocessing.Pool`.
+//! [`TARGET_PPE_RATIO`] × PPE and [`TARGET_MP_POOL_RATIO`] × `multiprocessing.Pool`. The
+//! three alternate over `--rounds` rounds; every figure is a median.
 
 use std::path::Path;
 
@@ -12,6 +13,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use super::profiles::{CAPACITY, WORKERS, concurrent_ping};
+use super::stats::median;
 
 /// The peers' script.
 const SCRIPT: &str = include_str!("peers.py");
@@ -41,13 +43,40 @@ struct Printed {
     mp_pool_calls_per_s: f64,
 }
 
-/// Runs both peers with `calls` calls, then the pool.
+/// Runs `rounds` rounds, each both peers with `calls` calls and then the pool; every figure
+/// is the median over the rounds, so that a change in the machine's load between the peers
+/// and the pool does not skew the ratios.
 ///
 /// # Errors
 ///
 /// When the script fails or prints something else, or the pool fails.
-pub(super) async fn measure(python: &Path, calls: usize) -> anyhow::Result<PeerFigures> {
+pub(super) async fn measure(
+    python: &Path,
+    calls: usize,
+    rounds: usize,
+) -> anyhow::Result<PeerFigures> {
     let calls = calls.max(1000);
+    let mut ppe = Vec::with_capacity(rounds);
+    let mut mp_pool = Vec::with_capacity(rounds);
+    let mut pool = Vec::with_capacity(rounds);
+    for _ in 0..rounds.max(1) {
+        let printed = run_script(python, calls).await?;
+        ppe.push(printed.ppe_calls_per_s);
+        mp_pool.push(printed.mp_pool_calls_per_s);
+        pool.push(concurrent_ping(python, calls).await?);
+    }
+    let (ppe, mp_pool, pool) = (median(&mut ppe), median(&mut mp_pool), median(&mut pool));
+    Ok(PeerFigures {
+        ppe_calls_per_s: ppe,
+        mp_pool_calls_per_s: mp_pool,
+        pool_calls_per_s: pool,
+        ppe_ratio: pool / ppe,
+        mp_pool_ratio: pool / mp_pool,
+    })
+}
+
+/// Runs `peers.py` once.
+async fn run_script(python: &Path, calls: usize) -> anyhow::Result<Printed> {
     // A file, not `-c`: under the spawn and forkserver start methods the pools' processes
     // import the script's module to find the function.
     let script = std::env::temp_dir().join(format!(
@@ -73,26 +102,18 @@ pub(super) async fn measure(python: &Path, calls: usize) -> anyhow::Result<PeerF
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let printed: Printed = serde_json::from_slice(&output.stdout).with_context(|| {
+    serde_json::from_slice(&output.stdout).with_context(|| {
         format!(
             "the peers script printed {:?}",
             String::from_utf8_lossy(&output.stdout)
         )
-    })?;
-    let pool = concurrent_ping(python, calls).await?;
-    Ok(PeerFigures {
-        ppe_calls_per_s: printed.ppe_calls_per_s,
-        mp_pool_calls_per_s: printed.mp_pool_calls_per_s,
-        pool_calls_per_s: pool,
-        ppe_ratio: pool / printed.ppe_calls_per_s,
-        mp_pool_ratio: pool / printed.mp_pool_calls_per_s,
     })
 }
 
 /// Prints the section.
 pub(super) fn print(peers: &PeerFigures, calls: usize) {
     println!(
-        "\npeers: a trivial function, {calls} calls, {WORKERS} processes each, every call in flight at once"
+        "\npeers: a trivial function, {calls} calls, {WORKERS} processes each, every call in flight at once; medians over the rounds"
     );
     println!(
         "{:<22} {:>12.0} calls/s",

@@ -3,7 +3,8 @@
 //! - A trivial call (`ping`) through 2 workers of the concurrent profile, capacity 8 each,
 //!   with many callers, beside the pipelined floor: 2 bare echo processes, each link
 //!   carrying up to 8 calls in flight. Target: the pool at least
-//!   [`TARGET_CONCURRENT_RATIO`] × the floor.
+//!   [`TARGET_CONCURRENT_RATIO`] × the floor. The two alternate over `--rounds` rounds;
+//!   each figure is a median.
 //! - An I/O-bound call (`sleep_ms`, 10 ms) at [`IO_CALLERS`] concurrent callers: 2 workers
 //!   of the process profile against 2 workers of capacity 32. Expect about 16× (32 calls
 //!   in flight per worker instead of 1, over a fixed 10 ms wait).
@@ -18,7 +19,7 @@ use snakepit::floor::{Encoding, Floor};
 use snakepit::{Pool, Profile, PythonAdapter};
 
 use super::setup::{BENCH_ADAPTER, warm_up};
-use super::stats::split;
+use super::stats::{median, split};
 
 /// Workers of every pool and floor of this section.
 pub(super) const WORKERS: usize = 2;
@@ -77,10 +78,17 @@ pub(super) async fn measure(
     python: &Path,
     encoding: Encoding,
     iterations: usize,
+    rounds: usize,
 ) -> anyhow::Result<ProfileFigures> {
     let calls = iterations.max(1000);
-    let floor = floor_pipelined(python, encoding, calls).await?;
-    let concurrent = concurrent_ping(python, calls).await?;
+    // The floor and the pool alternate; each figure is the median over the rounds.
+    let mut floors = Vec::with_capacity(rounds);
+    let mut pools = Vec::with_capacity(rounds);
+    for _ in 0..rounds.max(1) {
+        floors.push(floor_pipelined(python, encoding, calls).await?);
+        pools.push(concurrent_ping(python, calls).await?);
+    }
+    let (floor, concurrent) = (median(&mut floors), median(&mut pools));
     let io_calls_process = 200;
     let io_process = io_bound(python, Profile::Process, io_calls_process).await?;
     let io_concurrent = io_bound(

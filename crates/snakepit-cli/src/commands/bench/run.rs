@@ -70,12 +70,12 @@ async fn measure(
     let start = super::start::measure(&python, rounds)
         .await
         .context("the start benchmark failed")?;
-    let profiles = super::profiles::measure(&python, encoding, iterations)
+    let profiles = super::profiles::measure(&python, encoding, iterations, rounds)
         .await
         .context("the profiles benchmark failed")?;
     let peers = if peers {
         Some(
-            super::peers::measure(&python, iterations)
+            super::peers::measure(&python, iterations, rounds)
                 .await
                 .context("the peers benchmark failed")?,
         )
