@@ -1,5 +1,6 @@
 //! Which worker a call gets: any worker with a free place, or the one that owns the call's
-//! session.
+//! session (which may run several of the session's calls at once, up to its capacity,
+//! unless the pool's sessions are serial: then the call first passes its session's gate).
 
 use std::sync::Arc;
 use std::time::Instant;
