@@ -139,7 +139,11 @@ impl Floor {
         let mut frames = Vec::new();
         for id in first..first + count {
             let message = Message::call(id, "ping", serde_json::json!({}));
-            frames.extend_from_slice(self.buffer.encode(&message, self.encoding, DEFAULT_MAX_FRAME)?);
+            frames.extend_from_slice(self.buffer.encode(
+                &message,
+                self.encoding,
+                DEFAULT_MAX_FRAME,
+            )?);
         }
         self.writer
             .write_all(&frames)

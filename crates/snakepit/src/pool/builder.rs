@@ -9,9 +9,7 @@ use super::handle::Pool;
 use super::lifecycle::start_pool;
 use crate::adapter::{Adapter, WorkerProtocol};
 use crate::config::PoolConfig;
-use crate::config::{
-    Affinity, CircuitConfig, HealthConfig, Profile, RecycleConfig, RetryConfig,
-};
+use crate::config::{Affinity, CircuitConfig, HealthConfig, Profile, RecycleConfig, RetryConfig};
 use crate::error::{Error, Result};
 use crate::registry::{Run, default_state_dir, sweep};
 use crate::session::SessionStore;

@@ -88,7 +88,10 @@ impl SessionGates {
     /// How many sessions have a gate now (for tests).
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.gates.lock().expect("gate lock is never poisoned").len()
+        self.gates
+            .lock()
+            .expect("gate lock is never poisoned")
+            .len()
     }
 }
 
@@ -121,16 +124,23 @@ mod tests {
     #[tokio::test]
     async fn one_call_per_session_passes_and_gates_go_when_unused() {
         let gates = SessionGates::default();
-        let first = gates.enter(&session("a"), Duration::from_secs(1)).await.unwrap();
+        let first = gates
+            .enter(&session("a"), Duration::from_secs(1))
+            .await
+            .unwrap();
         assert!(gates.try_enter(&session("a")).is_none());
-        let other = gates.try_enter(&session("b")).expect("another session passes");
+        let other = gates
+            .try_enter(&session("b"))
+            .expect("another session passes");
         assert_eq!(gates.len(), 2);
         let waited = gates.enter(&session("a"), Duration::from_millis(20)).await;
         assert!(matches!(waited, Err(Error::QueueTimeout { .. })));
         drop(first);
         drop(other);
         assert_eq!(gates.len(), 0);
-        let again = gates.try_enter(&session("a")).expect("the gate is free again");
+        let again = gates
+            .try_enter(&session("a"))
+            .expect("the gate is free again");
         drop(again);
         assert_eq!(gates.len(), 0);
     }
@@ -138,7 +148,10 @@ mod tests {
     #[tokio::test]
     async fn a_waiting_call_passes_when_the_one_before_answers() {
         let gates = Arc::new(SessionGates::default());
-        let first = gates.enter(&session("s"), Duration::from_secs(1)).await.unwrap();
+        let first = gates
+            .enter(&session("s"), Duration::from_secs(1))
+            .await
+            .unwrap();
         let waiter = {
             let gates = Arc::clone(&gates);
             tokio::spawn(async move { gates.enter(&session("s"), Duration::from_secs(5)).await })

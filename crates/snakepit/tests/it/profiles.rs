@@ -59,7 +59,10 @@ async fn a_thousand_concurrent_calls_on_one_worker_each_return_to_their_caller()
         assert_eq!(reply["value"], Value::from(value));
         threads.insert(reply["thread"].as_str().unwrap().to_owned());
     }
-    assert!(threads.len() > 1, "every call ran on one thread: {threads:?}");
+    assert!(
+        threads.len() > 1,
+        "every call ran on one thread: {threads:?}"
+    );
     assert!(threads.len() <= CAPACITY, "more threads than the capacity");
     assert_eq!(pool.stats().errors, 0);
     assert_eq!(pool.stats().restarts, 0);
@@ -230,8 +233,15 @@ async fn a_tool_that_is_not_thread_safe_never_overlaps_itself() {
             most
         }
     };
-    assert_eq!(run("exclusive").await, 1, "a thread_safe=False tool overlapped");
-    assert!(run("overlapping").await > 1, "the control tool never overlapped");
+    assert_eq!(
+        run("exclusive").await,
+        1,
+        "a thread_safe=False tool overlapped"
+    );
+    assert!(
+        run("overlapping").await > 1,
+        "the control tool never overlapped"
+    );
     pool.shutdown().await;
 }
 
@@ -292,7 +302,10 @@ async fn serial_sessions_run_one_call_at_a_time_on_a_concurrent_worker() {
         .affinity(Affinity::StrictFailFast)
         .send()
         .await;
-    assert!(matches!(refused, Err(Error::SessionBusy { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::SessionBusy { .. })),
+        "{refused:?}"
+    );
     busy.await.unwrap().unwrap();
     pool.shutdown().await;
 }
@@ -319,13 +332,19 @@ async fn a_recycled_concurrent_worker_finishes_all_its_calls_before_it_stops() {
         })
         .collect();
     for call in calls {
-        call.await.unwrap().expect("a call of the recycled worker was cut off");
+        call.await
+            .unwrap()
+            .expect("a call of the recycled worker was cut off");
     }
     let recycled = support::eventually(Duration::from_secs(30), || async {
         pool.stats().recycled >= 1
     })
     .await;
-    assert!(recycled, "the worker was never recycled: {:?}", pool.stats());
+    assert!(
+        recycled,
+        "the worker was never recycled: {:?}",
+        pool.stats()
+    );
     assert_ne!(pool.execute("pid", json!({})).await.unwrap(), old_pid);
     assert_eq!(pool.stats().errors, 0);
     pool.shutdown().await;

@@ -1,10 +1,10 @@
 //! `snakepit bench --check`: every target the report misses, in words.
 
+use super::peers::{TARGET_MP_POOL_RATIO, TARGET_PPE_RATIO};
 use super::ping::{
     BLOCKING_TARGET_WORKERS, PingRow, TARGET_BLOCKING_THROUGHPUT_RATIO, TARGET_P50_RATIO,
     TARGET_THROUGHPUT_RATIO,
 };
-use super::peers::{TARGET_MP_POOL_RATIO, TARGET_PPE_RATIO};
 use super::profiles::TARGET_CONCURRENT_RATIO;
 use super::report::BenchReport;
 use super::session::TARGET_STORE_OPS_PER_S;

@@ -79,10 +79,8 @@ pub(super) async fn measure(
 async fn run_script(python: &Path, calls: usize) -> anyhow::Result<Printed> {
     // A file, not `-c`: under the spawn and forkserver start methods the pools' processes
     // import the script's module to find the function.
-    let script = std::env::temp_dir().join(format!(
-        "snakepit_bench_peers_{}.py",
-        std::process::id()
-    ));
+    let script =
+        std::env::temp_dir().join(format!("snakepit_bench_peers_{}.py", std::process::id()));
     std::fs::write(&script, SCRIPT).context("could not write the peers script")?;
     let output = tokio::process::Command::new(python)
         .arg(&script)

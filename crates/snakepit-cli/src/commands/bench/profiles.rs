@@ -202,10 +202,7 @@ async fn floor_pipelined(python: &Path, encoding: Encoding, calls: usize) -> any
     Ok(rate(calls, elapsed))
 }
 
-#[expect(
-    clippy::cast_precision_loss,
-    reason = "call counts are far below 2^52"
-)]
+#[expect(clippy::cast_precision_loss, reason = "call counts are far below 2^52")]
 fn rate(calls: usize, elapsed: Duration) -> f64 {
     calls as f64 / elapsed.as_secs_f64()
 }
