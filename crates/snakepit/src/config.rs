@@ -318,10 +318,8 @@ impl PoolConfig {
             Some("startup_timeout must not be zero")
         } else if self.call_timeout.is_zero() {
             Some("call_timeout must not be zero")
-        } else if let Err(problem) = self.profile.check() {
-            Some(problem)
         } else {
-            None
+            self.profile.check().err()
         };
         match problem {
             Some(problem) => Err(crate::Error::Config(problem.to_owned())),

@@ -82,6 +82,10 @@ async fn run_script(python: &Path, calls: usize) -> anyhow::Result<Printed> {
     let script =
         std::env::temp_dir().join(format!("snakepit_bench_peers_{}.py", std::process::id()));
     std::fs::write(&script, SCRIPT).context("could not write the peers script")?;
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "runs the peers' benchmark script to completion, not a worker"
+    )]
     let output = tokio::process::Command::new(python)
         .arg(&script)
         .arg(calls.to_string())
