@@ -125,7 +125,6 @@ class ThreadedServer:
         if opened is None:
             return
         call, tool = opened[0], opened[1]
-        self._events[call.id] = threading.Event()
         self.calls[call.id] = call
         if tool.on_loop:
             loop = self._event_loop()
@@ -147,6 +146,19 @@ class ThreadedServer:
         loop = self._loop
         if loop is not None and call.id in self._tasks:
             loop.call_soon_threadsafe(self._cancel_task, call.id)
+
+    def _event_for(self, call: Call) -> threading.Event | None:
+        """The event that wakes ``call`` on a cancel (or a host result), made on first use;
+        ``None`` once the call has ended. Most calls never wait, so they never pay for one."""
+        event = self._events.get(call.id)
+        if event is None:
+            if call.id not in self.calls:
+                return None
+            event = self._events.setdefault(call.id, threading.Event())
+            # A cancel that came before the event existed only set the flag.
+            if call.cancelled:
+                event.set()
+        return event
 
     def _finish(self, call: Call) -> None:
         self.calls.pop(call.id, None)
@@ -259,7 +271,7 @@ class ThreadedServer:
 
     def wait(self, call: Call, timeout: float) -> bool:
         """Sleep up to ``timeout`` seconds, waking at once when ``call`` is cancelled."""
-        event = self._events.get(call.id)
+        event = self._event_for(call)
         if event is None:
             return True
         event.wait(timeout)
@@ -295,7 +307,7 @@ class ThreadedServer:
 
     def host_call(self, call: Call, tool: str, args: dict[str, Any]) -> dict[str, Any]:
         """Send a ``host_call`` and block until the reader hands over its ``host_result``."""
-        event = self._events.get(call.id)
+        event = self._event_for(call)
         if event is None:
             raise Cancelled()
         replies: list[dict[str, Any]] = []
@@ -340,7 +352,7 @@ class ThreadedServer:
         """Run a coroutine on the event loop thread from a pool thread; cancel it on a cancel."""
         import asyncio
 
-        event = self._events.get(call.id)
+        event = self._event_for(call)
         future = asyncio.run_coroutine_threadsafe(coroutine, self._event_loop())
         if event is not None:
             future.add_done_callback(lambda _: event.set())
