@@ -11,8 +11,9 @@ busy the tools are:
 * a ``host_result`` is handed, by its ``ref``, to the host call waiting for it;
 * ``session_drop`` forgets a session; ``shutdown`` and end-of-file end the worker.
 
-Writes from all threads go through the link's write lock, so frames never interleave, and
-each thread encodes with its own msgpack packer. A tool marked ``@tool(thread_safe=False)``
+Writes from all threads are combined by the link (one thread at a time writes every frame
+queued meanwhile), so frames never interleave, and each thread encodes with its own msgpack
+packer. A call gets its wake-up event only when it first waits (``ctx.sleep``, a host call). A tool marked ``@tool(thread_safe=False)``
 holds a lock of its own while it runs; an adapter whose ``thread_safe`` is ``False`` has one
 lock for all its synchronous tools.
 """
