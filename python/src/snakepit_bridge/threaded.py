@@ -13,9 +13,9 @@ busy the tools are:
 
 Writes from all threads are combined by the link (one thread at a time writes every frame
 queued meanwhile), so frames never interleave, and each thread encodes with its own msgpack
-packer. A call gets its wake-up event only when it first waits (``ctx.sleep``, a host call). A tool marked ``@tool(thread_safe=False)``
-holds a lock of its own while it runs; an adapter whose ``thread_safe`` is ``False`` has one
-lock for all its synchronous tools.
+packer. A call gets its wake-up event only when it first waits (``ctx.sleep``, a host
+call). A tool marked ``@tool(thread_safe=False)`` holds a lock of its own while it runs; an
+adapter whose ``thread_safe`` is ``False`` has one lock for all its synchronous tools.
 """
 
 from __future__ import annotations
