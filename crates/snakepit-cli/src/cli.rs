@@ -315,6 +315,10 @@ pub(crate) struct BenchArgs {
     /// Exit non-zero when a target is missed, naming each one.
     #[arg(long)]
     pub(crate) check: bool,
+    /// Also measure `concurrent.futures.ProcessPoolExecutor` and `multiprocessing.Pool`
+    /// beside the pool with the concurrent profile.
+    #[arg(long)]
+    pub(crate) peers: bool,
     /// Run only this one path, `--iterations` sequential pings through one worker, and
     /// print how long it took (for counting instructions per call under callgrind).
     #[arg(long, value_enum, value_name = "PATH", conflicts_with_all = ["json", "check", "grpc"])]

@@ -146,7 +146,15 @@ fn call_runs_a_classic_worker_command() {
 
 #[test]
 fn bench_prints_the_json_report() {
-    let output = snakepit(&["bench", "--iterations", "200", "--rounds", "2", "--json"]);
+    let output = snakepit(&[
+        "bench",
+        "--iterations",
+        "200",
+        "--rounds",
+        "2",
+        "--json",
+        "--peers",
+    ]);
     assert_success(&output);
     let report: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
     let encoding = report["encoding"].as_str().unwrap();
@@ -181,6 +189,27 @@ fn bench_prints_the_json_report() {
             &["chunks_per_s", "floor_frames_per_s", "ratio"][..],
         ),
         ("host_tool", &["p50_us", "p99_us"][..]),
+        (
+            "profiles",
+            &[
+                "concurrent_calls_per_s",
+                "floor_pipelined_calls_per_s",
+                "concurrent_ratio",
+                "io_process_calls_per_s",
+                "io_concurrent_calls_per_s",
+                "io_ratio",
+            ][..],
+        ),
+        (
+            "peers",
+            &[
+                "ppe_calls_per_s",
+                "mp_pool_calls_per_s",
+                "pool_calls_per_s",
+                "ppe_ratio",
+                "mp_pool_ratio",
+            ][..],
+        ),
     ] {
         for key in keys {
             let value = report[section][key].as_f64();

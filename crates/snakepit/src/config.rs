@@ -44,6 +44,15 @@ pub struct PoolConfig {
     /// How calls in a session find their worker, unless a call says otherwise.
     /// Default: [`Affinity::Hint`].
     pub affinity: Affinity,
+    /// How many calls each worker runs at once. Default: [`Profile::Process`].
+    pub profile: Profile,
+    /// Whether the calls of one session run one at a time, even on a worker of the
+    /// [`Profile::Concurrent`] profile: a session's next call waits (in the queue, up to
+    /// the queue timeout) until its previous one has answered; with
+    /// [`Affinity::StrictFailFast`] it fails with
+    /// [`Error::SessionBusy`](crate::Error::SessionBusy) instead. Default: off (a session's
+    /// calls may run concurrently on its owner, up to the owner's capacity).
+    pub serial_sessions: bool,
     /// Retries of calls whose worker crashed.
     pub retry: RetryConfig,
     /// The pool's circuit breaker.
@@ -192,6 +201,67 @@ impl Default for RecycleConfig {
     }
 }
 
+/// How many calls each worker of a pool runs at once.
+///
+/// ```no_run
+/// # async fn demo() -> snakepit::Result<()> {
+/// use snakepit::{Pool, Profile, PythonAdapter};
+///
+/// // 2 processes, each running up to 32 calls at once: sync tools on a thread pool of 32,
+/// // `async def` tools on the worker's event loop.
+/// let pool = Pool::builder(PythonAdapter::new("my_package.io:Fetcher"))
+///     .size(2)
+///     .profile(Profile::concurrent(32))
+///     .start()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Profile {
+    /// One call at a time per worker; parallelism comes from the number of processes. The
+    /// right choice for CPU-bound tools on a CPython with a GIL.
+    #[default]
+    Process,
+    /// Each worker takes up to `capacity` calls at once. The Python bridge runs synchronous
+    /// tools on a thread pool of that size (in parallel on a free-threaded CPython, under
+    /// the GIL otherwise, which still overlaps I/O) and `async def` tools concurrently on
+    /// its event loop; tools marked `thread_safe=False` still run one at a time. Fewer
+    /// processes hold fewer copies of what the adapter loads.
+    Concurrent {
+        /// Calls at once per worker, at least 1.
+        capacity: usize,
+    },
+}
+
+impl Profile {
+    /// The concurrent profile with `capacity` calls at once per worker.
+    pub fn concurrent(capacity: usize) -> Self {
+        Self::Concurrent { capacity }
+    }
+
+    /// How many calls at once the profile gives each worker.
+    pub fn capacity(self) -> usize {
+        match self {
+            Self::Process => 1,
+            Self::Concurrent { capacity } => capacity,
+        }
+    }
+
+    /// The most calls at once a concurrent worker may take.
+    pub const MAX_CAPACITY: usize = 4096;
+
+    fn check(self) -> Result<(), &'static str> {
+        match self {
+            Self::Concurrent { capacity: 0 } => Err("profile capacity must be at least 1"),
+            Self::Concurrent { capacity } if capacity > Self::MAX_CAPACITY => {
+                Err("profile capacity must be at most 4096")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// How a call in a session is routed to the worker that owns the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -223,6 +293,8 @@ impl Default for PoolConfig {
             state_dir: None,
             instance_name: None,
             affinity: Affinity::Hint,
+            profile: Profile::Process,
+            serial_sessions: false,
             retry: RetryConfig::default(),
             circuit: CircuitConfig::default(),
             health: HealthConfig::default(),
@@ -247,7 +319,7 @@ impl PoolConfig {
         } else if self.call_timeout.is_zero() {
             Some("call_timeout must not be zero")
         } else {
-            None
+            self.profile.check().err()
         };
         match problem {
             Some(problem) => Err(crate::Error::Config(problem.to_owned())),

@@ -33,7 +33,8 @@ pub use adapter::{
     Adapter, BridgeSource, GenericAdapter, PythonAdapter, WorkerCommand, WorkerProtocol,
 };
 pub use config::{
-    Affinity, CircuitConfig, HealthConfig, PoolConfig, RecycleConfig, RetryConfig, RetryPolicy,
+    Affinity, CircuitConfig, HealthConfig, PoolConfig, Profile, RecycleConfig, RetryConfig,
+    RetryPolicy,
 };
 pub use error::{Error, ErrorKind, ExitClass, ExitInfo, Result, WorkerError};
 pub use pool::WorkerSnapshot;

@@ -6,7 +6,10 @@ This module owns the descriptors of the link and the bytes on them, nothing abou
   copy of stdin/stdout (the stdio transport, after which fd 1 points at stderr so that
   ``print()`` can never corrupt a frame);
 * writing whole frames, with one ``write`` in the common case; once :meth:`Link.share_writes`
-  is called, writes from several threads are serialised so frames never interleave;
+  is called, writes from several threads are combined: the first thread to write becomes
+  the flusher and writes, in one ``write``, every frame the others queued meanwhile, so
+  frames never interleave and concurrent results share a system call (a writer waits only
+  when more than ``PENDING_LIMIT`` bytes are queued: the host's backpressure still holds);
 * reading frame payloads through a buffered :class:`~snakepit_bridge.protocol.FrameReader`,
   blocking or only from what is already buffered, and waiting for the link to be readable.
 
@@ -27,6 +30,9 @@ if TYPE_CHECKING:
     import threading
 
 __all__ = ["Link", "LinkClosed"]
+
+#: With shared writes, how many queued bytes make a writer wait for the flusher.
+PENDING_LIMIT = 1 << 20
 
 
 class Link:
@@ -51,6 +57,10 @@ class Link:
         #: Whether the host is gone (end-of-file or a broken pipe).
         self.closed = False
         self._write_lock: threading.Lock | None = None
+        self._room: threading.Condition | None = None
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._flushing = False
         self._poller: Any = None
         if hasattr(select, "poll"):
             self._poller = select.poll()
@@ -88,20 +98,21 @@ class Link:
     # Writing.
 
     def share_writes(self) -> None:
-        """Serialise writes from now on: several threads will write frames."""
+        """Combine writes from now on: several threads will write frames."""
         import threading
 
         self._write_lock = threading.Lock()
+        self._room = threading.Condition(self._write_lock)
 
     def write_raw(self, data: bytes) -> None:
         """Write bytes to the link as one unit, looping over short writes.
 
-        Raises :class:`LinkClosed` when the host has gone away.
+        Raises :class:`LinkClosed` when the host has gone away. With shared writes the bytes
+        may be written by another thread, after this returns, in order with everything this
+        thread wrote before.
         """
-        lock = self._write_lock
-        if lock is not None:
-            with lock:
-                self._write(data)
+        if self._room is not None:
+            self._write_shared(data)
             return
         fd = self.write_fd
         try:
@@ -113,6 +124,39 @@ class Link:
         except (BrokenPipeError, ConnectionResetError) as exc:
             self.closed = True
             raise LinkClosed(str(exc)) from None
+
+    def _write_shared(self, data: bytes) -> None:
+        room = self._room
+        assert room is not None
+        with room:
+            while self._flushing and self._pending_bytes > PENDING_LIMIT and not self.closed:
+                room.wait()
+            if self.closed:
+                raise LinkClosed("the host closed the link")
+            self._pending.append(data)
+            self._pending_bytes += len(data)
+            if self._flushing:
+                return
+            self._flushing = True
+        try:
+            while True:
+                with room:
+                    pending = self._pending
+                    if not pending:
+                        self._flushing = False
+                        return
+                    batch = pending[0] if len(pending) == 1 else b"".join(pending)
+                    self._pending = []
+                    self._pending_bytes = 0
+                    room.notify_all()
+                self._write(batch)
+        except BaseException:
+            with room:
+                self._flushing = False
+                self._pending = []
+                self._pending_bytes = 0
+                room.notify_all()
+            raise
 
     def _write(self, data: bytes) -> None:
         fd = self.write_fd

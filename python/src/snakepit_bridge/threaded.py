@@ -11,10 +11,11 @@ busy the tools are:
 * a ``host_result`` is handed, by its ``ref``, to the host call waiting for it;
 * ``session_drop`` forgets a session; ``shutdown`` and end-of-file end the worker.
 
-Writes from all threads go through the link's write lock, so frames never interleave, and
-each thread encodes with its own msgpack packer. A tool marked ``@tool(thread_safe=False)``
-holds a lock of its own while it runs; an adapter whose ``thread_safe`` is ``False`` has one
-lock for all its synchronous tools.
+Writes from all threads are combined by the link (one thread at a time writes every frame
+queued meanwhile), so frames never interleave, and each thread encodes with its own msgpack
+packer. A call gets its wake-up event only when it first waits (``ctx.sleep``, a host
+call). A tool marked ``@tool(thread_safe=False)`` holds a lock of its own while it runs; an
+adapter whose ``thread_safe`` is ``False`` has one lock for all its synchronous tools.
 """
 
 from __future__ import annotations
@@ -125,7 +126,6 @@ class ThreadedServer:
         if opened is None:
             return
         call, tool = opened[0], opened[1]
-        self._events[call.id] = threading.Event()
         self.calls[call.id] = call
         if tool.on_loop:
             loop = self._event_loop()
@@ -147,6 +147,19 @@ class ThreadedServer:
         loop = self._loop
         if loop is not None and call.id in self._tasks:
             loop.call_soon_threadsafe(self._cancel_task, call.id)
+
+    def _event_for(self, call: Call) -> threading.Event | None:
+        """The event that wakes ``call`` on a cancel (or a host result), made on first use;
+        ``None`` once the call has ended. Most calls never wait, so they never pay for one."""
+        event = self._events.get(call.id)
+        if event is None:
+            if call.id not in self.calls:
+                return None
+            event = self._events.setdefault(call.id, threading.Event())
+            # A cancel that came before the event existed only set the flag.
+            if call.cancelled:
+                event.set()
+        return event
 
     def _finish(self, call: Call) -> None:
         self.calls.pop(call.id, None)
@@ -259,7 +272,7 @@ class ThreadedServer:
 
     def wait(self, call: Call, timeout: float) -> bool:
         """Sleep up to ``timeout`` seconds, waking at once when ``call`` is cancelled."""
-        event = self._events.get(call.id)
+        event = self._event_for(call)
         if event is None:
             return True
         event.wait(timeout)
@@ -295,7 +308,7 @@ class ThreadedServer:
 
     def host_call(self, call: Call, tool: str, args: dict[str, Any]) -> dict[str, Any]:
         """Send a ``host_call`` and block until the reader hands over its ``host_result``."""
-        event = self._events.get(call.id)
+        event = self._event_for(call)
         if event is None:
             raise Cancelled()
         replies: list[dict[str, Any]] = []
@@ -340,7 +353,7 @@ class ThreadedServer:
         """Run a coroutine on the event loop thread from a pool thread; cancel it on a cancel."""
         import asyncio
 
-        event = self._events.get(call.id)
+        event = self._event_for(call)
         future = asyncio.run_coroutine_threadsafe(coroutine, self._event_loop())
         if event is not None:
             future.add_done_callback(lambda _: event.set())

@@ -5,12 +5,14 @@
 
 use snakepit::session::SessionStoreConfig;
 use snakepit::{
-    Affinity, CircuitConfig, HealthConfig, PoolConfig, RecycleConfig, RetryConfig, RetryPolicy,
+    Affinity, CircuitConfig, HealthConfig, PoolConfig, Profile, RecycleConfig, RetryConfig,
+    RetryPolicy,
 };
+use toml::Spanned;
 
 use super::schema::{
-    AdapterTable, AffinityName, CircuitTable, HealthTable, PolicyName, PoolTable, RecycleTable,
-    RetryTable, SessionsTable,
+    AdapterTable, AffinityName, CircuitTable, HealthTable, PolicyName, PoolTable, ProfileName,
+    RecycleTable, RetryTable, SessionsTable,
 };
 use super::value::{Bytes, Count, Dur, Fraction, NonZeroDur, OptBytes, OptCount, OptDur};
 
@@ -31,6 +33,12 @@ impl Default for PoolTable {
             state_dir: pool.state_dir,
             instance_name: pool.instance_name,
             affinity: pool.affinity.into(),
+            profile: Spanned::new(0..0, ProfileName::from(pool.profile)),
+            capacity: match pool.profile {
+                Profile::Process => None,
+                profile => Some(Spanned::new(0..0, Count(profile.capacity()))),
+            },
+            serial_sessions: pool.serial_sessions,
             adapter: AdapterTable::default(),
             retry: RetryTable::default(),
             circuit: CircuitTable::default(),
@@ -124,6 +132,15 @@ impl PoolTable {
         config.state_dir.clone_from(&self.state_dir);
         config.instance_name.clone_from(&self.instance_name);
         config.affinity = self.affinity.into();
+        config.profile = match (self.profile.get_ref(), &self.capacity) {
+            (ProfileName::Process, _) => Profile::Process,
+            // `resolve::check_profile` refuses a concurrent profile without a capacity; the
+            // library refuses capacity 0 again.
+            (ProfileName::Concurrent, capacity) => {
+                Profile::concurrent(capacity.as_ref().map_or(0, |capacity| capacity.get_ref().0))
+            }
+        };
+        config.serial_sessions = self.serial_sessions;
 
         config.retry.policy = self.retry.policy.into();
         config.retry.per_command = self
@@ -185,6 +202,15 @@ impl From<AffinityName> for Affinity {
             AffinityName::Hint => Self::Hint,
             AffinityName::StrictQueue => Self::StrictQueue,
             AffinityName::StrictFailFast => Self::StrictFailFast,
+        }
+    }
+}
+
+impl From<Profile> for ProfileName {
+    fn from(profile: Profile) -> Self {
+        match profile {
+            Profile::Process => Self::Process,
+            _ => Self::Concurrent,
         }
     }
 }

@@ -92,6 +92,9 @@ impl Config {
             resolve::check_adapter(&pool.adapter, &|span, message| {
                 ConfigError::at(path, text, span, &message)
             })?;
+            resolve::check_profile(pool, &|span, message| {
+                ConfigError::at(path, text, span, &message)
+            })?;
         }
         let applied = env::apply(&mut file, vars, path)?;
         for variable in &applied.unused {

@@ -10,7 +10,7 @@ use snakepit::python::{InterpreterSource, find_interpreter};
 use toml::Spanned;
 
 use super::ConfigError;
-use super::schema::{AdapterKind, AdapterTable, FileTable, PoolName, PoolTable};
+use super::schema::{AdapterKind, AdapterTable, FileTable, PoolName, PoolTable, ProfileName};
 use super::value::ClassPath;
 
 /// The adapter class a Python pool runs when its table names none.
@@ -84,6 +84,38 @@ pub(crate) fn check_adapter(
         }
     }
     Ok(())
+}
+
+/// Refuses a `concurrent` profile without `capacity`, and a `capacity` beside the
+/// `process` profile (its capacity is 1). `fail` makes the error for a span of the file.
+pub(crate) fn check_profile(
+    pool: &PoolTable,
+    fail: &dyn Fn(Option<Range<usize>>, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let capacity = pool.capacity.as_ref();
+    match (pool.profile.get_ref(), capacity) {
+        (ProfileName::Concurrent, None) => Err(fail(
+            Some(pool.profile.span()),
+            "the concurrent profile needs `capacity`, the calls each worker runs at once"
+                .to_owned(),
+        )),
+        (ProfileName::Concurrent, Some(capacity))
+            if capacity.get_ref().0 > snakepit::Profile::MAX_CAPACITY =>
+        {
+            Err(fail(
+                Some(capacity.span()),
+                format!(
+                    "capacity must be at most {}",
+                    snakepit::Profile::MAX_CAPACITY
+                ),
+            ))
+        }
+        (ProfileName::Process, Some(capacity)) => Err(fail(
+            Some(capacity.span()),
+            "`capacity` belongs to `profile = \"concurrent\"`; the process profile runs one call at a time".to_owned(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Completes every pool of `file`, read from a file in `dir`. Returns notes on where each

@@ -71,6 +71,12 @@ pub(crate) struct PoolTable {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) instance_name: Option<String>,
     pub(crate) affinity: AffinityName,
+    /// `process` (one call at a time per worker) or `concurrent` (with `capacity`).
+    pub(crate) profile: Spanned<ProfileName>,
+    /// Calls at once per worker of the `concurrent` profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) capacity: Option<Spanned<Count>>,
+    pub(crate) serial_sessions: bool,
     pub(crate) adapter: AdapterTable,
     pub(crate) retry: RetryTable,
     pub(crate) circuit: CircuitTable,
@@ -191,6 +197,14 @@ pub(crate) enum AffinityName {
     Hint,
     StrictQueue,
     StrictFailFast,
+}
+
+/// `profile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ProfileName {
+    Process,
+    Concurrent,
 }
 
 /// `retry.policy` and the values of `retry.per_command`.

@@ -103,6 +103,57 @@ impl Floor {
         }
     }
 
+    /// Sends `calls` `ping` calls keeping up to `window` of them in flight on the link (the
+    /// floor answers them in order), and reads every echo: the most a link to one Python
+    /// process carries when many calls are pipelined on it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Floor::ping`].
+    pub async fn pipelined(&mut self, calls: u64, window: u64) -> Result<()> {
+        let window = window.max(1);
+        let mut sent = 0;
+        let mut answered = 0;
+        while answered < calls {
+            // Write a batch of calls in one go while the window has room.
+            let room = window - (sent - answered);
+            let batch = room.min(calls - sent);
+            if batch > 0 {
+                self.send_batch(sent + 1, batch).await?;
+                sent += batch;
+            }
+            let reply = self.receive().await?;
+            answered += 1;
+            if reply.id != Some(answered) {
+                return Err(Error::Protocol(format!(
+                    "the floor answered id {:?} to id {answered}",
+                    reply.id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `count` `ping` calls with ids from `first` in one write.
+    async fn send_batch(&mut self, first: u64, count: u64) -> Result<()> {
+        let mut frames = Vec::new();
+        for id in first..first + count {
+            let message = Message::call(id, "ping", serde_json::json!({}));
+            frames.extend_from_slice(self.buffer.encode(
+                &message,
+                self.encoding,
+                DEFAULT_MAX_FRAME,
+            )?);
+        }
+        self.writer
+            .write_all(&frames)
+            .await
+            .map_err(|source| Error::Io {
+                context: "could not write to the floor".to_owned(),
+                source,
+            })
+    }
+
     /// Asks the floor for `n` bare chunk frames and reads them all, then the result; returns
     /// how many chunks arrived. This is the streaming floor: the same link and codec as a
     /// streaming call, with nothing else.

@@ -9,7 +9,7 @@ use super::handle::Pool;
 use super::lifecycle::start_pool;
 use crate::adapter::{Adapter, WorkerProtocol};
 use crate::config::PoolConfig;
-use crate::config::{Affinity, CircuitConfig, HealthConfig, RecycleConfig, RetryConfig};
+use crate::config::{Affinity, CircuitConfig, HealthConfig, Profile, RecycleConfig, RetryConfig};
 use crate::error::{Error, Result};
 use crate::registry::{Run, default_state_dir, sweep};
 use crate::session::SessionStore;
@@ -144,6 +144,19 @@ impl PoolBuilder {
         self
     }
 
+    /// How many calls each worker runs at once. Default: [`Profile::Process`], one.
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.config.profile = profile;
+        self
+    }
+
+    /// Whether the calls of one session run one at a time (see
+    /// [`PoolConfig::serial_sessions`]). Default: off.
+    pub fn serial_sessions(mut self, serial: bool) -> Self {
+        self.config.serial_sessions = serial;
+        self
+    }
+
     /// The session store the pool uses (to share one between pools, or to configure its TTL
     /// and limits). Default: a new store with default settings.
     pub fn sessions(mut self, store: SessionStore) -> Self {
@@ -180,12 +193,29 @@ impl PoolBuilder {
             OsString::from("SNAKEPIT_MAX_FRAME"),
             OsString::from(self.config.max_frame.to_string()),
         ));
+        // The profile decides the capacity.
+        if env.iter().any(|(key, _)| key == "SNAKEPIT_CAPACITY") {
+            return Err(Error::Config(
+                "set a worker's capacity with the pool's profile \
+                 (`.profile(Profile::concurrent(n))`), not with SNAKEPIT_CAPACITY"
+                    .to_owned(),
+            ));
+        }
+        env.push((
+            OsString::from("SNAKEPIT_CAPACITY"),
+            OsString::from(self.config.profile.capacity().to_string()),
+        ));
         let zygote = match command.zygote {
             Some(zygote) => {
                 let mut zygote_env = zygote.env;
                 zygote_env.push((
                     OsString::from("SNAKEPIT_MAX_FRAME"),
                     OsString::from(self.config.max_frame.to_string()),
+                ));
+                // Forked workers inherit the zygote's environment.
+                zygote_env.push((
+                    OsString::from("SNAKEPIT_CAPACITY"),
+                    OsString::from(self.config.profile.capacity().to_string()),
                 ));
                 Some(
                     crate::zygote::Zygote::start(&crate::zygote::ZygoteSpec {
@@ -209,6 +239,7 @@ impl PoolBuilder {
             classic: command.protocol == WorkerProtocol::Classic,
             startup_timeout: self.config.startup_timeout,
             max_frame: self.config.max_frame,
+            max_capacity: self.config.profile.capacity(),
             run,
             zygote,
             host: None,

@@ -61,6 +61,8 @@ pub(crate) struct PoolShared {
     pub(super) closing: CancellationToken,
     /// The sessions of this pool's calls.
     pub(super) sessions: SessionStore,
+    /// One call at a time per session, when `config.serial_sessions` is on.
+    pub(super) gates: super::serial::SessionGates,
     /// The host tools its workers can call.
     pub(super) host: Arc<HostTools>,
     /// The circuit breaker.

@@ -6,6 +6,7 @@ use tokio::sync::oneshot;
 
 use super::handle::PoolShared;
 use super::recycle;
+use super::serial::SessionGate;
 use crate::worker::Worker;
 
 /// A place on a worker, taken for one call. Dropping it gives the place back.
@@ -17,6 +18,8 @@ pub(super) struct Lease {
     places: usize,
     /// Whether a call ran to its answer (counted for recycling by request count).
     served: bool,
+    /// The gate of a serial session, let go with the place.
+    gate: Option<SessionGate>,
 }
 
 impl Lease {
@@ -30,11 +33,17 @@ impl Lease {
             worker,
             places,
             served: false,
+            gate: None,
         }
     }
 
     pub(super) fn worker(&self) -> &Worker {
         &self.worker
+    }
+
+    /// Holds the gate of the call's serial session until the place goes back.
+    pub(super) fn hold_gate(&mut self, gate: Option<SessionGate>) {
+        self.gate = gate;
     }
 
     /// Records that the call got its answer.

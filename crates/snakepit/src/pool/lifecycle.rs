@@ -61,6 +61,7 @@ pub(super) async fn start_pool(
             tasks: TaskTracker::new(),
             closing: CancellationToken::new(),
             sessions,
+            gates: super::serial::SessionGates::default(),
             host,
         });
         let size = shared.config.size;

@@ -1,5 +1,6 @@
 //! Which worker a call gets: any worker with a free place, or the one that owns the call's
-//! session.
+//! session (which may run several of the session's calls at once, up to its capacity,
+//! unless the pool's sessions are serial: then the call first passes its session's gate).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,6 +10,7 @@ use tokio::sync::oneshot;
 use super::handle::PoolShared;
 use super::lease::{Lease, QueueSlot};
 use super::roster::Checkout;
+use super::serial::SessionGate;
 use crate::config::Affinity;
 use crate::error::{Error, Result};
 use crate::session::SessionId;
@@ -33,19 +35,50 @@ pub(super) async fn checkout_for(
             session: session.clone(),
         });
     }
+    let gate = if shared.config.serial_sessions {
+        Some(enter_serial(shared, session, affinity).await?)
+    } else {
+        None
+    };
     loop {
-        let lease = checkout_in_session(shared, session, affinity, correlation).await?;
+        let mut lease = checkout_in_session(shared, session, affinity, correlation).await?;
         let worker = lease.worker().id();
         if affinity == Affinity::Hint {
             shared.sessions.bind_owner(session, Some(worker))?;
+            lease.hold_gate(gate);
             return Ok(lease);
         }
         // Strict modes: two first calls of a session may race for different workers; the
         // first to claim the session owns it, and the other call goes to that owner.
         if shared.sessions.claim_owner(session, worker)? == worker {
+            lease.hold_gate(gate);
             return Ok(lease);
         }
     }
+}
+
+/// Waits until no other call of the serial `session` runs (up to the queue timeout); with
+/// [`Affinity::StrictFailFast`], fails at once with [`Error::SessionBusy`] instead.
+async fn enter_serial(
+    shared: &Arc<PoolShared>,
+    session: &SessionId,
+    affinity: Affinity,
+) -> Result<SessionGate> {
+    if affinity == Affinity::StrictFailFast {
+        if let Some(gate) = shared.gates.try_enter(session) {
+            return Ok(gate);
+        }
+        if let Some(owner) = shared.sessions.owner(session) {
+            return Err(Error::SessionBusy {
+                session: session.as_str().to_owned(),
+                worker: owner,
+            });
+        }
+    }
+    shared
+        .gates
+        .enter(session, shared.config.queue_timeout)
+        .await
 }
 
 async fn checkout_in_session(

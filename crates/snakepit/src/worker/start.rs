@@ -41,6 +41,9 @@ pub(crate) struct WorkerSpec {
     pub(crate) classic: bool,
     pub(crate) startup_timeout: Duration,
     pub(crate) max_frame: usize,
+    /// The most calls at once the pool's profile gives a worker; a worker announcing more
+    /// gets this many.
+    pub(crate) max_capacity: usize,
     /// The run registry entry the worker is recorded in.
     pub(crate) run: Option<Arc<Run>>,
     /// The host tools the worker's calls can use.
@@ -281,7 +284,7 @@ async fn greet(
         .capacity
         .and_then(|capacity| usize::try_from(capacity).ok())
         .unwrap_or(1)
-        .max(1);
+        .clamp(1, spec.max_capacity.max(1));
     Ok((hello.tools.unwrap_or_default(), capacity))
 }
 

@@ -4,12 +4,14 @@
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
+use snakepit::Profile;
 
 use crate::support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_calls_on_one_worker_each_return_to_their_caller() {
-    let pool = support::builder(support::native_worker(8), 2)
+    let pool = support::builder(support::native_worker(), 2)
+        .profile(Profile::concurrent(8))
         .max_queue(2000)
         .start()
         .await
@@ -47,7 +49,8 @@ async fn concurrent_calls_on_one_worker_each_return_to_their_caller() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_is_never_handed_more_than_its_capacity() {
-    let pool = support::builder(support::native_worker(3), 1)
+    let pool = support::builder(support::native_worker(), 1)
+        .profile(Profile::concurrent(3))
         .start()
         .await
         .unwrap();

@@ -37,7 +37,7 @@ fn depth_of(mut value: &Value) -> usize {
 
 #[tokio::test]
 async fn deeply_nested_arguments_are_refused_before_they_are_sent() {
-    let pool = support::builder(support::native_worker(1), 1)
+    let pool = support::builder(support::native_worker(), 1)
         .start()
         .await
         .unwrap();
@@ -59,7 +59,7 @@ async fn deeply_nested_arguments_are_refused_before_they_are_sent() {
 
 #[tokio::test]
 async fn a_deep_result_arrives_up_to_the_limit_and_fails_alone_past_it() {
-    let pool = support::builder(support::native_worker(1), 1)
+    let pool = support::builder(support::native_worker(), 1)
         .start()
         .await
         .unwrap();
@@ -84,7 +84,7 @@ async fn a_deep_result_arrives_up_to_the_limit_and_fails_alone_past_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadline_bounds_the_send_to_a_worker_that_does_not_read() {
-    let pool = support::builder(support::native_worker(1), 1)
+    let pool = support::builder(support::native_worker(), 1)
         .start()
         .await
         .unwrap();
@@ -121,7 +121,7 @@ async fn workers_that_die_while_being_recycled_are_replaced_once() {
     recycle.max_requests = Some(1);
     recycle.jitter = 0.0;
     let adapter =
-        support::native_worker(1).env("NATIVE_WORKER_START_DELAY_FILE", delay_file.as_os_str());
+        support::native_worker().env("NATIVE_WORKER_START_DELAY_FILE", delay_file.as_os_str());
     let pool = support::builder(adapter, 2)
         .recycle(recycle)
         .start()
@@ -177,7 +177,7 @@ async fn workers_that_die_while_being_recycled_are_replaced_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_strict_session_does_not_starve_ordinary_calls() {
-    let pool = support::builder(support::native_worker(1), 1)
+    let pool = support::builder(support::native_worker(), 1)
         .affinity(Affinity::StrictQueue)
         .start()
         .await

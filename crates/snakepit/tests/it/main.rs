@@ -19,6 +19,8 @@
 //! - `streams`: streaming calls, cancel on drop, backpressure, queueing, deadlines.
 //! - `host_tools`: Rust tools Python calls; session scoping; nesting.
 //! - `capacity`: workers that take several calls at once.
+//! - `profiles`: the concurrent profile with the Python bridge at capacity 8; serial
+//!   sessions; a recycled concurrent worker drains its calls.
 //! - `hardening`: deep and huge input, workers that stop reading or die while recycled,
 //!   strict sessions that must not starve ordinary calls.
 //! - `pools`: named pools started together, stats of all, one shutdown.
@@ -58,6 +60,7 @@ mod node;
 mod otel;
 mod output;
 mod pools;
+mod profiles;
 mod queue;
 mod sessions;
 mod shutdown;

@@ -169,7 +169,8 @@ async fn a_thousand_concurrent_calls_all_get_their_own_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_worker_with_capacity_runs_calls_at_once_but_never_more() {
-    let pool = builder(fault_adapter().env("SNAKEPIT_CAPACITY", "4"), 1)
+    let pool = builder(fault_adapter(), 1)
+        .profile(snakepit::Profile::concurrent(4))
         .start()
         .await
         .unwrap();

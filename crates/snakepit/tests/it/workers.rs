@@ -87,7 +87,8 @@ async fn a_snapshot_shows_each_workers_running_command_and_counts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_of_capacity_three_lists_every_call_it_runs() {
-    let pool = support::builder(support::native_worker(3), 1)
+    let pool = support::builder(support::native_worker(), 1)
+        .profile(snakepit::Profile::concurrent(3))
         .start()
         .await
         .unwrap();

@@ -1,7 +1,8 @@
 """The adapter ``snakepit bench`` measures: the cheapest tools for each path of the runtime.
 
-``ping`` for the call round trip, ``chunks`` for streaming, and ``host_round_trips`` for host
-callbacks (it times them inside the worker, where the round trip starts and ends).
+``ping`` for the call round trip, ``chunks`` for streaming, ``host_round_trips`` for host
+callbacks (it times them inside the worker, where the round trip starts and ends), and
+``sleep_ms`` for an I/O-bound call (the profiles section).
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ class BenchAdapter(BaseAdapter):
             call(tool_name)
             durations.append((time.perf_counter() - started) * 1e6)
         return durations
+
+    @tool
+    def sleep_ms(self, ms: float = 10.0) -> None:
+        """Sleep ``ms`` milliseconds: an I/O-bound call (the GIL is released meanwhile)."""
+        time.sleep(ms / 1000.0)
 
     @tool
     def describe(self, params: dict[str, Any]) -> dict[str, Any]:

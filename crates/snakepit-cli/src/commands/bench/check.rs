@@ -1,9 +1,11 @@
 //! `snakepit bench --check`: every target the report misses, in words.
 
+use super::peers::{TARGET_MP_POOL_RATIO, TARGET_PPE_RATIO};
 use super::ping::{
     BLOCKING_TARGET_WORKERS, PingRow, TARGET_BLOCKING_THROUGHPUT_RATIO, TARGET_P50_RATIO,
     TARGET_THROUGHPUT_RATIO,
 };
+use super::profiles::TARGET_CONCURRENT_RATIO;
 use super::report::BenchReport;
 use super::session::TARGET_STORE_OPS_PER_S;
 use super::stream::TARGET_STREAM_RATIO;
@@ -35,6 +37,27 @@ pub(super) fn missed(report: &BenchReport) -> Vec<String> {
             report.start.zygote_8_ms,
             report.start.target_zygote_ms()
         ));
+    }
+    let profiles = &report.profiles;
+    if profiles.concurrent_ratio < TARGET_CONCURRENT_RATIO {
+        missed.push(format!(
+            "profiles: concurrent pool {:.2}x the pipelined floor < {TARGET_CONCURRENT_RATIO}x",
+            profiles.concurrent_ratio
+        ));
+    }
+    if let Some(peers) = &report.peers {
+        if peers.ppe_ratio < TARGET_PPE_RATIO {
+            missed.push(format!(
+                "peers: pool {:.1}x ProcessPoolExecutor < {TARGET_PPE_RATIO}x",
+                peers.ppe_ratio
+            ));
+        }
+        if peers.mp_pool_ratio < TARGET_MP_POOL_RATIO {
+            missed.push(format!(
+                "peers: pool {:.1}x multiprocessing.Pool < {TARGET_MP_POOL_RATIO}x",
+                peers.mp_pool_ratio
+            ));
+        }
     }
     missed
 }

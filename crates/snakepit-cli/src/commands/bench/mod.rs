@@ -17,6 +17,10 @@
 //! - [`node`]: a trivial call through a Node worker beside a bare framed echo with Node.
 //! - [`start`]: workers' start: a bare interpreter, one plain worker, 8 numpy workers
 //!   spawned or forked from a preloading zygote, and a crashed worker's replacement.
+//! - [`profiles`]: a trivial call through 2 concurrent workers of capacity 8 beside the
+//!   pipelined floor, and an I/O-bound call with the process and the concurrent profile.
+//! - with `--peers`, [`peers`]: `ProcessPoolExecutor` and `multiprocessing.Pool` beside the
+//!   pool with the concurrent profile.
 //! - [`telemetry`]: `ping` p50 with telemetry off and on (last: the recorder stays).
 //!
 //! With `--grpc TREE_DIR`, [`grpc`] alone runs instead: the native path beside the gRPC one.
@@ -30,9 +34,11 @@ mod grpc;
 mod host_tool;
 mod node;
 mod only;
+mod peers;
 mod ping;
 mod ping_floor;
 mod ping_pool;
+mod profiles;
 mod report;
 mod run;
 mod session;

@@ -26,6 +26,11 @@ pub(crate) struct BenchReport {
     pub(crate) host_tool: HostToolFigures,
     /// `ping` p50 with telemetry off and on.
     pub(crate) telemetry: super::telemetry::TelemetryFigures,
+    /// The concurrent profile beside the pipelined floor, and I/O-bound calls per profile.
+    pub(crate) profiles: super::profiles::ProfileFigures,
+    /// The standard library's process pools beside the pool; `None` without `--peers`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) peers: Option<super::peers::PeerFigures>,
     /// A trivial call through a Node worker beside the Node floor; `None` without `node`.
     pub(crate) node: Option<super::node::NodeFigures>,
     /// Worker start times: spawned, forked from a zygote, replaced.

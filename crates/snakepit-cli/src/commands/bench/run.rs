@@ -30,7 +30,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .await
             .context("the benchmark task panicked")?;
     }
-    let report = tokio::spawn(measure(python, iterations, rounds, args.pin))
+    let report = tokio::spawn(measure(python, iterations, rounds, args.pin, args.peers))
         .await
         .context("the benchmark task panicked")??;
     if args.json {
@@ -54,6 +54,7 @@ async fn measure(
     iterations: usize,
     rounds: usize,
     pinned: Option<usize>,
+    peers: bool,
 ) -> anyhow::Result<BenchReport> {
     let (encoding, ping) = ping::measure(&python, iterations, rounds).await?;
     let sessions = session::measure(&python, iterations)
@@ -69,6 +70,18 @@ async fn measure(
     let start = super::start::measure(&python, rounds)
         .await
         .context("the start benchmark failed")?;
+    let profiles = super::profiles::measure(&python, encoding, iterations, rounds)
+        .await
+        .context("the profiles benchmark failed")?;
+    let peers = if peers {
+        Some(
+            super::peers::measure(&python, iterations, rounds)
+                .await
+                .context("the peers benchmark failed")?,
+        )
+    } else {
+        None
+    };
     // Last: it installs a metrics recorder that stays for the rest of the process.
     let telemetry = super::telemetry::measure(&python, iterations).await?;
     Ok(BenchReport {
@@ -81,6 +94,8 @@ async fn measure(
         host_tool,
         node,
         start,
+        profiles,
+        peers,
         telemetry,
     })
 }

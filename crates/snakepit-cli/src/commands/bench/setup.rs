@@ -10,7 +10,7 @@ use snakepit::{Pool, PythonAdapter};
 
 /// The bundled adapter with the cheapest tool for each path: `ping`, `chunks` and
 /// `host_round_trips`.
-const BENCH_ADAPTER: &str = "snakepit_bridge.examples.bench:BenchAdapter";
+pub(super) const BENCH_ADAPTER: &str = "snakepit_bridge.examples.bench:BenchAdapter";
 
 /// Pins the calling thread, and so every thread and process it starts afterwards, to `cpu`.
 /// Call it before the tokio runtime exists.

@@ -19,6 +19,10 @@ pub(super) fn print(report: &BenchReport, iterations: usize) {
     print_host_tool(report, iterations, &ping_p50);
     super::node::print(report.node.as_ref(), iterations);
     super::start::print(&report.start, report.rounds);
+    super::profiles::print(&report.profiles, iterations);
+    if let Some(peers) = &report.peers {
+        super::peers::print(peers, iterations.max(1000));
+    }
     super::telemetry::print(&report.telemetry, iterations);
 }
 

@@ -33,6 +33,41 @@ fn unknown_keys_are_named_at_every_level() {
 }
 
 #[test]
+fn a_profile_and_its_capacity_must_agree() {
+    let message = error(
+        "[pools.default]\nprofile = \"concurrent\"\n",
+        2,
+        "pools.default.profile",
+    );
+    assert!(message.contains("capacity"), "{message}");
+    error(
+        "[pools.default]\nprofile = \"process\"\ncapacity = 8\n",
+        3,
+        "pools.default.capacity",
+    );
+    error(
+        "[pools.default]\ncapacity = 8\n",
+        2,
+        "pools.default.capacity",
+    );
+    error(
+        "[pools.default]\nprofile = \"concurrent\"\ncapacity = 0\n",
+        3,
+        "pools.default.capacity",
+    );
+    error(
+        "[pools.default]\nprofile = \"concurrent\"\ncapacity = 100000\n",
+        3,
+        "pools.default.capacity",
+    );
+    error(
+        "[pools.default]\nprofile = \"threads\"\n",
+        2,
+        "pools.default.profile",
+    );
+}
+
+#[test]
 fn bad_values_are_named_with_their_line() {
     let message = error(
         "[pools.default]\ncall_timeout = \"5 parsecs\"\n",

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use snakepit::session::SessionStoreConfig;
-use snakepit::{Affinity, PoolConfig, RetryPolicy};
+use snakepit::{Affinity, PoolConfig, Profile, RetryPolicy};
 
 use super::{parse, parse_with};
 use crate::config::Config;
@@ -29,6 +29,9 @@ registry = false
 state_dir = "state"
 instance_name = "demo"
 affinity = "strict_queue"
+profile = "concurrent"
+capacity = 16
+serial_sessions = true
 
 [pools.default.adapter]
 type = "python"
@@ -98,6 +101,8 @@ fn a_full_file_sets_every_setting() {
     expected.state_dir = Some(PathBuf::from("/project/state"));
     expected.instance_name = Some("demo".to_owned());
     expected.affinity = Affinity::StrictQueue;
+    expected.profile = Profile::concurrent(16);
+    expected.serial_sessions = true;
     expected.retry.policy = RetryPolicy::Always;
     expected.retry.max_retries = 5;
     expected.retry.backoff = Duration::from_millis(10);

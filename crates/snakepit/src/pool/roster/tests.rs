@@ -262,3 +262,53 @@ fn strict_waiters_of_a_gone_worker_fail() {
         Ok(Checkout::Gone)
     ));
 }
+
+#[test]
+fn a_retiring_worker_comes_back_only_after_its_last_concurrent_call() {
+    let roster = roster(1);
+    let worker = Fake::new(8);
+    assert!(matches!(
+        roster.insert(worker.clone(), 0, Instant::now()),
+        Inserted::Joined
+    ));
+    for _ in 0..5 {
+        assert_eq!(ready(roster.checkout()).id, worker.id);
+    }
+    assert!(roster.retire(worker.id).is_none(), "busy: drained first");
+    assert!(matches!(
+        roster.checkout_worker(worker.id),
+        Ok(Checkout::Gone)
+    ));
+    for left in (1..5).rev() {
+        assert!(
+            roster.release(worker.id, 1).is_none(),
+            "stopped with {left} calls still running"
+        );
+    }
+    assert_eq!(roster.release(worker.id, 1).map(|w| w.id), Some(worker.id));
+}
+
+#[test]
+fn an_owner_takes_its_sessions_calls_concurrently_up_to_its_capacity() {
+    let roster = roster(2);
+    let owner = Fake::new(4);
+    let other = Fake::new(4);
+    for (slot, worker) in [owner.clone(), other.clone()].into_iter().enumerate() {
+        assert!(matches!(
+            roster.insert(worker, slot, Instant::now()),
+            Inserted::Joined
+        ));
+    }
+    for _ in 0..4 {
+        assert_eq!(ready(roster.checkout_worker(owner.id)).id, owner.id);
+    }
+    let Ok(Checkout::Wait { mut receiver, .. }) = roster.checkout_worker(owner.id) else {
+        panic!("a fifth call on a full owner waits");
+    };
+    // The other worker still takes ordinary calls; the owner's waiter is not handed to it.
+    assert_eq!(ready(roster.checkout()).id, other.id);
+    assert!(roster.release(other.id, 1).is_none());
+    assert!(receiver.try_recv().is_err());
+    assert!(roster.release(owner.id, 1).is_none());
+    assert_eq!(receiver.try_recv().unwrap().id, owner.id);
+}

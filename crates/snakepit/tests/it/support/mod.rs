@@ -47,12 +47,11 @@ pub(crate) fn fault_adapter() -> PythonAdapter {
         .python_path(python_support_dir())
 }
 
-/// The bare native test worker (`fixtures/native_worker.py`), taking `capacity` calls at
-/// once.
-pub(crate) fn native_worker(capacity: usize) -> snakepit::GenericAdapter {
+/// The bare native test worker (`fixtures/native_worker.py`); it takes as many calls at
+/// once as the pool's profile gives it.
+pub(crate) fn native_worker() -> snakepit::GenericAdapter {
     snakepit::GenericAdapter::new(python())
         .arg(repo_root().join("crates/snakepit/tests/it/fixtures/native_worker.py"))
-        .env("SNAKEPIT_CAPACITY", capacity.to_string())
 }
 
 /// The bundled showcase adapter.

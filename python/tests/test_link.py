@@ -1,0 +1,102 @@
+"""Tests of the link's shared writes: frames from many threads, combined into few writes."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Callable
+
+import pytest
+
+from snakepit_bridge import link as link_module
+from snakepit_bridge.link import Link, LinkClosed
+from snakepit_bridge.protocol import FrameReader
+
+THREADS = 8
+FRAMES = 400
+
+
+def test_frames_from_many_threads_arrive_whole_and_in_each_threads_order() -> None:
+    host, worker = socket.socketpair()
+    link = Link(worker.fileno())
+    link.share_writes()
+    received: list[bytes] = []
+
+    def read_all() -> None:
+        reader = FrameReader(host.recv)
+        for _ in range(THREADS * FRAMES):
+            payload = reader.next_payload()
+            assert payload is not None
+            received.append(bytes(payload))
+
+    reading = threading.Thread(target=read_all)
+    reading.start()
+
+    def write(thread: int) -> None:
+        for seq in range(FRAMES):
+            link.send_payload(f"{thread}:{seq}:".encode() + b"x" * (seq % 97))
+
+    writers = [threading.Thread(target=write, args=(index,)) for index in range(THREADS)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    reading.join(timeout=30)
+    assert not reading.is_alive()
+    seen: dict[int, list[int]] = {index: [] for index in range(THREADS)}
+    for payload in received:
+        thread, seq, padding = payload.split(b":")
+        assert padding == b"x" * (int(seq) % 97)
+        seen[int(thread)].append(int(seq))
+    assert all(order == list(range(FRAMES)) for order in seen.values())
+    host.close()
+    worker.close()
+
+
+def wait_until(condition: Callable[[], bool], limit: float = 10.0) -> bool:
+    """Poll ``condition`` every 10 ms until it holds or ``limit`` seconds pass."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def send_until_closed(link: Link, payload: bytes, times: int) -> None:
+    """Send ``payload`` ``times`` times; stop quietly when the host closes the link."""
+    try:
+        for _ in range(times):
+            link.send_payload(payload)
+    except LinkClosed:
+        pass
+
+
+def test_writers_wait_instead_of_queueing_without_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(link_module, "PENDING_LIMIT", 1024)
+    host, worker = socket.socketpair()
+    link = Link(worker.fileno())
+    link.share_writes()
+    room = link._room
+    assert room is not None
+    big = b"y" * (1 << 16)
+    # The host never reads: the flusher ends up blocked in the kernel.
+    flusher = threading.Thread(target=send_until_closed, args=(link, big, 256))
+    flusher.start()
+    assert wait_until(lambda: link._flushing and flusher.is_alive())
+    others = [
+        threading.Thread(target=send_until_closed, args=(link, b"z" * 600, 8)) for _ in range(4)
+    ]
+    for other in others:
+        other.start()
+    # Every other writer ends up waiting for room, with the queue just over the limit.
+    assert wait_until(lambda: len(room._waiters) == len(others))  # type: ignore[attr-defined]
+    assert link._pending_bytes <= 1024 + 604
+    host.close()
+    for thread in [flusher, *others]:
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+    with pytest.raises(LinkClosed):
+        link.send_payload(b"after")
+    worker.close()
