@@ -96,6 +96,19 @@ impl PoolBuilder {
         self
     }
 
+    /// The size from which binary buffers travel in shared memory (a sealed memfd) instead
+    /// of inline in the frame.
+    pub fn shm_threshold(mut self, bytes: usize) -> Self {
+        self.config.shm_threshold = bytes;
+        self
+    }
+
+    /// The most shared memory the pool holds at once.
+    pub fn shm_cap(mut self, bytes: usize) -> Self {
+        self.config.shm_cap = bytes;
+        self
+    }
+
     /// Which crashed calls are retried, how often, with what backoff.
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.config.retry = retry;
@@ -180,6 +193,10 @@ impl PoolBuilder {
             OsString::from("SNAKEPIT_MAX_FRAME"),
             OsString::from(self.config.max_frame.to_string()),
         ));
+        env.push((
+            OsString::from("SNAKEPIT_SHM_THRESHOLD"),
+            OsString::from(self.config.shm_threshold.to_string()),
+        ));
         let zygote = match command.zygote {
             Some(zygote) => {
                 let mut zygote_env = zygote.env;
@@ -209,6 +226,7 @@ impl PoolBuilder {
             classic: command.protocol == WorkerProtocol::Classic,
             startup_timeout: self.config.startup_timeout,
             max_frame: self.config.max_frame,
+            shm: crate::shm::Budget::new(self.config.shm_cap),
             run,
             zygote,
             host: None,

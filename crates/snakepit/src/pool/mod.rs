@@ -27,6 +27,7 @@ mod roster;
 mod route;
 mod scheduler;
 mod script;
+mod shared_memory;
 mod stats;
 mod stream;
 mod typed_stream;

@@ -15,6 +15,7 @@ mod pending;
 mod route;
 mod shared;
 mod snapshot;
+mod shm;
 mod start;
 mod state;
 mod supervisor;

@@ -39,6 +39,8 @@ pub(super) struct Shared {
     pub(super) output: OutputTail,
     pub(super) run: Option<Arc<crate::registry::Run>>,
     pub(super) host: Option<Arc<dyn HostCalls>>,
+    /// The worker's fd channel and the pool's shared-memory budget.
+    pub(super) shm: super::shm::WorkerShm,
 }
 
 impl Shared {

@@ -41,6 +41,8 @@ pub(crate) struct WorkerSpec {
     pub(crate) classic: bool,
     pub(crate) startup_timeout: Duration,
     pub(crate) max_frame: usize,
+    /// The pool's shared-memory budget, shared by all its workers.
+    pub(crate) shm: crate::shm::Budget,
     /// The run registry entry the worker is recorded in.
     pub(crate) run: Option<Arc<Run>>,
     /// The host tools the worker's calls can use.
@@ -183,6 +185,7 @@ pub(crate) async fn start(
             output: process.output,
             run: spec.run.clone(),
             host: spec.host.clone(),
+            shm: super::shm::WorkerShm::new(process.shm.take(), spec.shm.clone()),
         });
         tracing::info!(%worker, pid = process.pid, capacity, "worker ready");
         let supervisor = Supervisor {

@@ -1,0 +1,263 @@
+"""Shared memory for large buffers: sealed memfds on the fd channel (``SNAKEPIT_SHM_FD``).
+
+This module owns the worker's side of ``docs/PROTOCOL.md`` "Shared memory":
+
+* the fd channel, a ``SOCK_SEQPACKET`` socket: a frame that names ``n`` memfd buffers is
+  preceded by one packet holding a 4-byte little-endian count ``n`` and the ``n`` descriptors
+  (``SCM_RIGHTS``), in the order of the frame's ``buffers``;
+* receiving: each memfd is mapped read-only (``PROT_READ``) and handed out as a numpy array
+  that views the mapping (``arr.base`` is the :class:`SharedMap`) or, without numpy, a
+  read-only ``memoryview``. Writing into an input raises ``ValueError`` (numpy: "assignment
+  destination is read-only"; memoryview: "cannot modify read-only memory"): copy it first
+  (``arr.copy()``) to change it;
+* sending: a buffer of at least the threshold (``SNAKEPIT_SHM_THRESHOLD``, default 64 KiB)
+  goes as a memfd sealed against shrinking and growing. A numpy array allocated with
+  :func:`alloc_array` (``ctx.alloc_array``) is already in a memfd and goes without a copy;
+  any other buffer is copied once into a new memfd.
+
+The host checks every memfd it receives (sealed size equal to the declared length), so the
+seals set here are what makes a buffer acceptable, not a courtesy.
+"""
+
+from __future__ import annotations
+
+import array
+import ctypes
+import fcntl
+import mmap
+import os
+import socket
+import struct
+import weakref
+from typing import Any
+
+from .errors import ProtocolError
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "MAX_FDS_PER_FRAME",
+    "FdChannel",
+    "SharedMap",
+    "alloc",
+    "alloc_array",
+    "as_array",
+    "export",
+    "threshold_from_env",
+]
+
+#: The size from which a buffer travels in shared memory when ``SNAKEPIT_SHM_THRESHOLD`` is
+#: not set: 64 KiB.
+DEFAULT_THRESHOLD = 64 * 1024
+
+#: The most descriptors one frame may carry.
+MAX_FDS_PER_FRAME = 64
+
+_SIZE_SEALS = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW
+_COUNT = struct.Struct("<I")
+_SCM_MAX_FD = 253
+_FD_SIZE = array.array("i").itemsize
+
+
+def threshold_from_env(environ: dict[str, str] | None = None) -> int:
+    """The threshold named by ``SNAKEPIT_SHM_THRESHOLD``, or the 64 KiB default."""
+    env = os.environ if environ is None else environ
+    raw = env.get("SNAKEPIT_SHM_THRESHOLD")
+    try:
+        value = int(raw) if raw else DEFAULT_THRESHOLD
+    except ValueError:
+        return DEFAULT_THRESHOLD
+    return value if value >= 0 else DEFAULT_THRESHOLD
+
+
+class SharedMap(mmap.mmap):
+    """A mapping of a memfd; ``fd`` is the memfd while the mapping lives (writable maps only).
+
+    The base of every array this module hands out, so ``arr.base`` tells whether an array
+    is in shared memory.
+    """
+
+    fd: int | None = None
+    writable: bool = False
+    #: Where the mapping starts in memory (writable maps only).
+    address: int = 0
+
+
+def _memfd(length: int) -> int:
+    fd = os.memfd_create("snakepit", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        os.ftruncate(fd, length)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SIZE_SEALS)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def alloc(length: int) -> SharedMap:
+    """A zeroed writable mapping of a new memfd of ``length`` bytes (size already sealed)."""
+    if length <= 0:
+        raise ValueError("a shared buffer needs at least one byte")
+    fd = _memfd(length)
+    try:
+        shared = SharedMap(fd, length, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    except BaseException:
+        os.close(fd)
+        raise
+    shared.fd = fd
+    shared.writable = True
+    shared.address = ctypes.addressof(ctypes.c_char.from_buffer(shared))
+    weakref.finalize(shared, os.close, fd)
+    return shared
+
+
+def alloc_array(shape: Any, dtype: Any = "float64") -> Any:
+    """A zeroed numpy array in shared memory; returned from a tool it is sent without a copy.
+
+    Requires numpy. ``arr.base`` is the :class:`SharedMap`. The tool must not write the
+    array after returning it: the host reads the same memory.
+    """
+    import numpy
+
+    dt = numpy.dtype(dtype).newbyteorder("<")
+    count = 1
+    for extent in (shape,) if isinstance(shape, int) else shape:
+        count *= int(extent)
+    return numpy.ndarray(shape, dtype=dt, buffer=alloc(max(1, count * dt.itemsize)))
+
+
+def map_readonly(fd: int, length: int) -> SharedMap | bytes:
+    """Map a received memfd read-only and close the descriptor (the mapping keeps the memory)."""
+    try:
+        if length == 0:
+            return b""
+        return SharedMap(fd, length, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+    finally:
+        os.close(fd)
+
+
+def as_array(shared: Any, dtype: str, shape: list[int]) -> Any:
+    """A numpy view of a received mapping (no copy; read-only for an input)."""
+    import numpy
+
+    dt = numpy.dtype(dtype).newbyteorder("<")
+    return numpy.ndarray(tuple(shape), dtype=dt, buffer=shared)
+
+
+def _shared_map_of(value: Any) -> SharedMap | None:
+    """The writable :class:`SharedMap` that ``value`` (a numpy array or the map itself)
+    covers whole, if it is one of ours; ``None`` otherwise."""
+    if isinstance(value, SharedMap):
+        return value if value.writable else None
+    base = getattr(value, "base", None)
+    while base is not None and not isinstance(base, SharedMap):
+        base = getattr(base, "base", None)
+    if base is None or not base.writable:
+        return None
+    interface = getattr(value, "__array_interface__", None)
+    if (
+        interface is None
+        or not value.flags.c_contiguous
+        or value.nbytes != len(base)
+        or interface["data"][0] != base.address
+    ):
+        return None
+    return base
+
+
+def export(value: Any) -> tuple[dict[str, Any], int, bool]:
+    """Put a buffer in a sealed memfd for sending.
+
+    Returns the descriptor map for ``buffers``, the fd to send, and whether the fd is a new
+    one the caller closes after sending (a copy) or the array's own (no copy).
+    """
+    shared = _shared_map_of(value)
+    if shared is not None and shared.fd is not None:
+        return {"shm": "memfd", "len": len(shared)}, shared.fd, False
+    view = memoryview(value).cast("B") if not isinstance(value, (bytes, bytearray)) else value
+    length = len(view)
+    fd = os.memfd_create("snakepit", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        written = 0
+        mv = memoryview(view)
+        while written < length:
+            written += os.write(fd, mv[written:])
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SIZE_SEALS | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL)
+    except BaseException:
+        os.close(fd)
+        raise
+    return {"shm": "memfd", "len": length}, fd, True
+
+
+class FdChannel:
+    """The worker's end of the fd channel."""
+
+    def __init__(self, fd: int) -> None:
+        self.sock = socket.socket(fileno=fd)
+        self.sock.setblocking(True)
+        os.set_inheritable(fd, False)
+
+    @classmethod
+    def from_environment(cls) -> FdChannel | None:
+        """The channel the host prepared (``SNAKEPIT_SHM_FD``), or ``None`` without one."""
+        raw = os.environ.get("SNAKEPIT_SHM_FD")
+        if not raw:
+            return None
+        try:
+            return cls(int(raw))
+        except (ValueError, OSError):
+            return None
+
+    def send(self, fds: list[int]) -> None:
+        """Send one packet with ``fds``; call it right before the frame that names them,
+        under the link's write lock."""
+        if len(fds) > MAX_FDS_PER_FRAME:
+            raise ProtocolError(
+                f"a frame may carry at most {MAX_FDS_PER_FRAME} shared buffers, not {len(fds)}"
+            )
+        socket.send_fds(self.sock, [_COUNT.pack(len(fds))], fds)
+
+    def receive(self, expected: int) -> list[int]:
+        """Take the packet sent before a frame that names ``expected`` memfds.
+
+        The host sends it before the frame, so it is already queued; a missing packet or a
+        wrong count is a :class:`ProtocolError` (every descriptor received is closed).
+        """
+        # recvmsg rather than socket.recv_fds, which ignores its flags before Python 3.12.
+        # Room for SCM_MAX_FD descriptors: a packet is never truncated, so every descriptor
+        # that arrives is closed here when the packet is refused.
+        try:
+            data, ancillary, flags, _ = self.sock.recvmsg(
+                _COUNT.size,
+                socket.CMSG_SPACE(_SCM_MAX_FD * _FD_SIZE),
+                socket.MSG_DONTWAIT | socket.MSG_CMSG_CLOEXEC,
+            )
+        except BlockingIOError:
+            raise ProtocolError(
+                f"a frame names {expected} shared buffers, but no descriptors came before it"
+            ) from None
+        fds = array.array("i")
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(payload[: len(payload) - len(payload) % _FD_SIZE])
+        declared = _COUNT.unpack(data)[0] if len(data) == _COUNT.size else None
+        if flags & socket.MSG_CTRUNC or declared != len(fds) or len(fds) != expected:
+            for fd in fds:
+                os.close(fd)
+            raise ProtocolError(
+                f"a frame names {expected} shared buffers, but {len(fds)} descriptors came"
+            )
+        return list(fds)
+
+    def receive_buffers(self, lengths: list[int]) -> list[SharedMap | bytes]:
+        """Take and map the memfds of a frame whose descriptors declare ``lengths``."""
+        fds = self.receive(len(lengths))
+        mapped: list[SharedMap | bytes] = []
+        try:
+            for index, (fd, length) in enumerate(zip(fds, lengths)):
+                fds[index] = -1
+                mapped.append(map_readonly(fd, length))
+        finally:
+            for fd in fds:
+                if fd >= 0:
+                    os.close(fd)
+        return mapped
