@@ -28,6 +28,7 @@ import mmap
 import os
 import socket
 import struct
+import threading
 import weakref
 from typing import Any
 
@@ -41,7 +42,12 @@ __all__ = [
     "alloc",
     "alloc_array",
     "as_array",
+    "channel",
+    "discard_staged",
     "export",
+    "stage",
+    "take_staged",
+    "threshold",
     "threshold_from_env",
 ]
 
@@ -261,3 +267,79 @@ class FdChannel:
                 if fd >= 0:
                     os.close(fd)
         return mapped
+
+
+# The worker's channel and threshold, read from the environment once.
+
+_channel: FdChannel | None = None
+_channel_opened = False
+_threshold: int | None = None
+_staged = threading.local()
+
+
+def channel() -> FdChannel | None:
+    """The worker's fd channel (``SNAKEPIT_SHM_FD``), opened on first use; ``None`` without."""
+    global _channel, _channel_opened
+    if not _channel_opened:
+        _channel_opened = True
+        _channel = FdChannel.from_environment()
+    return _channel
+
+
+def threshold() -> int:
+    """The size from which a buffer goes in shared memory (``SNAKEPIT_SHM_THRESHOLD``)."""
+    global _threshold
+    if _threshold is None:
+        _threshold = threshold_from_env()
+    return _threshold
+
+
+def stage(data: Any, owner: Any = None) -> dict[str, Any] | None:
+    """Put the bytes ``data`` in a memfd for the message being encoded on this thread and
+    return its descriptor, or ``None`` when they stay inline (under the threshold, or no fd
+    channel). When ``owner`` (the array ``data`` came from) is an :func:`alloc_array`
+    array, its own memfd goes, without a copy.
+
+    The memfd waits on this thread until :func:`take_staged` hands it to the writer."""
+    if channel() is None or len(data) < threshold():
+        return None
+    own = _shared_map_of(owner) if owner is not None else None
+    if own is not None and own.fd is not None:
+        descriptor, fd, owned = {"shm": "memfd", "len": len(own)}, own.fd, False
+    else:
+        descriptor, fd, owned = export(data)
+    value = owner if owner is not None else data
+    pending = getattr(_staged, "fds", None)
+    if pending is None:
+        pending = _staged.fds = []
+    pending.append((fd, owned, value))
+    return descriptor
+
+
+def take_staged() -> list[tuple[int, bool, Any]] | None:
+    """The memfds staged on this thread for the message just encoded (and forget them)."""
+    pending = getattr(_staged, "fds", None)
+    if not pending:
+        return None
+    _staged.fds = None
+    return pending
+
+
+def discard_staged() -> None:
+    """Close the memfds staged for a message that will not be sent."""
+    for fd, owned, _ in take_staged() or ():
+        if owned:
+            os.close(fd)
+
+
+def send_staged(staged: list[tuple[int, bool, Any]]) -> None:
+    """Send staged memfds on the channel (one packet) and close the copies."""
+    chan = channel()
+    try:
+        if chan is None:
+            raise ProtocolError("no fd channel to send shared buffers on")
+        chan.send([fd for fd, _, _ in staged])
+    finally:
+        for fd, owned, _ in staged:
+            if owned:
+                os.close(fd)

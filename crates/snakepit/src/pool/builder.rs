@@ -227,6 +227,7 @@ impl PoolBuilder {
             startup_timeout: self.config.startup_timeout,
             max_frame: self.config.max_frame,
             shm: crate::shm::Budget::new(self.config.shm_cap),
+            shm_threshold: self.config.shm_threshold,
             run,
             zygote,
             host: None,

@@ -13,7 +13,7 @@ mod region;
 
 pub use budget::DEFAULT_SHM_CAP;
 pub(crate) use budget::Budget;
-pub(crate) use channel::{FdChannel, MAX_FDS_PER_FRAME, pair};
+pub(crate) use channel::{FdChannel, pair};
 pub use region::{SharedBuffer, SharedBufferMut};
 
 /// The default size from which a buffer travels in shared memory instead of inline in the

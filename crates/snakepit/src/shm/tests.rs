@@ -9,7 +9,7 @@ use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 
-use super::channel::receive_from;
+use super::channel::{MAX_FDS_PER_FRAME, receive_from};
 use super::*;
 use crate::error::Error;
 

@@ -4,21 +4,25 @@
 
 use std::os::fd::{BorrowedFd, OwnedFd};
 
-use super::link::LinkWriter;
 use crate::error::{Error, Result};
-use crate::shm::{Budget, FdChannel, SharedBuffer, SharedBufferMut};
+use crate::protocol::Message;
+use crate::shm::{Budget, FdChannel, SharedBuffer};
+use crate::value::Buffer;
+use crate::value::wire::BufferEntry;
 
-/// A worker's fd channel (none for classic and gRPC workers) and the pool's budget.
+/// A worker's fd channel (none for classic and gRPC workers), the pool's budget and the
+/// size from which buffers travel as memfds.
 #[derive(Debug)]
 pub(crate) struct WorkerShm {
     channel: Option<FdChannel>,
     budget: Budget,
+    threshold: usize,
 }
 
 impl WorkerShm {
     /// Wraps the host's end of the fd channel; a channel that cannot be registered leaves
     /// the worker without shared memory (buffers then travel inline).
-    pub(super) fn new(host_end: Option<OwnedFd>, budget: Budget) -> Self {
+    pub(super) fn new(host_end: Option<OwnedFd>, budget: Budget, threshold: usize) -> Self {
         let channel = host_end.and_then(|fd| match FdChannel::new(fd) {
             Ok(channel) => Some(channel),
             Err(err) => {
@@ -26,17 +30,80 @@ impl WorkerShm {
                 None
             }
         });
-        Self { channel, budget }
+        Self {
+            channel,
+            budget,
+            threshold,
+        }
     }
 
-    /// Whether buffers can travel in shared memory to and from this worker.
-    pub(crate) fn available(&self) -> bool {
-        self.channel.is_some()
+    /// The threshold to write a frame's buffers with, when this worker takes memfds.
+    pub(crate) fn threshold(&self) -> Option<usize> {
+        self.channel.as_ref().map(|_| self.threshold)
     }
 
-    /// The pool's shared-memory budget.
-    pub(crate) fn budget(&self) -> &Budget {
-        &self.budget
+    /// The memfds for the buffers of an outgoing frame that travel in shared memory (those
+    /// of at least the threshold, in order): a buffer already in shared memory goes as its
+    /// own memfd, any other is copied once into a new sealed one. `None` when no buffer
+    /// travels in shared memory.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SharedMemoryCap`] over the pool's cap, [`Error::Io`] when a memfd cannot be
+    /// made.
+    pub(crate) fn plan(&self, buffers: &[Buffer]) -> Result<Option<Vec<SharedBuffer>>> {
+        let Some(threshold) = self.threshold() else {
+            return Ok(None);
+        };
+        let mut shared = Vec::new();
+        for buffer in buffers.iter().filter(|buffer| buffer.len() >= threshold) {
+            shared.push(match buffer.shared() {
+                Some(region) => region.clone(),
+                None => self.share(buffer)?,
+            });
+        }
+        Ok((!shared.is_empty()).then_some(shared))
+    }
+
+    /// Replaces the shared-memory descriptors of a received frame by their mappings: takes
+    /// the frame's packet from the fd channel, checks and maps each memfd. Called for every
+    /// frame with `buffers` as soon as it is decoded, whether or not anyone waits for it,
+    /// so the channel stays in step with the link. On error every descriptor becomes
+    /// [`BufferEntry::Refused`], which fails the frame's call.
+    pub(super) fn take_shared(&self, message: &mut Message) {
+        let Some(entries) = message.buffers.as_mut() else {
+            return;
+        };
+        let lens: Vec<usize> = entries
+            .iter()
+            .filter_map(|entry| match entry {
+                BufferEntry::Shm { len } => Some(usize::try_from(*len).unwrap_or(usize::MAX)),
+                _ => None,
+            })
+            .collect();
+        if lens.is_empty() {
+            return;
+        }
+        match self.receive(&lens) {
+            Ok(mapped) => {
+                let mut mapped = mapped.into_iter();
+                for entry in entries.iter_mut() {
+                    if matches!(entry, BufferEntry::Shm { .. })
+                        && let Some(region) = mapped.next()
+                    {
+                        *entry = BufferEntry::Inline(Buffer::from(region));
+                    }
+                }
+            }
+            Err(err) => {
+                let reason = err.to_string();
+                for entry in entries.iter_mut() {
+                    if matches!(entry, BufferEntry::Shm { .. }) {
+                        *entry = BufferEntry::Refused(reason.clone());
+                    }
+                }
+            }
+        }
     }
 
     /// Copies `data` into a sealed memfd to send (for a buffer that is not in shared memory
@@ -49,27 +116,14 @@ impl WorkerShm {
         SharedBuffer::copy_from(data, &self.budget)
     }
 
-    /// A writable shared buffer of `len` bytes taken from the pool's budget.
-    ///
-    /// # Errors
-    ///
-    /// As [`SharedBufferMut::new`].
-    pub(crate) fn alloc(&self, len: usize) -> Result<SharedBufferMut> {
-        SharedBufferMut::new(len, &self.budget)
-    }
-
-    /// Sends the descriptors of the frame about to be written. The locked writer proves the
-    /// caller holds the link, so no other frame's descriptors can come between.
+    /// Sends the descriptors of the frame about to be written; only the link writer calls
+    /// it, with the link locked, so no other frame's descriptors can come between.
     ///
     /// # Errors
     ///
     /// [`Error::Protocol`] when the worker has no fd channel or the frame carries too many
     /// buffers; [`Error::Io`] when the channel is broken.
-    pub(super) async fn send_locked(
-        &self,
-        _writer: &mut LinkWriter,
-        fds: &[BorrowedFd<'_>],
-    ) -> Result<()> {
+    pub(super) async fn send_fds(&self, fds: &[BorrowedFd<'_>]) -> Result<()> {
         match &self.channel {
             Some(channel) => channel.send(fds).await,
             None => Err(no_channel()),

@@ -43,6 +43,8 @@ pub(crate) struct WorkerSpec {
     pub(crate) max_frame: usize,
     /// The pool's shared-memory budget, shared by all its workers.
     pub(crate) shm: crate::shm::Budget,
+    /// The size from which buffers travel as memfds.
+    pub(crate) shm_threshold: usize,
     /// The run registry entry the worker is recorded in.
     pub(crate) run: Option<Arc<Run>>,
     /// The host tools the worker's calls can use.
@@ -185,7 +187,11 @@ pub(crate) async fn start(
             output: process.output,
             run: spec.run.clone(),
             host: spec.host.clone(),
-            shm: super::shm::WorkerShm::new(process.shm.take(), spec.shm.clone()),
+            shm: super::shm::WorkerShm::new(
+                process.shm.take(),
+                spec.shm.clone(),
+                spec.shm_threshold,
+            ),
         });
         tracing::info!(%worker, pid = process.pid, capacity, "worker ready");
         let supervisor = Supervisor {
