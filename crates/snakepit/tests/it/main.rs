@@ -60,6 +60,7 @@ mod output;
 mod pools;
 mod queue;
 mod sessions;
+mod shm;
 mod shutdown;
 mod start;
 mod streams;
