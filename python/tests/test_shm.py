@@ -94,3 +94,21 @@ def test_the_threshold_comes_from_the_environment():
     assert shm.threshold_from_env({}) == 64 * 1024
     assert shm.threshold_from_env({"SNAKEPIT_SHM_THRESHOLD": "1024"}) == 1024
     assert shm.threshold_from_env({"SNAKEPIT_SHM_THRESHOLD": "nope"}) == 64 * 1024
+
+
+def test_arrow_values_round_trip_through_a_message():
+    import pyarrow
+
+    from snakepit_bridge import protocol
+    from snakepit_bridge.convert import encode_lenient
+
+    batch = pyarrow.record_batch({"x": [1.5, 2.5, 3.5], "name": ["a", "b", "c"]})
+    table = pyarrow.Table.from_batches([batch, batch])
+    message = {"kind": "result", "id": 1, "success": True, "result": {"b": batch, "t": table}}
+    for encoding in ("msgpack", "json"):
+        payload = encode_lenient(dict(message), "result", encoding, 1 << 26, "the result")
+        decoded = protocol.decode(payload)["result"]
+        assert isinstance(decoded["b"], pyarrow.RecordBatch)
+        assert decoded["b"].equals(batch)
+        # A table goes as one batch.
+        assert decoded["t"].to_pydict() == table.to_pydict()

@@ -32,6 +32,9 @@ __all__ = ["MARKER_KEY", "DTYPES", "resolve_message", "to_marker", "is_binary"]
 #: The reserved key of a buffer marker.
 MARKER_KEY = "__snakepit_buffer__"
 
+#: The reserved key of an Arrow value (``arrow.py``).
+ARROW_KEY = "__snakepit_arrow__"
+
 #: The dtypes of the wire, with their item size and ``struct`` format (``None``: the
 #: standard library has no format for it, so without numpy the value stays raw bytes).
 DTYPES: dict[str, tuple[int, str | None]] = {
@@ -155,10 +158,22 @@ def _decode(marker: dict[str, Any], buffers: list[Any]) -> Any:
     return data
 
 
+def _arrow(holder: dict[str, Any], buffers: list[Any]) -> Any:
+    from . import arrow
+
+    marker = holder[arrow.ARROW_KEY]
+    if type(marker) is not dict or MARKER_KEY not in marker:
+        raise ProtocolError("an Arrow value does not hold a buffer marker")
+    return arrow.decode(_decode(marker, buffers))
+
+
 def decode_markers(value: Any, buffers: list[Any]) -> Any:
-    """``value`` with every buffer marker replaced by the data it points at."""
+    """``value`` with every buffer marker replaced by the data it points at (and every
+    Arrow value by a ``pyarrow`` batch or table, ``arrow.py``)."""
     if type(value) is dict and MARKER_KEY in value:
         return _decode(value, buffers)
+    if type(value) is dict and ARROW_KEY in value:
+        return _arrow(value, buffers)
     stack = [value]
     while stack:
         item = stack.pop()
@@ -167,6 +182,8 @@ def decode_markers(value: Any, buffers: list[Any]) -> Any:
                 if type(child) is dict:
                     if MARKER_KEY in child:
                         item[key] = _decode(child, buffers)
+                    elif ARROW_KEY in child:
+                        item[key] = _arrow(child, buffers)
                     else:
                         stack.append(child)
                 elif type(child) is list:
@@ -176,6 +193,8 @@ def decode_markers(value: Any, buffers: list[Any]) -> Any:
                 if type(child) is dict:
                     if MARKER_KEY in child:
                         item[position] = _decode(child, buffers)
+                    elif ARROW_KEY in child:
+                        item[position] = _arrow(child, buffers)
                     else:
                         stack.append(child)
                 elif type(child) is list:

@@ -30,6 +30,8 @@ import math
 import sys
 from typing import Any
 
+from .arrow import ARROW_KEY, is_arrow
+from .arrow import encode as encode_arrow
 from .buffers import is_binary, to_marker
 from .depth import MAX_DEPTH, exceeds, may_exceed
 from .errors import DepthLimitExceeded, SerializationError
@@ -107,6 +109,8 @@ def _scalar(value: Any, json: bool, buffers: list[Any] | None = None) -> Any:
         return _text(str(value))
     if buffers is not None and is_binary(value):
         return to_marker(value, json, buffers)
+    if buffers is not None and is_arrow(value):
+        return {ARROW_KEY: to_marker(encode_arrow(value), json, buffers)}
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
         if json:

@@ -130,3 +130,14 @@ class ShmAdapter(BaseAdapter):
     def die_on_receive(self, array: Any) -> None:
         """Die as soon as an input arrived."""
         os.kill(os.getpid(), signal.SIGKILL)
+
+    @tool
+    def arrow_double(self, batch: Any) -> dict[str, Any]:
+        """How ``batch`` arrived, and a batch with its ``x`` column doubled."""
+        import pyarrow
+        import pyarrow.compute
+
+        doubled = pyarrow.record_batch(
+            {"x": pyarrow.compute.multiply(batch["x"], 2), "name": batch["name"]}
+        )
+        return {"type": type(batch).__name__, "batch": doubled}

@@ -255,3 +255,49 @@ async fn workers_killed_mid_transfer_leak_no_descriptor_and_no_mapping() {
     }
     pool.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_arrow_batch_round_trips_through_pyarrow() {
+    use std::sync::Arc;
+
+    use arrow_array::{Array, Float64Array, RecordBatch, StringArray};
+    use snakepit::value::ArrowBatch;
+
+    #[derive(serde::Serialize)]
+    struct Batch<'a> {
+        batch: &'a ArrowBatch,
+    }
+    #[derive(serde::Deserialize)]
+    struct Doubled {
+        #[serde(rename = "type")]
+        arrived_as: String,
+        batch: ArrowBatch,
+    }
+    let pool = shm_pool().await;
+    for rows in [3, 100_000] {
+        let x: Vec<f64> = (0..rows).map(|i| f64::from(i) * 0.25).collect();
+        let names: Vec<String> = (0..rows).map(|i| format!("n{i}")).collect();
+        let batch = RecordBatch::try_from_iter([
+            ("x", Arc::new(Float64Array::from(x.clone())) as _),
+            ("name", Arc::new(StringArray::from(names.clone())) as _),
+        ])
+        .unwrap();
+        let doubled: Doubled = pool
+            .call("arrow_double")
+            .args(&Batch { batch: &ArrowBatch::new(batch) })
+            .unwrap()
+            .send_as()
+            .await
+            .unwrap();
+        assert_eq!(doubled.arrived_as, "RecordBatch");
+        let out = doubled.batch.batch();
+        let column = out.column_by_name("x").unwrap();
+        let column = column.as_any().downcast_ref::<Float64Array>().unwrap();
+        assert_eq!(column.len(), x.len());
+        assert!(column.values().iter().zip(&x).all(|(out, x)| *out == x * 2.0));
+        let names_back = out.column_by_name("name").unwrap();
+        let names_back = names_back.as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(names_back.value(rows as usize - 1), names[rows as usize - 1]);
+    }
+    pool.shutdown().await;
+}

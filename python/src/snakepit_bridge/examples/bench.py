@@ -1,7 +1,8 @@
 """The adapter ``snakepit bench`` measures: the cheapest tools for each path of the runtime.
 
-``ping`` for the call round trip, ``chunks`` for streaming, and ``host_round_trips`` for host
-callbacks (it times them inside the worker, where the round trip starts and ends).
+``ping`` for the call round trip, ``chunks`` for streaming, ``host_round_trips`` for host
+callbacks (it times them inside the worker, where the round trip starts and ends), and
+``double_shared`` / ``double_list`` for large data (numpy is imported only by the first).
 """
 
 from __future__ import annotations
@@ -44,3 +45,17 @@ class BenchAdapter(BaseAdapter):
     def describe(self, params: dict[str, Any]) -> dict[str, Any]:
         """Return the parameters, for checking the adapter loads."""
         return params
+
+    @tool
+    def double_shared(self, array: Any, ctx: CallContext) -> Any:
+        """``array * 2`` written into an array in shared memory (sent back without a copy)."""
+        import numpy
+
+        out = ctx.alloc_array(array.shape, array.dtype)
+        numpy.multiply(array, 2, out=out)
+        return out
+
+    @tool
+    def double_list(self, values: list[float]) -> list[float]:
+        """``values`` doubled, as a JSON list (the slow reference path for large data)."""
+        return [value * 2 for value in values]

@@ -17,6 +17,9 @@
 //! - [`node`]: a trivial call through a Node worker beside a bare framed echo with Node.
 //! - [`start`]: workers' start: a bare interpreter, one plain worker, 8 numpy workers
 //!   spawned or forked from a preloading zygote, and a crashed worker's replacement.
+//! - [`large`]: float64 arrays of 80 MB and 16 MiB through shared memory beside two
+//!   `memcpy`s, a size sweep across the threshold, the JSON-list path, and the `ping` p50
+//!   before and after.
 //! - [`telemetry`]: `ping` p50 with telemetry off and on (last: the recorder stays).
 //!
 //! With `--grpc TREE_DIR`, [`grpc`] alone runs instead: the native path beside the gRPC one.
@@ -28,6 +31,7 @@
 mod check;
 mod grpc;
 mod host_tool;
+mod large;
 mod node;
 mod only;
 mod ping;
