@@ -43,7 +43,7 @@ pub use pool::{
     TypedStream,
 };
 pub use pools::{PoolStartError, Pools, PoolsBuilder};
-pub use shm::{DEFAULT_SHM_CAP, DEFAULT_SHM_THRESHOLD, SharedBuffer, SharedBufferMut};
 pub use protocol::{MAX_DEPTH, ParamSpec, ToolSpec};
+pub use shm::{DEFAULT_SHM_CAP, DEFAULT_SHM_THRESHOLD, SharedBuffer, SharedBufferMut};
 pub use worker::WorkerId;
 pub use worker::{UNLISTED_COMMAND, WorkerState};

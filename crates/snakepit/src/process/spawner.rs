@@ -141,12 +141,13 @@ async fn start(mut request: SpawnRequest) -> Result<Started> {
         None => (child_end, None),
     };
     // A native worker gets a second socketpair for memfds (see `crate::shm`).
+    // A zygote (control link) gets none, so the workers it forks send buffers inline.
     let (shm_end, shm_child_end) = match &child_end {
-        Some(_) => {
+        Some(_) if request.link == LinkMode::Socketpair => {
             let (host, child) = crate::shm::pair()?;
             (Some(host), Some(child))
         }
-        None => (None, None),
+        _ => (None, None),
     };
     let runtime = tokio::runtime::Handle::current();
     let (reply, spawned) = oneshot::channel();
@@ -271,6 +272,7 @@ pub(crate) async fn spawn_control(mut request: SpawnRequest) -> Result<Controlle
         pid,
         host_end,
         output,
+        ..
     } = start(request).await?;
     let control = host_end.ok_or_else(|| Error::Io {
         context: "a zygote needs a control socket".to_owned(),

@@ -84,7 +84,14 @@ mod tests {
         let first = budget.reserve(60).unwrap();
         let err = budget.reserve(50).unwrap_err();
         assert!(
-            matches!(err, Error::SharedMemoryCap { requested: 50, in_use: 60, cap: 100 }),
+            matches!(
+                err,
+                Error::SharedMemoryCap {
+                    requested: 50,
+                    in_use: 60,
+                    cap: 100
+                }
+            ),
             "{err}"
         );
         drop(first);

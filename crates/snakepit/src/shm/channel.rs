@@ -60,11 +60,12 @@ impl FdChannel {
     ///
     /// [`Error::Io`] when the socket cannot be registered with the runtime.
     pub(crate) fn new(host_end: OwnedFd) -> Result<Self> {
-        let socket = UnixStream::from_std(std::os::unix::net::UnixStream::from(host_end))
-            .map_err(|source| Error::Io {
+        let socket = UnixStream::from_std(std::os::unix::net::UnixStream::from(host_end)).map_err(
+            |source| Error::Io {
                 context: "could not register the worker's fd channel".to_owned(),
                 source,
-            })?;
+            },
+        )?;
         Ok(Self { socket })
     }
 
@@ -83,9 +84,7 @@ impl FdChannel {
             )));
         }
         let raws: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
-        let count = u32::try_from(raws.len())
-            .unwrap_or(u32::MAX)
-            .to_le_bytes();
+        let count = u32::try_from(raws.len()).unwrap_or(u32::MAX).to_le_bytes();
         loop {
             self.socket.writable().await.map_err(broken)?;
             let raw = self.socket.as_raw_fd();
@@ -168,8 +167,7 @@ pub(crate) fn receive_from(socket: BorrowedFd<'_>, expected: usize) -> Result<Ve
         )));
     }
     let declared = (bytes == 4).then(|| u32::from_le_bytes(count));
-    if declared.and_then(|n| usize::try_from(n).ok()) != Some(fds.len()) || fds.len() != expected
-    {
+    if declared.and_then(|n| usize::try_from(n).ok()) != Some(fds.len()) || fds.len() != expected {
         return Err(Error::Protocol(format!(
             "a frame names {expected} shared buffers, but {} descriptors came with it",
             fds.len()

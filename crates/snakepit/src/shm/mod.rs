@@ -11,8 +11,8 @@ mod budget;
 mod channel;
 mod region;
 
-pub use budget::DEFAULT_SHM_CAP;
 pub(crate) use budget::Budget;
+pub use budget::DEFAULT_SHM_CAP;
 pub(crate) use channel::{FdChannel, pair};
 pub use region::{SharedBuffer, SharedBufferMut};
 

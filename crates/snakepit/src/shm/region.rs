@@ -77,7 +77,8 @@ impl SharedBuffer {
         let lease = budget.reserve(data.len())?;
         let fd = new_memfd()?;
         let mut file = File::from(fd);
-        file.write_all(data).map_err(io("could not fill a shared buffer"))?;
+        file.write_all(data)
+            .map_err(io("could not fill a shared buffer"))?;
         let fd = OwnedFd::from(file);
         add_seals(
             &fd,
@@ -110,7 +111,9 @@ impl SharedBuffer {
             ));
         }
         let stat = fstat(&fd).map_err(|errno| {
-            Error::Protocol(format!("a shared buffer's memfd cannot be examined: {errno}"))
+            Error::Protocol(format!(
+                "a shared buffer's memfd cannot be examined: {errno}"
+            ))
         })?;
         if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
             return Err(Error::Protocol(

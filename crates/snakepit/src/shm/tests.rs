@@ -84,7 +84,10 @@ fn a_memfd_of_another_size_than_declared_is_refused() {
     let budget = Budget::new(1 << 20);
     let fd = memfd(&[7; 4096], SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW);
     let err = SharedBuffer::receive(fd, 8192, &budget).unwrap_err();
-    assert!(protocol_error(&err).contains("declared 8192 bytes"), "{err}");
+    assert!(
+        protocol_error(&err).contains("declared 8192 bytes"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -104,7 +107,17 @@ fn a_buffer_over_the_cap_is_refused_before_it_is_mapped() {
     let budget = Budget::new(1000);
     let fd = memfd(&[7; 4096], SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW);
     let err = SharedBuffer::receive(fd, 4096, &budget).unwrap_err();
-    assert!(matches!(err, Error::SharedMemoryCap { requested: 4096, cap: 1000, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::SharedMemoryCap {
+                requested: 4096,
+                cap: 1000,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = SharedBufferMut::new(4096, &budget).unwrap_err();
     assert!(matches!(err, Error::SharedMemoryCap { .. }), "{err}");
 }
@@ -139,7 +152,10 @@ fn the_fd_channel_counts_descriptors_and_closes_the_ones_it_refuses() {
     let before = open_fds();
     // Missing packet.
     let err = receive_from(host.as_fd(), 1).unwrap_err();
-    assert!(protocol_error(&err).contains("no descriptors came"), "{err}");
+    assert!(
+        protocol_error(&err).contains("no descriptors came"),
+        "{err}"
+    );
     // Fewer than named.
     let one = memfd(b"x", SealFlag::empty());
     send_raw(&worker, &[one.as_raw_fd()]);

@@ -70,7 +70,9 @@ impl ArrowBatch {
         match batches.len() {
             0 => Ok(Self::new(RecordBatch::new_empty(schema))),
             1 => Ok(Self::new(batches.remove(0))),
-            n => Err(format!("an Arrow value holds {n} batches; one was expected")),
+            n => Err(format!(
+                "an Arrow value holds {n} batches; one was expected"
+            )),
         }
     }
 }

@@ -62,6 +62,8 @@ struct Started {
     writer: crate::process::LinkWriter,
     output: crate::process::OutputTail,
     exit: Exit,
+    /// The host's end of the fd channel; none for a forked worker (buffers go inline).
+    shm: Option<std::os::fd::OwnedFd>,
 }
 
 /// Forks the worker from the pool's zygote when it is alive, otherwise spawns it; a zygote
@@ -76,6 +78,7 @@ async fn launch(spec: &WorkerSpec, worker: WorkerId) -> Result<Started> {
                     writer: forked.writer,
                     output: forked.output,
                     exit: Exit::reported(forked.exit),
+                    shm: None,
                 });
             }
             Err(err) => {
@@ -103,6 +106,7 @@ async fn launch(spec: &WorkerSpec, worker: WorkerId) -> Result<Started> {
         pid,
         reader,
         writer,
+        shm,
         output,
     } = process;
     Ok(Started {
@@ -111,6 +115,7 @@ async fn launch(spec: &WorkerSpec, worker: WorkerId) -> Result<Started> {
         writer,
         output,
         exit: Exit::watch(child),
+        shm,
     })
 }
 

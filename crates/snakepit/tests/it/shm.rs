@@ -32,7 +32,11 @@ struct Array1<'a> {
 }
 
 fn floats(count: usize) -> NdArray {
-    NdArray::from_vec((0..count).map(|i| i as f64 * 0.5).collect::<Vec<_>>(), &[count]).unwrap()
+    NdArray::from_vec(
+        (0..count).map(|i| i as f64 * 0.5).collect::<Vec<_>>(),
+        &[count],
+    )
+    .unwrap()
 }
 
 async fn describe(pool: &Pool, array: &NdArray) -> Value {
@@ -54,7 +58,9 @@ async fn buffers_over_the_threshold_arrive_as_read_only_views_of_shared_memory()
     assert_eq!(under["shared"], json!(false));
     let wrote: String = pool
         .call("write")
-        .args(&Array1 { array: &floats(100_000) })
+        .args(&Array1 {
+            array: &floats(100_000),
+        })
         .unwrap()
         .send_as()
         .await
@@ -75,9 +81,22 @@ async fn results_round_trip_above_and_below_the_threshold() {
             .send_as()
             .await
             .unwrap();
-        let expected: Vec<f64> = input.as_slice::<f64>().unwrap().iter().map(|x| x * 2.0).collect();
-        assert_eq!(doubled.as_slice::<f64>().unwrap(), &expected[..], "{count} elements");
-        assert_eq!(doubled.data().is_shared(), count >= 8192, "{count} elements");
+        let expected: Vec<f64> = input
+            .as_slice::<f64>()
+            .unwrap()
+            .iter()
+            .map(|x| x * 2.0)
+            .collect();
+        assert_eq!(
+            doubled.as_slice::<f64>().unwrap(),
+            &expected[..],
+            "{count} elements"
+        );
+        assert_eq!(
+            doubled.data().is_shared(),
+            count >= 8192,
+            "{count} elements"
+        );
     }
     pool.shutdown().await;
 }
@@ -100,7 +119,10 @@ async fn a_buffer_the_host_fills_in_place_goes_without_a_copy() {
         .send_as()
         .await
         .unwrap();
-    assert_eq!(doubled.as_slice::<f64>().unwrap()[count - 1], (count - 1) as f64 * 2.0);
+    assert_eq!(
+        doubled.as_slice::<f64>().unwrap()[count - 1],
+        (count - 1) as f64 * 2.0
+    );
     pool.shutdown().await;
 }
 
@@ -128,7 +150,9 @@ async fn hostile_memfds_fail_their_call_and_the_worker_serves_on() {
         // The worker is the same and the channel is still in step.
         let doubled: NdArray = pool
             .call("double")
-            .args(&Array1 { array: &floats(10_000) })
+            .args(&Array1 {
+                array: &floats(10_000),
+            })
             .unwrap()
             .send_as()
             .await
@@ -148,20 +172,30 @@ async fn shared_memory_over_the_pool_cap_is_a_clear_error() {
         .unwrap();
     let err = pool
         .call("double")
-        .args(&Array1 { array: &floats(200_000) })
+        .args(&Array1 {
+            array: &floats(200_000),
+        })
         .unwrap()
         .send_as::<NdArray>()
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::SharedMemoryCap { cap: 1_000_000, .. }), "{err}");
+    assert!(
+        matches!(err, Error::SharedMemoryCap { cap: 1_000_000, .. }),
+        "{err}"
+    );
     let held = pool.alloc_shared(600_000).unwrap();
-    assert!(matches!(pool.alloc_shared(600_000), Err(Error::SharedMemoryCap { .. })));
+    assert!(matches!(
+        pool.alloc_shared(600_000),
+        Err(Error::SharedMemoryCap { .. })
+    ));
     drop(held);
     assert_eq!(pool.shared_memory_in_use(), 0);
     // Under the cap it works.
     let doubled: NdArray = pool
         .call("double")
-        .args(&Array1 { array: &floats(50_000) })
+        .args(&Array1 {
+            array: &floats(50_000),
+        })
         .unwrap()
         .send_as()
         .await
@@ -203,7 +237,9 @@ async fn workers_killed_mid_transfer_leak_no_descriptor_and_no_mapping() {
         .unwrap();
     let warm: NdArray = pool
         .call("double")
-        .args(&Array1 { array: &floats(10_000) })
+        .args(&Array1 {
+            array: &floats(10_000),
+        })
         .unwrap()
         .send_as()
         .await
@@ -284,7 +320,9 @@ async fn an_arrow_batch_round_trips_through_pyarrow() {
         .unwrap();
         let doubled: Doubled = pool
             .call("arrow_double")
-            .args(&Batch { batch: &ArrowBatch::new(batch) })
+            .args(&Batch {
+                batch: &ArrowBatch::new(batch),
+            })
             .unwrap()
             .send_as()
             .await
@@ -294,10 +332,19 @@ async fn an_arrow_batch_round_trips_through_pyarrow() {
         let column = out.column_by_name("x").unwrap();
         let column = column.as_any().downcast_ref::<Float64Array>().unwrap();
         assert_eq!(column.len(), x.len());
-        assert!(column.values().iter().zip(&x).all(|(out, x)| *out == x * 2.0));
+        assert!(
+            column
+                .values()
+                .iter()
+                .zip(&x)
+                .all(|(out, x)| *out == x * 2.0)
+        );
         let names_back = out.column_by_name("name").unwrap();
         let names_back = names_back.as_any().downcast_ref::<StringArray>().unwrap();
-        assert_eq!(names_back.value(rows as usize - 1), names[rows as usize - 1]);
+        assert_eq!(
+            names_back.value(rows as usize - 1),
+            names[rows as usize - 1]
+        );
     }
     pool.shutdown().await;
 }

@@ -143,7 +143,9 @@ async fn ping_p50(pool: &Pool, iterations: usize) -> anyhow::Result<f64> {
     let mut samples = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let started = Instant::now();
-        pool.execute("ping", json!({})).await.context("ping failed")?;
+        pool.execute("ping", json!({}))
+            .await
+            .context("ping failed")?;
         samples.push(started.elapsed());
     }
     Ok(Latency::of_durations(&samples).p50_us)

@@ -147,7 +147,10 @@ fn print_large(report: &BenchReport) {
             if point.shared { "shared" } else { "inline" }
         );
     }
-    println!("{:<12} {:.1} ms (8 MB as a JSON list)", "json", large.json_list_8mb_ms);
+    println!(
+        "{:<12} {:.1} ms (8 MB as a JSON list)",
+        "json", large.json_list_8mb_ms
+    );
     let drift = large.ping_p50_us_after / large.ping_p50_us_before - 1.0;
     println!(
         "{:<12} p50 {:.1} µs before, {:.1} µs after ({:+.1}%, target <= {:.0}%) {}",
