@@ -113,8 +113,10 @@ impl<'de> Visitor<'de> for EntryVisitor {
             });
         }
         match (entry, shm, len) {
-            (entry, None, None) => Ok(entry
-                .unwrap_or_else(|| BufferEntry::Refused("an empty buffer entry".to_owned()))),
+            (entry, None, None) => {
+                Ok(entry
+                    .unwrap_or_else(|| BufferEntry::Refused("an empty buffer entry".to_owned())))
+            }
             (None, Some(Value::String(kind)), Some(len)) if kind == MEMFD => {
                 Ok(match len.as_u64() {
                     Some(len) => BufferEntry::Shm { len },
