@@ -261,4 +261,34 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn buffers_over_the_threshold_are_written_and_read_as_memfd_descriptors() {
+        let buffers = [Buffer::from(vec![1_u8; 3]), Buffer::from(vec![2_u8; 10])];
+        let mut json = Vec::new();
+        Encoding::Json
+            .encode_into(&WireBuffers(&buffers, Some(10)), &mut json)
+            .unwrap();
+        assert_eq!(json, br#"[{"base64":"AQEB"},{"shm":"memfd","len":10}]"#);
+        let back: Vec<BufferEntry> = serde_json::from_slice(&json).unwrap();
+        assert_eq!(back[1], BufferEntry::Shm { len: 10 });
+        // Without its memfd, a descriptor fails the frame's call.
+        assert!(
+            resolve(Some(back))
+                .unwrap_err()
+                .contains("without its memfd")
+        );
+        for odd in [
+            r#"[{"shm":"arena","len":10}]"#,
+            r#"[{"shm":"memfd","len":-1}]"#,
+            r#"[{"shm":"memfd"}]"#,
+            r#"[{"shm":"memfd","len":10,"base64":"AA=="}]"#,
+        ] {
+            let back: Vec<BufferEntry> = serde_json::from_str(odd).unwrap();
+            assert!(
+                matches!(back[0], BufferEntry::Refused(_)),
+                "{odd}: {back:?}"
+            );
+        }
+    }
 }
