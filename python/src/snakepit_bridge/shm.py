@@ -323,7 +323,7 @@ def stage(data: Any, owner: Any = None) -> dict[str, Any] | None:
 
 def take_staged() -> list[tuple[int, bool, Any]] | None:
     """The memfds staged on this thread for the message just encoded (and forget them)."""
-    pending = getattr(_staged, "fds", None)
+    pending: list[tuple[int, bool, Any]] | None = getattr(_staged, "fds", None)
     if not pending:
         return None
     _staged.fds = None
