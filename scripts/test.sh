@@ -41,6 +41,8 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check "msgpack>=1.0" "pytest>=7" "ruff>=0.4" "mypy>=1.8"
 # The original Snakepit's README data-science adapter (a source-compatibility test) needs these.
 .venv/bin/python -m pip install -q --disable-pip-version-check numpy pandas scikit-learn
+# Large data through shared memory: Arrow record batches (issue 17).
+.venv/bin/python -m pip install -q --disable-pip-version-check pyarrow
 # gRPC compatibility tests: versions the original's stubs run on unchanged, and grpcio-tools
 # to check our committed test stubs against proto/.
 .venv/bin/python -m pip install -q --disable-pip-version-check "grpcio==1.76.0" "grpcio-tools==1.76.0" "protobuf==6.33.6"

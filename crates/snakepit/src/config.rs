@@ -34,6 +34,14 @@ pub struct PoolConfig {
     pub stop_grace: Duration,
     /// The largest frame either side may send, in bytes. Default: 64 MiB.
     pub max_frame: usize,
+    /// The size from which a binary buffer travels as a sealed memfd instead of inline in
+    /// the frame. Default: [`DEFAULT_SHM_THRESHOLD`](crate::DEFAULT_SHM_THRESHOLD) (64 KiB).
+    pub shm_threshold: usize,
+    /// The most shared memory the pool holds at once (buffers received, allocated with
+    /// [`Pool::alloc_shared`](crate::Pool::alloc_shared) or being sent); past it a transfer
+    /// fails with [`Error::SharedMemoryCap`](crate::Error::SharedMemoryCap). Default:
+    /// [`DEFAULT_SHM_CAP`](crate::DEFAULT_SHM_CAP) (4 GiB).
+    pub shm_cap: usize,
     /// Whether the pool records its workers in the run registry and sweeps the orphans of
     /// dead runs at start. Default: on.
     pub registry: bool,
@@ -289,6 +297,8 @@ impl Default for PoolConfig {
             drain_timeout: Duration::from_secs(5),
             stop_grace: Duration::from_secs(2),
             max_frame: DEFAULT_MAX_FRAME,
+            shm_threshold: crate::shm::DEFAULT_SHM_THRESHOLD,
+            shm_cap: crate::shm::DEFAULT_SHM_CAP,
             registry: true,
             state_dir: None,
             instance_name: None,

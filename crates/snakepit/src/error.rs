@@ -116,6 +116,20 @@ pub enum Error {
     /// Bytes that are not a valid frame or message.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// Shared memory for large buffers would exceed the pool's cap
+    /// ([`PoolBuilder::shm_cap`](crate::PoolBuilder::shm_cap)); the call fails, nothing is
+    /// mapped.
+    #[error(
+        "shared memory cap reached: {requested} more bytes asked for, {in_use} of {cap} in use"
+    )]
+    SharedMemoryCap {
+        /// The bytes asked for.
+        requested: usize,
+        /// The bytes the pool already held.
+        in_use: usize,
+        /// The cap.
+        cap: usize,
+    },
     /// A message to send is larger than the maximum frame size.
     #[error("message of {size} bytes exceeds the maximum frame size of {max} bytes")]
     FrameTooLarge {

@@ -22,6 +22,7 @@ mod protocol;
 pub mod python;
 pub mod registry;
 pub mod session;
+mod shm;
 pub mod telemetry;
 pub mod tool;
 pub mod value;
@@ -44,5 +45,6 @@ pub use pool::{
 };
 pub use pools::{PoolStartError, Pools, PoolsBuilder};
 pub use protocol::{MAX_DEPTH, ParamSpec, ToolSpec};
+pub use shm::{DEFAULT_SHM_CAP, DEFAULT_SHM_THRESHOLD, SharedBuffer, SharedBufferMut};
 pub use worker::WorkerId;
 pub use worker::{UNLISTED_COMMAND, WorkerState};

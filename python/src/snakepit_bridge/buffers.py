@@ -32,6 +32,9 @@ __all__ = ["MARKER_KEY", "DTYPES", "resolve_message", "to_marker", "is_binary"]
 #: The reserved key of a buffer marker.
 MARKER_KEY = "__snakepit_buffer__"
 
+#: The reserved key of an Arrow value (``arrow.py``).
+ARROW_KEY = "__snakepit_arrow__"
+
 #: The dtypes of the wire, with their item size and ``struct`` format (``None``: the
 #: standard library has no format for it, so without numpy the value stays raw bytes).
 DTYPES: dict[str, tuple[int, str | None]] = {
@@ -84,6 +87,29 @@ def _entry(entry: Any, index: int) -> Any:
     raise ProtocolError(f"buffer {index} is a {type(entry).__name__}, not bytes or base64")
 
 
+def _is_shm(entry: Any) -> bool:
+    return type(entry) is dict and "shm" in entry
+
+
+def _shared_entries(entries: list[Any]) -> list[Any]:
+    """Map the memfds of a message's shared-memory descriptors (``shm.py``), in order."""
+    lengths = []
+    for index, entry in enumerate(entries):
+        if _is_shm(entry):
+            length = entry.get("len")
+            if entry.get("shm") != "memfd" or type(length) is not int or length < 0:
+                raise ProtocolError(f"buffer {index} is an unknown shared-memory descriptor")
+            lengths.append(length)
+    if not lengths:
+        return []
+    from . import shm
+
+    chan = shm.channel()
+    if chan is None:
+        raise ProtocolError("a message names shared buffers, but this worker has no fd channel")
+    return list(chan.receive_buffers(lengths))
+
+
 def _array(data: Any, dtype: Any, shape: Any) -> Any:
     if not isinstance(dtype, str) or dtype not in DTYPES:
         raise ProtocolError(f"a buffer marker names an unknown dtype {dtype!r}")
@@ -100,6 +126,11 @@ def _array(data: Any, dtype: Any, shape: Any) -> Any:
         )
     numpy = numpy_module()
     if numpy is not None and dtype != "bfloat16":
+        from .shm import SharedMap, as_array
+
+        if isinstance(data, SharedMap):
+            # A view of the mapping itself: ``arr.base`` is the mapping.
+            return as_array(data, dtype, shape)
         return numpy.frombuffer(data, dtype=numpy.dtype(dtype).newbyteorder("<")).reshape(shape)
     view: Any = memoryview(data)
     if fmt is None or sys.byteorder != "little" or count == 0:
@@ -121,13 +152,28 @@ def _decode(marker: dict[str, Any], buffers: list[Any]) -> Any:
         raise ProtocolError(f"a buffer marker points at {target!r}")
     if "dtype" in marker or "shape" in marker:
         return _array(data, marker.get("dtype"), marker.get("shape"))
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        # A shared mapping: a read-only view of it, not a copy.
+        return memoryview(data)
     return data
 
 
+def _arrow(holder: dict[str, Any], buffers: list[Any]) -> Any:
+    from . import arrow
+
+    marker = holder[arrow.ARROW_KEY]
+    if type(marker) is not dict or MARKER_KEY not in marker:
+        raise ProtocolError("an Arrow value does not hold a buffer marker")
+    return arrow.decode(_decode(marker, buffers))
+
+
 def decode_markers(value: Any, buffers: list[Any]) -> Any:
-    """``value`` with every buffer marker replaced by the data it points at."""
+    """``value`` with every buffer marker replaced by the data it points at (and every
+    Arrow value by a ``pyarrow`` batch or table, ``arrow.py``)."""
     if type(value) is dict and MARKER_KEY in value:
         return _decode(value, buffers)
+    if type(value) is dict and ARROW_KEY in value:
+        return _arrow(value, buffers)
     stack = [value]
     while stack:
         item = stack.pop()
@@ -136,6 +182,8 @@ def decode_markers(value: Any, buffers: list[Any]) -> Any:
                 if type(child) is dict:
                     if MARKER_KEY in child:
                         item[key] = _decode(child, buffers)
+                    elif ARROW_KEY in child:
+                        item[key] = _arrow(child, buffers)
                     else:
                         stack.append(child)
                 elif type(child) is list:
@@ -145,6 +193,8 @@ def decode_markers(value: Any, buffers: list[Any]) -> Any:
                 if type(child) is dict:
                     if MARKER_KEY in child:
                         item[position] = _decode(child, buffers)
+                    elif ARROW_KEY in child:
+                        item[position] = _arrow(child, buffers)
                     else:
                         stack.append(child)
                 elif type(child) is list:
@@ -160,7 +210,11 @@ def resolve_message(message: dict[str, Any]) -> dict[str, Any]:
     entries = message.pop("buffers")
     if type(entries) is not list:
         raise ProtocolError(f"a message's buffers are a {type(entries).__name__}, not a list")
-    buffers = [_entry(entry, index) for index, entry in enumerate(entries)]
+    shared = _shared_entries(entries)
+    buffers = [
+        shared.pop(0) if _is_shm(entry) else _entry(entry, index)
+        for index, entry in enumerate(entries)
+    ]
     for field in ("args", "result", "data"):
         if field in message:
             message[field] = decode_markers(message[field], buffers)
@@ -201,6 +255,13 @@ def to_marker(value: Any, json: bool, buffers: list[Any]) -> dict[str, Any]:
             array = array.copy(order="C")
         data = memoryview(array.reshape(-1).view(numpy.uint8))
         marker = {MARKER_KEY: len(buffers), "dtype": array.dtype.name, "shape": list(array.shape)}
+    from .shm import stage
+
+    # An array in shared memory (ctx.alloc_array) goes as its own memfd, not a copy.
+    descriptor = stage(data, value)
+    if descriptor is not None:
+        buffers.append(descriptor)
+        return marker
     if json:
         buffers.append({"base64": base64.b64encode(data).decode("ascii")})
     else:

@@ -30,10 +30,13 @@ import math
 import sys
 from typing import Any
 
+from .arrow import ARROW_KEY, is_arrow
+from .arrow import encode as encode_arrow
 from .buffers import is_binary, to_marker
 from .depth import MAX_DEPTH, exceeds, may_exceed
 from .errors import DepthLimitExceeded, SerializationError
 from .protocol import encode
+from .shm import discard_staged
 
 __all__ = ["MAX_DEPTH", "SerializationError", "encode_lenient", "encode_plain", "to_wire"]
 
@@ -106,6 +109,8 @@ def _scalar(value: Any, json: bool, buffers: list[Any] | None = None) -> Any:
         return _text(str(value))
     if buffers is not None and is_binary(value):
         return to_marker(value, json, buffers)
+    if buffers is not None and is_arrow(value):
+        return {ARROW_KEY: to_marker(encode_arrow(value), json, buffers)}
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
         if json:
@@ -273,16 +278,19 @@ def encode_lenient(
         try:
             converted[field] = to_wire(message[field], encoding, max_frame, buffers)
         except (SerializationError, DepthLimitExceeded) as exc:
+            discard_staged()
             raise type(exc)(f"{what} {exc}") from None
         if buffers:
             converted["buffers"] = buffers
         try:
             payload = encode(converted, encoding)
         except Exception as exc:
+            discard_staged()
             raise SerializationError(
                 f"{what} cannot be encoded as {encoding}: {type(exc).__name__}: {exc}"
             ) from None
     if len(payload) > max_frame:
+        discard_staged()
         raise SerializationError(
             f"{what} is {len(payload)} bytes, over the maximum frame size of {max_frame} bytes"
         )

@@ -28,6 +28,7 @@ from .drive import DRIVEN, drive_result
 from .errors import Cancelled, DepthLimitExceeded, LinkClosed, ProtocolError, error_payload
 from .log import log
 from .protocol import QUIET_KINDS, decode, message_kind
+from .shm import take_staged
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -260,7 +261,11 @@ class InlineServer:
             f"the arguments of host tool {tool!r}",
         )
         self._open_refs.add(ref)
-        link.send_payload(payload)
+        staged = take_staged()
+        if staged:
+            link.write_with_fds(len(payload).to_bytes(4, "big") + payload, staged)
+        else:
+            link.send_payload(payload)
         return ref
 
     def _end_host_call(self, ref: int) -> None:

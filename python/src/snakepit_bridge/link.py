@@ -170,6 +170,20 @@ class Link:
             self.closed = True
             raise LinkClosed(str(exc)) from None
 
+    def write_with_fds(self, data: bytes, staged: list[Any]) -> None:
+        """Send the memfds ``staged`` for a frame on the fd channel, then the frame ``data``,
+        as one unit (``shm.py``): no other frame's descriptors can come between."""
+        from .shm import send_staged
+
+        lock = self._write_lock
+        if lock is not None:
+            with lock:
+                send_staged(staged)
+                self._write(data)
+            return
+        send_staged(staged)
+        self._write(data)
+
     def send_payload(self, payload: bytes) -> None:
         """Frame and write one encoded payload."""
         self.write_raw(len(payload).to_bytes(4, "big") + payload)

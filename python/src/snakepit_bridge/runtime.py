@@ -44,6 +44,7 @@ from .errors import (
 from .link import Link
 from .log import log
 from .protocol import message_kind
+from .shm import take_staged
 
 if TYPE_CHECKING:
     import asyncio
@@ -367,6 +368,7 @@ class Runtime:
         message = {"kind": "result", "id": call.id, "success": True, "result": result}
         link = self.link
         payload = encode_plain(message, "result", link.encoding, link.reader.max_frame)
+        staged = None
         if payload is None:
             try:
                 what = f"the result of tool {call.command!r}"
@@ -374,7 +376,11 @@ class Runtime:
             except (SerializationError, DepthLimitExceeded) as exc:
                 self.send_error(call.id, error_payload(exc))
                 return
-        link.write_raw(len(payload).to_bytes(4, "big") + payload)
+            staged = take_staged()
+        if staged:
+            link.write_with_fds(len(payload).to_bytes(4, "big") + payload, staged)
+        else:
+            link.write_raw(len(payload).to_bytes(4, "big") + payload)
 
     def send_lenient(self, message: dict[str, Any], field: str, what: str) -> None:
         """Encode and write ``message``, converting its ``field`` if the wire cannot carry it.
@@ -387,6 +393,10 @@ class Runtime:
         payload = encode_plain(message, field, link.encoding, link.reader.max_frame)
         if payload is None:
             payload = encode_lenient(message, field, link.encoding, link.max_frame, what)
+            staged = take_staged()
+            if staged:
+                link.write_with_fds(len(payload).to_bytes(4, "big") + payload, staged)
+                return
         link.write_raw(len(payload).to_bytes(4, "big") + payload)
 
     def send_error(self, call_id: Any, payload: dict[str, Any]) -> None:

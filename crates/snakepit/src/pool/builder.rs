@@ -96,6 +96,19 @@ impl PoolBuilder {
         self
     }
 
+    /// The size from which binary buffers travel in shared memory (a sealed memfd) instead
+    /// of inline in the frame.
+    pub fn shm_threshold(mut self, bytes: usize) -> Self {
+        self.config.shm_threshold = bytes;
+        self
+    }
+
+    /// The most shared memory the pool holds at once.
+    pub fn shm_cap(mut self, bytes: usize) -> Self {
+        self.config.shm_cap = bytes;
+        self
+    }
+
     /// Which crashed calls are retried, how often, with what backoff.
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.config.retry = retry;
@@ -205,6 +218,10 @@ impl PoolBuilder {
             OsString::from("SNAKEPIT_CAPACITY"),
             OsString::from(self.config.profile.capacity().to_string()),
         ));
+        env.push((
+            OsString::from("SNAKEPIT_SHM_THRESHOLD"),
+            OsString::from(self.config.shm_threshold.to_string()),
+        ));
         let zygote = match command.zygote {
             Some(zygote) => {
                 let mut zygote_env = zygote.env;
@@ -240,6 +257,8 @@ impl PoolBuilder {
             startup_timeout: self.config.startup_timeout,
             max_frame: self.config.max_frame,
             max_capacity: self.config.profile.capacity(),
+            shm: crate::shm::Budget::new(self.config.shm_cap),
+            shm_threshold: self.config.shm_threshold,
             run,
             zygote,
             host: None,

@@ -28,6 +28,7 @@ mod route;
 mod scheduler;
 mod script;
 mod serial;
+mod shared_memory;
 mod stats;
 mod stream;
 mod typed_stream;

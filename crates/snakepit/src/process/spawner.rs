@@ -10,7 +10,7 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 
 use super::output::OutputTail;
 use super::reaper::Reaper;
-use super::unix::{LINK_FD, prepare_child};
+use super::unix::{LINK_FD, SHM_FD, prepare_child};
 use crate::error::{Error, Result};
 use crate::worker::WorkerId;
 
@@ -61,6 +61,8 @@ pub(crate) struct SpawnedProcess {
     pub(crate) pid: u32,
     pub(crate) reader: LinkReader,
     pub(crate) writer: LinkWriter,
+    /// The host's end of the worker's fd channel (shared memory), for a socketpair link.
+    pub(crate) shm: Option<OwnedFd>,
     pub(crate) output: OutputTail,
 }
 
@@ -111,6 +113,7 @@ struct Started {
     child: Child,
     pid: u32,
     host_end: Option<StdUnixStream>,
+    shm_end: Option<OwnedFd>,
     output: OutputTail,
 }
 
@@ -137,6 +140,15 @@ async fn start(mut request: SpawnRequest) -> Result<Started> {
         Some(_) => (None, child_end),
         None => (child_end, None),
     };
+    // A native worker gets a second socketpair for memfds (see `crate::shm`).
+    // A zygote (control link) gets none, so the workers it forks send buffers inline.
+    let (shm_end, shm_child_end) = match &child_end {
+        Some(_) if request.link == LinkMode::Socketpair => {
+            let (host, child) = crate::shm::pair()?;
+            (Some(host), Some(child))
+        }
+        _ => (None, None),
+    };
     let runtime = tokio::runtime::Handle::current();
     let (reply, spawned) = oneshot::channel();
     let program = request.program.clone();
@@ -144,8 +156,9 @@ async fn start(mut request: SpawnRequest) -> Result<Started> {
     let job: Job = Box::new(move || {
         // The child end must stay open until the fork is done, so it moves into the job.
         let _runtime = runtime.enter();
-        let outcome = spawn_here(&job_request, child_end.as_ref());
+        let outcome = spawn_here(&job_request, child_end.as_ref(), shm_child_end.as_ref());
         drop(child_end);
+        drop(shm_child_end);
         // The receiver is gone only when the caller stopped waiting; the child's kill-on-drop
         // then reaps it.
         let _unwanted = reply.send(outcome);
@@ -181,6 +194,7 @@ async fn start(mut request: SpawnRequest) -> Result<Started> {
         child,
         pid,
         host_end,
+        shm_end,
         output,
     })
 }
@@ -196,6 +210,7 @@ pub(crate) async fn spawn(request: SpawnRequest) -> Result<SpawnedProcess> {
         mut child,
         pid,
         host_end,
+        shm_end,
         output,
     } = start(request).await?;
     let (reader, writer): (LinkReader, LinkWriter) = match host_end {
@@ -230,6 +245,7 @@ pub(crate) async fn spawn(request: SpawnRequest) -> Result<SpawnedProcess> {
         pid,
         reader,
         writer,
+        shm: shm_end,
         output,
     })
 }
@@ -256,6 +272,7 @@ pub(crate) async fn spawn_control(mut request: SpawnRequest) -> Result<Controlle
         pid,
         host_end,
         output,
+        ..
     } = start(request).await?;
     let control = host_end.ok_or_else(|| Error::Io {
         context: "a zygote needs a control socket".to_owned(),
@@ -292,6 +309,7 @@ pub(crate) async fn spawn_std_link(request: SpawnRequest) -> Result<StdLinkedPro
         pid,
         host_end,
         output,
+        ..
     } = start(request).await?;
     drop(output);
     let link = host_end.ok_or_else(|| Error::Io {
@@ -305,7 +323,11 @@ pub(crate) async fn spawn_std_link(request: SpawnRequest) -> Result<StdLinkedPro
     clippy::disallowed_methods,
     reason = "this is the one place that creates worker processes"
 )]
-fn spawn_here(request: &SpawnRequest, child_end: Option<&StdUnixStream>) -> io::Result<Child> {
+fn spawn_here(
+    request: &SpawnRequest,
+    child_end: Option<&StdUnixStream>,
+    shm_end: Option<&OwnedFd>,
+) -> io::Result<Child> {
     let mut command = tokio::process::Command::new(&request.program);
     command
         .args(&request.args)
@@ -322,6 +344,9 @@ fn spawn_here(request: &SpawnRequest, child_end: Option<&StdUnixStream>) -> io::
             if child_end.is_some() {
                 command.env("SNAKEPIT_FD", LINK_FD.to_string());
             }
+            if shm_end.is_some() {
+                command.env("SNAKEPIT_SHM_FD", SHM_FD.to_string());
+            }
             command.stdin(Stdio::null()).stdout(Stdio::piped());
         }
         LinkMode::Stdio => {
@@ -331,6 +356,7 @@ fn spawn_here(request: &SpawnRequest, child_end: Option<&StdUnixStream>) -> io::
     prepare_child(
         &mut command,
         child_end.map(AsRawFd::as_raw_fd),
+        shm_end.map(AsRawFd::as_raw_fd),
         std::process::id(),
     );
     command.spawn()

@@ -15,9 +15,12 @@ use nix::unistd::Pid;
 
 /// The descriptor number a native worker finds its link on.
 pub(super) const LINK_FD: RawFd = 3;
+/// The descriptor number a native worker finds its fd channel on (`SNAKEPIT_SHM_FD`).
+pub(super) const SHM_FD: RawFd = 4;
 
 /// Prepares the child between `fork` and `exec`. `link_fd` is the child's end of the link,
-/// when the worker has a native link; `host_pid` is the host's process id.
+/// when the worker has a native link, `shm_fd` the child's end of its fd channel;
+/// `host_pid` is the host's process id.
 #[expect(
     unsafe_code,
     reason = "pre_exec is the only way to arm the parent-death signal and place the link fd; \
@@ -26,6 +29,7 @@ pub(super) const LINK_FD: RawFd = 3;
 pub(super) fn prepare_child(
     command: &mut tokio::process::Command,
     link_fd: Option<RawFd>,
+    shm_fd: Option<RawFd>,
     host_pid: u32,
 ) {
     let host_pid = libc::pid_t::try_from(host_pid).unwrap_or(libc::pid_t::MAX);
@@ -44,6 +48,18 @@ pub(super) fn prepare_child(
             }
             #[cfg(not(target_os = "linux"))]
             let _ = host_pid;
+            // The fd channel first moves above both target numbers, so placing the link on
+            // 3 cannot overwrite it, and its final dup2 onto 4 always clears close-on-exec.
+            let shm_fd = match shm_fd {
+                Some(fd) => {
+                    let moved = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, SHM_FD + 1);
+                    if moved < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Some(moved)
+                }
+                None => None,
+            };
             if let Some(fd) = link_fd {
                 if fd == LINK_FD {
                     let flags = libc::fcntl(fd, libc::F_GETFD);
@@ -53,6 +69,11 @@ pub(super) fn prepare_child(
                 } else if libc::dup2(fd, LINK_FD) < 0 {
                     return Err(io::Error::last_os_error());
                 }
+            }
+            if let Some(fd) = shm_fd
+                && libc::dup2(fd, SHM_FD) < 0
+            {
+                return Err(io::Error::last_os_error());
             }
             Ok(())
         });

@@ -102,7 +102,7 @@ mod tests {
             correlation_id: None,
             traceparent: None,
             stream: None,
-            buffers: outgoing(&buffers),
+            buffers: outgoing(&buffers, None),
         };
         for encoding in [Encoding::Json, Encoding::MsgPack] {
             let (mut expected, mut actual) = (Vec::new(), Vec::new());
@@ -111,6 +111,6 @@ mod tests {
             assert_eq!(actual, expected, "{encoding}");
             assert_eq!(crate::protocol::decode(&actual).unwrap(), message);
         }
-        assert!(outgoing(&[]).is_none());
+        assert!(outgoing(&[], None).is_none());
     }
 }

@@ -21,15 +21,56 @@ use super::marker;
 /// (`{"__snakepit_buffer__": k}`) and its bytes go in the call's `buffers`; elsewhere it
 /// becomes the tagged form `{"__snakepit_buffer__": {"base64": ".."}}` (or a plain `bin` in
 /// a non-human-readable format). It deserializes from either form, and from raw bytes.
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Default)]
 pub struct Buffer {
     bytes: Bytes,
+    /// The sealed memfd the bytes live in, when they are in shared memory: such a buffer
+    /// goes to a worker as that memfd, without a copy.
+    shared: Option<crate::shm::SharedBuffer>,
+}
+
+impl PartialEq for Buffer {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for Buffer {}
+
+impl std::hash::Hash for Buffer {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.bytes.hash(state);
+    }
+}
+
+impl From<crate::shm::SharedBuffer> for Buffer {
+    /// A buffer over shared memory (no copy); sent to a worker as the same memfd.
+    fn from(shared: crate::shm::SharedBuffer) -> Self {
+        Self {
+            bytes: shared.bytes(),
+            shared: Some(shared),
+        }
+    }
 }
 
 impl Buffer {
     /// A buffer holding `bytes` (no copy).
     pub fn new(bytes: Bytes) -> Self {
-        Self { bytes }
+        Self {
+            bytes,
+            shared: None,
+        }
+    }
+
+    /// The shared memory the bytes live in, if they do.
+    pub(crate) fn shared(&self) -> Option<&crate::shm::SharedBuffer> {
+        self.shared.as_ref()
+    }
+
+    /// Whether the bytes live in shared memory (a sealed memfd): received from a worker
+    /// above the pool's threshold, or made with [`Pool::alloc_shared`](crate::Pool::alloc_shared).
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
     }
 
     /// A buffer over memory owned by `owner` (no copy); the owner is dropped with the last
@@ -38,9 +79,7 @@ impl Buffer {
     where
         T: AsRef<[u8]> + Send + 'static,
     {
-        Self {
-            bytes: Bytes::from_owner(owner),
-        }
+        Self::new(Bytes::from_owner(owner))
     }
 
     /// A copy of `data` in memory aligned to 8 bytes, so that any dtype can view it.

@@ -24,6 +24,8 @@
 //! ```
 
 mod array;
+#[cfg(feature = "arrow")]
+mod arrow;
 mod buffer;
 mod element;
 mod marker;
@@ -35,6 +37,8 @@ pub(crate) mod wire;
 
 pub use crate::session::Dtype;
 pub use array::NdArray;
+#[cfg(feature = "arrow")]
+pub use arrow::{ARROW_KEY, ArrowBatch};
 pub use buffer::Buffer;
 pub use element::Element;
 pub use marker::MARKER_KEY;

@@ -19,8 +19,26 @@ use super::marker::{from_base64, to_base64};
 pub(crate) enum BufferEntry {
     /// The bytes, inline in the frame.
     Inline(Buffer),
+    /// A shared-memory descriptor `{"shm": "memfd", "len": N}`: the bytes are in a memfd on
+    /// the fd channel. The supervisor replaces it with `Inline` (the mapping) or `Refused`
+    /// as soon as the frame is decoded (`crate::worker::shm`).
+    Shm {
+        /// The declared length in bytes.
+        len: u64,
+    },
     /// An entry that is not a buffer; it fails the frame's call (not the whole link).
     Refused(String),
+}
+
+/// The name of the memfd transport in a descriptor.
+const MEMFD: &str = "memfd";
+
+/// Writes a shared-memory descriptor.
+fn serialize_descriptor<S: Serializer>(len: u64, serializer: S) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(2))?;
+    map.serialize_entry("shm", MEMFD)?;
+    map.serialize_entry("len", &len)?;
+    map.end()
 }
 
 /// Writes `buffer` as one entry: `bin` in a binary format, `{"base64"}` in JSON.
@@ -38,6 +56,7 @@ impl Serialize for BufferEntry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Self::Inline(buffer) => serialize_entry(buffer, serializer),
+            Self::Shm { len } => serialize_descriptor(*len, serializer),
             Self::Refused(reason) => Err(serde::ser::Error::custom(reason)),
         }
     }
@@ -64,7 +83,17 @@ impl<'de> Visitor<'de> for EntryVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BufferEntry, A::Error> {
         let mut entry = None;
+        let (mut shm, mut len) = (None, None);
         while let Some(key) = map.next_key::<String>()? {
+            // A shared-memory descriptor: `shm` and `len`, checked once the map is read.
+            if entry.is_none() && key == "shm" && shm.is_none() {
+                shm = Some(map.next_value::<Value>()?);
+                continue;
+            }
+            if entry.is_none() && key == "len" && len.is_none() {
+                len = Some(map.next_value::<Value>()?);
+                continue;
+            }
             entry = Some(match (key.as_str(), entry) {
                 ("base64", None) => match map.next_value::<Value>()? {
                     Value::String(text) => match from_base64(&text) {
@@ -83,7 +112,24 @@ impl<'de> Visitor<'de> for EntryVisitor {
                 }
             });
         }
-        Ok(entry.unwrap_or_else(|| BufferEntry::Refused("an empty buffer entry".to_owned())))
+        match (entry, shm, len) {
+            (entry, None, None) => {
+                Ok(entry
+                    .unwrap_or_else(|| BufferEntry::Refused("an empty buffer entry".to_owned())))
+            }
+            (None, Some(Value::String(kind)), Some(len)) if kind == MEMFD => {
+                Ok(match len.as_u64() {
+                    Some(len) => BufferEntry::Shm { len },
+                    None => BufferEntry::Refused(
+                        "a shared-memory descriptor's `len` is not a size".to_owned(),
+                    ),
+                })
+            }
+            (Some(BufferEntry::Refused(reason)), _, _) => Ok(BufferEntry::Refused(reason)),
+            _ => Ok(BufferEntry::Refused(
+                "a buffer entry needs `base64`, or `shm`: \"memfd\" and `len`".to_owned(),
+            )),
+        }
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BufferEntry, A::Error> {
@@ -122,31 +168,42 @@ fn invalid(what: &str) -> BufferEntry {
     ))
 }
 
-/// A call's buffers as the `buffers` field of the frame that carries them.
+/// A call's buffers as the `buffers` field of the frame that carries them. With a
+/// shared-memory threshold, every buffer of at least that many bytes is written as a memfd
+/// descriptor (its memfd goes on the fd channel first, in the same order).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct WireBuffers<'a>(pub(crate) &'a [Buffer]);
+pub(crate) struct WireBuffers<'a>(pub(crate) &'a [Buffer], pub(crate) Option<usize>);
 
 impl Serialize for WireBuffers<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
         for buffer in self.0 {
-            seq.serialize_element(&Entry(buffer))?;
+            seq.serialize_element(&Entry(buffer, self.1))?;
         }
         seq.end()
     }
 }
 
-struct Entry<'a>(&'a Buffer);
+struct Entry<'a>(&'a Buffer, Option<usize>);
 
 impl Serialize for Entry<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serialize_entry(self.0, serializer)
+        match self.1 {
+            Some(threshold) if self.0.len() >= threshold => {
+                serialize_descriptor(u64::try_from(self.0.len()).unwrap_or(u64::MAX), serializer)
+            }
+            _ => serialize_entry(self.0, serializer),
+        }
     }
 }
 
-/// The `buffers` field for an outgoing frame: absent when there are none.
-pub(crate) fn outgoing(buffers: &[Buffer]) -> Option<WireBuffers<'_>> {
-    (!buffers.is_empty()).then_some(WireBuffers(buffers))
+/// The `buffers` field for an outgoing frame: absent when there are none. `shm_threshold`
+/// is set when the buffers from that size on go as memfds.
+pub(crate) fn outgoing(
+    buffers: &[Buffer],
+    shm_threshold: Option<usize>,
+) -> Option<WireBuffers<'_>> {
+    (!buffers.is_empty()).then_some(WireBuffers(buffers, shm_threshold))
 }
 
 /// The buffers of a received frame. An error says why an entry is unusable; it fails the
@@ -158,6 +215,9 @@ pub(crate) fn resolve(entries: Option<Vec<BufferEntry>>) -> Result<Vec<Buffer>, 
         .enumerate()
         .map(|(index, entry)| match entry {
             BufferEntry::Inline(buffer) => Ok(buffer),
+            BufferEntry::Shm { .. } => Err(format!(
+                "buffer {index}: a shared buffer came without its memfd"
+            )),
             BufferEntry::Refused(reason) => Err(format!("buffer {index}: {reason}")),
         })
         .collect()
@@ -173,12 +233,12 @@ mod tests {
         let buffers = [Buffer::from(vec![1_u8, 2, 3])];
         let mut msgpack = Vec::new();
         Encoding::MsgPack
-            .encode_into(&WireBuffers(&buffers), &mut msgpack)
+            .encode_into(&WireBuffers(&buffers, None), &mut msgpack)
             .unwrap();
         assert_eq!(msgpack, [0x91, 0xc4, 3, 1, 2, 3]);
         let mut json = Vec::new();
         Encoding::Json
-            .encode_into(&WireBuffers(&buffers), &mut json)
+            .encode_into(&WireBuffers(&buffers, None), &mut json)
             .unwrap();
         assert_eq!(json, br#"[{"base64":"AQID"}]"#);
         let back: Vec<BufferEntry> = serde_json::from_slice(&json).unwrap();
@@ -198,6 +258,36 @@ mod tests {
             assert!(
                 err.starts_with("buffer 0: ") && err.contains(reason),
                 "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn buffers_over_the_threshold_are_written_and_read_as_memfd_descriptors() {
+        let buffers = [Buffer::from(vec![1_u8; 3]), Buffer::from(vec![2_u8; 10])];
+        let mut json = Vec::new();
+        Encoding::Json
+            .encode_into(&WireBuffers(&buffers, Some(10)), &mut json)
+            .unwrap();
+        assert_eq!(json, br#"[{"base64":"AQEB"},{"shm":"memfd","len":10}]"#);
+        let back: Vec<BufferEntry> = serde_json::from_slice(&json).unwrap();
+        assert_eq!(back[1], BufferEntry::Shm { len: 10 });
+        // Without its memfd, a descriptor fails the frame's call.
+        assert!(
+            resolve(Some(back))
+                .unwrap_err()
+                .contains("without its memfd")
+        );
+        for odd in [
+            r#"[{"shm":"arena","len":10}]"#,
+            r#"[{"shm":"memfd","len":-1}]"#,
+            r#"[{"shm":"memfd"}]"#,
+            r#"[{"shm":"memfd","len":10,"base64":"AA=="}]"#,
+        ] {
+            let back: Vec<BufferEntry> = serde_json::from_str(odd).unwrap();
+            assert!(
+                matches!(back[0], BufferEntry::Refused(_)),
+                "{odd}: {back:?}"
             );
         }
     }

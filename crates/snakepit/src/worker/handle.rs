@@ -177,6 +177,12 @@ impl Worker {
     /// the frame written, it kills the worker.
     pub(crate) async fn start_call(&self, call: CallFrame<'_>) -> Result<InFlight> {
         let shared = self.shared();
+        // Buffers over the threshold go as memfds, prepared before the link is locked.
+        let memfds = if call.buffers.is_empty() {
+            None
+        } else {
+            shared.shm.plan(call.buffers)?
+        };
         let id = shared.next_id();
         let frame = CallOut {
             kind: (!shared.classic).then_some(Kind::Call),
@@ -196,7 +202,10 @@ impl Worker {
             correlation_id: call.correlation_id.filter(|_| !shared.classic),
             traceparent: call.traceparent.filter(|_| !shared.classic),
             stream: (!shared.classic && call.chunks.is_some()).then_some(true),
-            buffers: crate::value::wire::outgoing(call.buffers),
+            buffers: crate::value::wire::outgoing(
+                call.buffers,
+                memfds.as_ref().and_then(|_| shared.shm.threshold()),
+            ),
         };
         let mut writer = shared.writer.lock().await;
         let running = shared.running(call.command);
@@ -211,7 +220,15 @@ impl Worker {
             // Noting it costs less than asking whether output lines are logged at all.
             shared.output.set_call(frame.correlation_id);
         }
-        match shared.send_call_locked(&mut writer, &frame).await {
+        let sent = match &memfds {
+            None => shared.send_call_locked(&mut writer, &frame).await,
+            Some(memfds) => {
+                shared
+                    .send_call_with_fds_locked(&mut writer, &frame, memfds)
+                    .await
+            }
+        };
+        match sent {
             Ok(()) | Err(Error::Io { .. }) => {
                 registration.armed = false;
                 Ok(InFlight { id, reply })

@@ -113,6 +113,54 @@ impl LinkWriter {
         Ok(())
     }
 
+    /// Encodes a frame, sends `memfds` on the worker's fd channel, then writes the frame:
+    /// a frame that cannot be encoded sends no descriptors, so the channel stays in step.
+    ///
+    /// # Errors
+    ///
+    /// As [`LinkWriter::send`]; [`Error::Io`] when the fd channel is broken.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`LinkWriter::send`]: dropped after the descriptors went and before the whole
+    /// frame did, the worker is killed (`progress` counts the descriptors as written).
+    pub(super) async fn send_frame_with_fds<T: Serialize>(
+        &mut self,
+        frame: &T,
+        shm: &super::shm::WorkerShm,
+        memfds: &[crate::shm::SharedBuffer],
+        progress: &mut Progress,
+    ) -> Result<()> {
+        let frame = self.buffer.encode(frame, self.encoding, self.max_frame)?;
+        // One more unit than the frame: written once the descriptors are on the channel,
+        // so an abandoned write from then on counts as partial.
+        progress.total = frame.len() + 1;
+        progress.written = 0;
+        let fds: Vec<_> = memfds.iter().map(crate::shm::SharedBuffer::fd).collect();
+        shm.send_fds(&fds).await?;
+        progress.written = 1;
+        let mut written = 0;
+        while written < frame.len() {
+            let n = self
+                .sink
+                .write(&frame[written..])
+                .await
+                .map_err(|source| Error::Io {
+                    context: "could not write to the worker's link".to_owned(),
+                    source,
+                })?;
+            if n == 0 {
+                return Err(Error::Io {
+                    context: "the worker's link is closed".to_owned(),
+                    source: std::io::ErrorKind::WriteZero.into(),
+                });
+            }
+            written += n;
+            progress.written = written + 1;
+        }
+        Ok(())
+    }
+
     /// Tells the link no more frames come (the worker sees end-of-file).
     pub(super) async fn close(&mut self) {
         if let Err(err) = self.sink.shutdown().await {

@@ -14,6 +14,7 @@ mod link;
 mod pending;
 mod route;
 mod shared;
+mod shm;
 mod snapshot;
 mod start;
 mod state;

@@ -37,6 +37,11 @@ pub(super) fn route(shared: &Shared, payload: &[u8]) -> Result<Routed, String> {
             None => return Err(err.to_string()),
         },
     };
+    if message.buffers.is_some() {
+        // Memfds are taken off the fd channel now, for every frame that names them, so the
+        // channel stays in step with the link whatever happens to the frame next.
+        shared.shm.take_shared(&mut message);
+    }
     match message.kind() {
         Kind::Chunk => {
             let chunks = message.id.and_then(|id| shared.pending.chunks(id));

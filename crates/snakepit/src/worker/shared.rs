@@ -39,6 +39,8 @@ pub(super) struct Shared {
     pub(super) output: OutputTail,
     pub(super) run: Option<Arc<crate::registry::Run>>,
     pub(super) host: Option<Arc<dyn HostCalls>>,
+    /// The worker's fd channel and the pool's shared-memory budget.
+    pub(super) shm: super::shm::WorkerShm,
 }
 
 impl Shared {
@@ -106,6 +108,18 @@ impl Shared {
         self.write_locked(writer, Outgoing::Call(call)).await
     }
 
+    /// Writes a `call` frame whose buffers include `memfds`, sent on the fd channel right
+    /// before the frame; the writer is locked.
+    pub(super) async fn send_call_with_fds_locked(
+        &self,
+        writer: &mut LinkWriter,
+        call: &CallOut<'_>,
+        memfds: &[crate::shm::SharedBuffer],
+    ) -> Result<()> {
+        self.write_locked(writer, Outgoing::CallWithFds(call, memfds))
+            .await
+    }
+
     async fn write_locked(&self, writer: &mut LinkWriter, frame: Outgoing<'_>) -> Result<()> {
         let mut write = WriteGuard {
             shared: self,
@@ -115,6 +129,11 @@ impl Shared {
         let outcome = match frame {
             Outgoing::Message(message) => writer.send(message, &mut write.progress).await,
             Outgoing::Call(call) => writer.send_frame(call, &mut write.progress).await,
+            Outgoing::CallWithFds(call, memfds) => {
+                writer
+                    .send_frame_with_fds(call, &self.shm, memfds, &mut write.progress)
+                    .await
+            }
         };
         write.armed = false;
         if let Err(Error::Io { .. }) = &outcome {
@@ -136,6 +155,7 @@ impl Shared {
 enum Outgoing<'a> {
     Message(&'a Message),
     Call(&'a CallOut<'a>),
+    CallWithFds(&'a CallOut<'a>, &'a [crate::shm::SharedBuffer]),
 }
 
 /// Kills the worker when a write is dropped with part of a frame on the link.

@@ -44,6 +44,10 @@ pub(crate) struct WorkerSpec {
     /// The most calls at once the pool's profile gives a worker; a worker announcing more
     /// gets this many.
     pub(crate) max_capacity: usize,
+    /// The pool's shared-memory budget, shared by all its workers.
+    pub(crate) shm: crate::shm::Budget,
+    /// The size from which buffers travel as memfds.
+    pub(crate) shm_threshold: usize,
     /// The run registry entry the worker is recorded in.
     pub(crate) run: Option<Arc<Run>>,
     /// The host tools the worker's calls can use.
@@ -61,6 +65,8 @@ struct Started {
     writer: crate::process::LinkWriter,
     output: crate::process::OutputTail,
     exit: Exit,
+    /// The host's end of the fd channel; none for a forked worker (buffers go inline).
+    shm: Option<std::os::fd::OwnedFd>,
 }
 
 /// Forks the worker from the pool's zygote when it is alive, otherwise spawns it; a zygote
@@ -75,6 +81,7 @@ async fn launch(spec: &WorkerSpec, worker: WorkerId) -> Result<Started> {
                     writer: forked.writer,
                     output: forked.output,
                     exit: Exit::reported(forked.exit),
+                    shm: None,
                 });
             }
             Err(err) => {
@@ -102,6 +109,7 @@ async fn launch(spec: &WorkerSpec, worker: WorkerId) -> Result<Started> {
         pid,
         reader,
         writer,
+        shm,
         output,
     } = process;
     Ok(Started {
@@ -110,6 +118,7 @@ async fn launch(spec: &WorkerSpec, worker: WorkerId) -> Result<Started> {
         writer,
         output,
         exit: Exit::watch(child),
+        shm,
     })
 }
 
@@ -186,6 +195,11 @@ pub(crate) async fn start(
             output: process.output,
             run: spec.run.clone(),
             host: spec.host.clone(),
+            shm: super::shm::WorkerShm::new(
+                process.shm.take(),
+                spec.shm.clone(),
+                spec.shm_threshold,
+            ),
         });
         tracing::info!(%worker, pid = process.pid, capacity, "worker ready");
         let supervisor = Supervisor {

@@ -63,6 +63,7 @@ mod pools;
 mod profiles;
 mod queue;
 mod sessions;
+mod shm;
 mod shutdown;
 mod start;
 mod streams;

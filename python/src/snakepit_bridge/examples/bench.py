@@ -3,6 +3,7 @@
 ``ping`` for the call round trip, ``chunks`` for streaming, ``host_round_trips`` for host
 callbacks (it times them inside the worker, where the round trip starts and ends), and
 ``sleep_ms`` for an I/O-bound call (the profiles section).
+``double_shared`` / ``double_list`` for large data (numpy is imported only by the first).
 """
 
 from __future__ import annotations
@@ -50,3 +51,17 @@ class BenchAdapter(BaseAdapter):
     def describe(self, params: dict[str, Any]) -> dict[str, Any]:
         """Return the parameters, for checking the adapter loads."""
         return params
+
+    @tool
+    def double_shared(self, array: Any, ctx: CallContext) -> Any:
+        """``array * 2`` written into an array in shared memory (sent back without a copy)."""
+        import numpy
+
+        out = ctx.alloc_array(array.shape, array.dtype)
+        numpy.multiply(array, 2, out=out)
+        return out
+
+    @tool
+    def double_list(self, values: list[float]) -> list[float]:
+        """``values`` doubled, as a JSON list (the slow reference path for large data)."""
+        return [value * 2 for value in values]

@@ -21,6 +21,9 @@
 //!   pipelined floor, and an I/O-bound call with the process and the concurrent profile.
 //! - with `--peers`, [`peers`]: `ProcessPoolExecutor` and `multiprocessing.Pool` beside the
 //!   pool with the concurrent profile.
+//! - [`large`]: float64 arrays of 80 MB and 16 MiB through shared memory beside two
+//!   `memcpy`s, a size sweep across the threshold, the JSON-list path, and the `ping` p50
+//!   before and after.
 //! - [`telemetry`]: `ping` p50 with telemetry off and on (last: the recorder stays).
 //!
 //! With `--grpc TREE_DIR`, [`grpc`] alone runs instead: the native path beside the gRPC one.
@@ -32,6 +35,7 @@
 mod check;
 mod grpc;
 mod host_tool;
+mod large;
 mod node;
 mod only;
 mod peers;

@@ -24,6 +24,8 @@ pub(crate) struct BenchReport {
     pub(crate) stream: StreamFigures,
     /// Host tool round trips from a worker.
     pub(crate) host_tool: HostToolFigures,
+    /// Large arrays through shared memory.
+    pub(crate) large: super::large::LargeFigures,
     /// `ping` p50 with telemetry off and on.
     pub(crate) telemetry: super::telemetry::TelemetryFigures,
     /// The concurrent profile beside the pipelined floor, and I/O-bound calls per profile.

@@ -66,6 +66,9 @@ async fn measure(
     let host_tool = host_tool::measure(&python, iterations)
         .await
         .context("the host tool benchmark failed")?;
+    let large = super::large::measure(&python, iterations)
+        .await
+        .context("the large-data benchmark failed")?;
     let node = super::node::measure(iterations).await?;
     let start = super::start::measure(&python, rounds)
         .await
@@ -92,6 +95,7 @@ async fn measure(
         sessions,
         stream,
         host_tool,
+        large,
         node,
         start,
         profiles,

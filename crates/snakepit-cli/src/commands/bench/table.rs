@@ -17,6 +17,7 @@ pub(super) fn print(report: &BenchReport, iterations: usize) {
     print_sessions(report, &ping_p50);
     print_stream(report, iterations);
     print_host_tool(report, iterations, &ping_p50);
+    print_large(report);
     super::node::print(report.node.as_ref(), iterations);
     super::start::print(&report.start, report.rounds);
     super::profiles::print(&report.profiles, iterations);
@@ -121,6 +122,48 @@ fn print_host_tool(report: &BenchReport, iterations: usize, ping_p50: &str) {
     println!(
         "{:<12} p50 {:.1} µs, p99 {:.1} µs (plain ping p50 {ping_p50} µs)",
         "round trip", host_tool.p50_us, host_tool.p99_us,
+    );
+}
+
+fn print_large(report: &BenchReport) {
+    use super::large::{TARGET_PING_DRIFT, TARGET_ROUNDTRIP_RATIO};
+    let large = &report.large;
+    println!("\nlarge data: float64 host -> worker (arr * 2 into ctx.alloc_array) -> host");
+    println!(
+        "{:<12} {:.1} ms, two memcpys {:.1} ms: {:.2}x (target <= {TARGET_ROUNDTRIP_RATIO}x) {}",
+        "80 MB",
+        large.roundtrip_80mb_ms,
+        large.memcpy2_80mb_ms,
+        large.roundtrip_ratio,
+        verdict(large.roundtrip_ratio <= TARGET_ROUNDTRIP_RATIO),
+    );
+    println!("{:<12} {:.1} ms", "16 MiB", large.roundtrip_16mib_ms);
+    println!(
+        "{:<12} fresh memfd {:.1} ms, reused mapping {:.1} ms (80 MB fill)",
+        "alloc", large.fresh_fill_80mb_ms, large.reused_fill_80mb_ms
+    );
+    for point in &large.sweep {
+        println!(
+            "{:<12} {:>9} B {:>9.3} ms {}",
+            "sweep",
+            point.bytes,
+            point.ms,
+            if point.shared { "shared" } else { "inline" }
+        );
+    }
+    println!(
+        "{:<12} {:.1} ms (8 MB as a JSON list)",
+        "json", large.json_list_8mb_ms
+    );
+    let drift = large.ping_p50_us_after / large.ping_p50_us_before - 1.0;
+    println!(
+        "{:<12} p50 {:.1} µs before, {:.1} µs after ({:+.1}%, target <= {:.0}%) {}",
+        "ping",
+        large.ping_p50_us_before,
+        large.ping_p50_us_after,
+        drift * 100.0,
+        TARGET_PING_DRIFT * 100.0,
+        verdict(drift <= TARGET_PING_DRIFT),
     );
 }
 

@@ -1,0 +1,153 @@
+//! A worker's side of shared memory: its fd channel and the pool's budget, and the two
+//! operations frames with memfd buffers need: send the descriptors before the frame (under
+//! the writer lock), take them when a frame names them.
+
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use crate::error::{Error, Result};
+use crate::protocol::Message;
+use crate::shm::{Budget, FdChannel, SharedBuffer};
+use crate::value::Buffer;
+use crate::value::wire::BufferEntry;
+
+/// A worker's fd channel (none for classic and gRPC workers), the pool's budget and the
+/// size from which buffers travel as memfds.
+#[derive(Debug)]
+pub(crate) struct WorkerShm {
+    channel: Option<FdChannel>,
+    budget: Budget,
+    threshold: usize,
+}
+
+impl WorkerShm {
+    /// Wraps the host's end of the fd channel; a channel that cannot be registered leaves
+    /// the worker without shared memory (buffers then travel inline).
+    pub(super) fn new(host_end: Option<OwnedFd>, budget: Budget, threshold: usize) -> Self {
+        let channel = host_end.and_then(|fd| match FdChannel::new(fd) {
+            Ok(channel) => Some(channel),
+            Err(err) => {
+                tracing::warn!(error = %err, "no fd channel; large buffers travel inline");
+                None
+            }
+        });
+        Self {
+            channel,
+            budget,
+            threshold,
+        }
+    }
+
+    /// The threshold to write a frame's buffers with, when this worker takes memfds.
+    pub(crate) fn threshold(&self) -> Option<usize> {
+        self.channel.as_ref().map(|_| self.threshold)
+    }
+
+    /// The memfds for the buffers of an outgoing frame that travel in shared memory (those
+    /// of at least the threshold, in order): a buffer already in shared memory goes as its
+    /// own memfd, any other is copied once into a new sealed one. `None` when no buffer
+    /// travels in shared memory.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SharedMemoryCap`] over the pool's cap, [`Error::Io`] when a memfd cannot be
+    /// made.
+    pub(crate) fn plan(&self, buffers: &[Buffer]) -> Result<Option<Vec<SharedBuffer>>> {
+        let Some(threshold) = self.threshold() else {
+            return Ok(None);
+        };
+        let mut shared = Vec::new();
+        for buffer in buffers.iter().filter(|buffer| buffer.len() >= threshold) {
+            shared.push(match buffer.shared() {
+                Some(region) => region.clone(),
+                None => self.share(buffer)?,
+            });
+        }
+        Ok((!shared.is_empty()).then_some(shared))
+    }
+
+    /// Replaces the shared-memory descriptors of a received frame by their mappings: takes
+    /// the frame's packet from the fd channel, checks and maps each memfd. Called for every
+    /// frame with `buffers` as soon as it is decoded, whether or not anyone waits for it,
+    /// so the channel stays in step with the link. On error every descriptor becomes
+    /// [`BufferEntry::Refused`], which fails the frame's call.
+    pub(super) fn take_shared(&self, message: &mut Message) {
+        let Some(entries) = message.buffers.as_mut() else {
+            return;
+        };
+        let lens: Vec<usize> = entries
+            .iter()
+            .filter_map(|entry| match entry {
+                BufferEntry::Shm { len } => Some(usize::try_from(*len).unwrap_or(usize::MAX)),
+                _ => None,
+            })
+            .collect();
+        if lens.is_empty() {
+            return;
+        }
+        match self.receive(&lens) {
+            Ok(mapped) => {
+                let mut mapped = mapped.into_iter();
+                for entry in entries.iter_mut() {
+                    if matches!(entry, BufferEntry::Shm { .. })
+                        && let Some(region) = mapped.next()
+                    {
+                        *entry = BufferEntry::Inline(Buffer::from(region));
+                    }
+                }
+            }
+            Err(err) => {
+                let reason = err.to_string();
+                for entry in entries.iter_mut() {
+                    if matches!(entry, BufferEntry::Shm { .. }) {
+                        *entry = BufferEntry::Refused(reason.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies `data` into a sealed memfd to send (for a buffer that is not in shared memory
+    /// yet).
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedBuffer::copy_from`].
+    pub(crate) fn share(&self, data: &[u8]) -> Result<SharedBuffer> {
+        SharedBuffer::copy_from(data, &self.budget)
+    }
+
+    /// Sends the descriptors of the frame about to be written; only the link writer calls
+    /// it, with the link locked, so no other frame's descriptors can come between.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Protocol`] when the worker has no fd channel or the frame carries too many
+    /// buffers; [`Error::Io`] when the channel is broken.
+    pub(super) async fn send_fds(&self, fds: &[BorrowedFd<'_>]) -> Result<()> {
+        match &self.channel {
+            Some(channel) => channel.send(fds).await,
+            None => Err(no_channel()),
+        }
+    }
+
+    /// Takes the descriptors of a frame that names memfd buffers of `lens` bytes, checks
+    /// each (sealed memfd of exactly that size) and maps it. On any error every descriptor
+    /// of the frame is closed and nothing stays mapped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Protocol`] as [`FdChannel::receive`] and [`SharedBuffer::receive`] say;
+    /// [`Error::SharedMemoryCap`] over the pool's cap.
+    pub(super) fn receive(&self, lens: &[usize]) -> Result<Vec<SharedBuffer>> {
+        let channel = self.channel.as_ref().ok_or_else(no_channel)?;
+        let fds = channel.receive(lens.len())?;
+        fds.into_iter()
+            .zip(lens)
+            .map(|(fd, len)| SharedBuffer::receive(fd, *len, &self.budget))
+            .collect()
+    }
+}
+
+fn no_channel() -> Error {
+    Error::Protocol("this worker has no fd channel for shared buffers".to_owned())
+}
