@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use super::tensor::infer_shape;
 use super::variable::variable_not_found;
 use super::{Dtype, SessionError, SessionStore, Variable, VariableSpec, validate};
 use crate::value::{MARKER_KEY, NdArray};
@@ -121,19 +122,6 @@ fn check_array(spec: &VariableSpec, array: &NdArray) -> Result<(), String> {
         }
         _ => Ok(()),
     }
-}
-
-fn infer_shape(value: &Value) -> Vec<usize> {
-    let mut shape = Vec::new();
-    let mut level = value;
-    while let Some(items) = level.as_array() {
-        shape.push(items.len());
-        match items.first() {
-            Some(first) => level = first,
-            None => break,
-        }
-    }
-    shape
 }
 
 /// Packs validated nested lists of numbers (C order) into an array of `dtype`.

@@ -43,7 +43,8 @@ pub(super) fn check_tensor(
         .map_err(|reason| format!("tensor does not fit shape {shape:?}: {reason}"))
 }
 
-fn infer_shape(value: &Value) -> Vec<usize> {
+/// The shape of nested lists, read along the first element of each level.
+pub(super) fn infer_shape(value: &Value) -> Vec<usize> {
     let mut shape = Vec::new();
     let mut level = value;
     while let Some(items) = level.as_array() {
