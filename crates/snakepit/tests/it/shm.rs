@@ -1,7 +1,8 @@
 //! Shared memory through a real Python worker: buffers over the threshold travel as sealed
 //! memfds both ways, Python gets read-only views, a tool's `ctx.alloc_array` result and a
 //! host `alloc_shared` buffer go without a copy, hostile memfds fail only their call, the
-//! cap holds, and 200 workers killed mid-transfer leak no descriptor and no mapping.
+//! cap holds, 200 workers killed mid-transfer leak no descriptor and no mapping, and workers
+//! forked from a zygote have the fd channel too.
 
 use std::time::{Duration, Instant};
 
@@ -348,5 +349,46 @@ async fn an_arrow_batch_round_trips_through_pyarrow() {
             names[rows as usize - 1]
         );
     }
+    pool.shutdown().await;
+}
+
+/// The parent pid of a live process, from `/proc`.
+fn parent_of(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let (_, rest) = stat.rsplit_once(')').unwrap();
+    rest.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn zygote_forked_workers_get_the_fd_channel_both_ways() {
+    let adapter = shm_adapter().preload(["numpy"]);
+    let pool = support::builder(adapter, 1).start().await.unwrap();
+    let pids = pool.worker_pids();
+    assert_eq!(pids.len(), 1);
+    assert_ne!(
+        parent_of(pids[0]),
+        std::process::id(),
+        "the worker was spawned, not forked from the zygote"
+    );
+    let over = describe(&pool, &floats(100_000)).await;
+    assert_eq!(over, json!({"shared": true, "writeable": false}));
+    let under = describe(&pool, &floats(8191)).await;
+    assert_eq!(under["shared"], json!(false));
+    let input = floats(1_000_000);
+    let doubled: NdArray = pool
+        .call("double")
+        .args(&Array1 { array: &input })
+        .unwrap()
+        .send_as()
+        .await
+        .unwrap();
+    assert!(doubled.data().is_shared(), "the result came inline");
+    let expected: Vec<f64> = input
+        .as_slice::<f64>()
+        .unwrap()
+        .iter()
+        .map(|x| x * 2.0)
+        .collect();
+    assert_eq!(doubled.as_slice::<f64>().unwrap(), &expected[..]);
     pool.shutdown().await;
 }
