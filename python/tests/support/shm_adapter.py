@@ -1,6 +1,7 @@
 """A test adapter for shared memory (the Rust tests in ``tests/it/shm.rs`` drive it): tools
 that report whether inputs arrived as views of a memfd, return arrays allocated in shared
-memory, and hostile tools that send bad memfds or die in the middle of a transfer."""
+memory, a tool reporting how a host tool's answer arrived, and hostile tools that send bad
+memfds or die in the middle of a transfer."""
 
 from __future__ import annotations
 
@@ -141,3 +142,10 @@ class ShmAdapter(BaseAdapter):
             {"x": pyarrow.compute.multiply(batch["x"], 2), "name": batch["name"]}
         )
         return {"type": type(batch).__name__, "batch": doubled}
+
+    @tool
+    def host_describe(self, name: str, array: Any, ctx: CallContext) -> dict[str, Any]:
+        """Send ``array`` to host tool ``name``; how its answer arrived, and the answer's sum."""
+        _restore()
+        answer = ctx.call_host_tool(name, value=array)
+        return {**self.describe(answer), "sum": float(numpy.sum(answer))}

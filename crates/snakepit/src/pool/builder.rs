@@ -234,6 +234,10 @@ impl PoolBuilder {
                     OsString::from("SNAKEPIT_CAPACITY"),
                     OsString::from(self.config.profile.capacity().to_string()),
                 ));
+                zygote_env.push((
+                    OsString::from("SNAKEPIT_SHM_THRESHOLD"),
+                    OsString::from(self.config.shm_threshold.to_string()),
+                ));
                 Some(
                     crate::zygote::Zygote::start(&crate::zygote::ZygoteSpec {
                         program: zygote.program,

@@ -141,7 +141,8 @@ async fn start(mut request: SpawnRequest) -> Result<Started> {
         None => (child_end, None),
     };
     // A native worker gets a second socketpair for memfds (see `crate::shm`).
-    // A zygote (control link) gets none, so the workers it forks send buffers inline.
+    // A zygote (control link) gets none: each worker it forks gets its own with the fork
+    // request (`crate::zygote::fork_worker`).
     let (shm_end, shm_child_end) = match &child_end {
         Some(_) if request.link == LinkMode::Socketpair => {
             let (host, child) = crate::shm::pair()?;

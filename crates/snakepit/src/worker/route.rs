@@ -123,7 +123,7 @@ fn too_deep(shared: &Shared, scan: &Scan) -> Result<Routed, String> {
                 "DepthLimitExceeded",
                 format!("host call arguments nest deeper than {MAX_DEPTH} levels"),
             );
-            let reply = host_reply(Some(id), scan.reference, Err(failure));
+            let reply = host_reply(Some(id), scan.reference, Err(failure), None);
             Ok(Routed::HostCall(Box::new(reply)))
         }
         _ => {
@@ -133,11 +133,13 @@ fn too_deep(shared: &Shared, scan: &Scan) -> Result<Routed, String> {
     }
 }
 
-/// The `host_result` frame answering a host call.
+/// The `host_result` frame answering a host call; with `shm_threshold`, the result's
+/// buffers from that size on are named as memfds (sent on the fd channel before the frame).
 pub(super) fn host_reply(
     id: Option<u64>,
     reference: Option<u64>,
     outcome: Result<Payload, HostFailure>,
+    shm_threshold: Option<usize>,
 ) -> Message {
     let mut reply = Message {
         id,
@@ -153,7 +155,14 @@ pub(super) fn host_reply(
                     result
                         .buffers
                         .into_iter()
-                        .map(wire::BufferEntry::Inline)
+                        .map(|buffer| match shm_threshold {
+                            Some(threshold) if buffer.len() >= threshold => {
+                                wire::BufferEntry::Shm {
+                                    len: u64::try_from(buffer.len()).unwrap_or(u64::MAX),
+                                }
+                            }
+                            _ => wire::BufferEntry::Inline(buffer),
+                        })
                         .collect(),
                 );
             }
@@ -220,9 +229,37 @@ pub(super) fn spawn_host_call(shared: &Arc<Shared>, message: Message) {
                 Ok(result)
             }
         });
-        let reply = host_reply(message.id, message.reference, outcome);
-        if let Err(err) = shared.send(&reply).await {
+        let (outcome, memfds) = share_result(&shared, outcome);
+        let threshold = memfds.as_ref().and_then(|_| shared.shm.threshold());
+        let reply = host_reply(message.id, message.reference, outcome, threshold);
+        let sent = match &memfds {
+            None => shared.send(&reply).await,
+            Some(memfds) => shared.send_with_fds(&reply, memfds).await,
+        };
+        if let Err(err) = sent {
             tracing::debug!(worker = %shared.id, error = %err, "could not answer a host call");
         }
     });
+}
+
+/// The memfds for a host tool's result buffers that travel in shared memory (those of at
+/// least the threshold, when the worker has an fd channel); a result that cannot be put in
+/// shared memory (over the pool's cap) becomes the host call's failure.
+fn share_result(
+    shared: &Shared,
+    outcome: Result<Payload, HostFailure>,
+) -> (
+    Result<Payload, HostFailure>,
+    Option<Vec<crate::shm::SharedBuffer>>,
+) {
+    match outcome {
+        Ok(result) if !result.buffers.is_empty() => match shared.shm.plan(&result.buffers) {
+            Ok(memfds) => (Ok(result), memfds),
+            Err(err) => (
+                Err(HostFailure::new("SharedMemoryError", err.to_string())),
+                None,
+            ),
+        },
+        other => (other, None),
+    }
 }

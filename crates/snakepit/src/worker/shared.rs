@@ -99,6 +99,18 @@ impl Shared {
         self.write_locked(writer, Outgoing::Message(message)).await
     }
 
+    /// Writes one message whose buffers include `memfds`, sent on the fd channel right
+    /// before the frame; as [`Shared::send`] otherwise.
+    pub(super) async fn send_with_fds(
+        &self,
+        message: &Message,
+        memfds: &[crate::shm::SharedBuffer],
+    ) -> Result<()> {
+        let mut writer = self.writer.lock().await;
+        self.write_locked(&mut writer, Outgoing::MessageWithFds(message, memfds))
+            .await
+    }
+
     /// Writes a `call` frame; the writer is locked.
     pub(super) async fn send_call_locked(
         &self,
@@ -134,6 +146,11 @@ impl Shared {
                     .send_frame_with_fds(call, &self.shm, memfds, &mut write.progress)
                     .await
             }
+            Outgoing::MessageWithFds(message, memfds) => {
+                writer
+                    .send_frame_with_fds(message, &self.shm, memfds, &mut write.progress)
+                    .await
+            }
         };
         write.armed = false;
         if let Err(Error::Io { .. }) = &outcome {
@@ -156,6 +173,7 @@ enum Outgoing<'a> {
     Message(&'a Message),
     Call(&'a CallOut<'a>),
     CallWithFds(&'a CallOut<'a>, &'a [crate::shm::SharedBuffer]),
+    MessageWithFds(&'a Message, &'a [crate::shm::SharedBuffer]),
 }
 
 /// Kills the worker when a write is dropped with part of a frame on the link.

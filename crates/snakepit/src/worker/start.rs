@@ -65,7 +65,7 @@ struct Started {
     writer: crate::process::LinkWriter,
     output: crate::process::OutputTail,
     exit: Exit,
-    /// The host's end of the fd channel; none for a forked worker (buffers go inline).
+    /// The host's end of the fd channel; none for a stdio (classic) link.
     shm: Option<std::os::fd::OwnedFd>,
 }
 
@@ -81,7 +81,7 @@ async fn launch(spec: &WorkerSpec, worker: WorkerId) -> Result<Started> {
                     writer: forked.writer,
                     output: forked.output,
                     exit: Exit::reported(forked.exit),
-                    shm: None,
+                    shm: Some(forked.shm),
                 });
             }
             Err(err) => {

@@ -18,6 +18,9 @@ use crate::worker::WorkerId;
 
 /// The descriptor number a worker finds its link on (`SNAKEPIT_FD`), as for a spawned one.
 const LINK_FD: i32 = 3;
+/// The descriptor number a worker finds its fd channel on (`SNAKEPIT_SHM_FD`), as for a
+/// spawned one.
+const SHM_FD: i32 = 4;
 /// How long the zygote's exit report is awaited once a pidfd says the worker is gone.
 const REPORT_GRACE: Duration = Duration::from_millis(300);
 
@@ -28,11 +31,13 @@ pub(crate) struct ForkedProcess {
     pub(crate) reader: LinkReader,
     pub(crate) writer: LinkWriter,
     pub(crate) output: OutputTail,
+    /// The host's end of the worker's fd channel (shared memory).
+    pub(crate) shm: OwnedFd,
     pub(crate) exit: oneshot::Receiver<io::Result<ExitStatus>>,
 }
 
-/// Forks one worker from `zygote`: makes its link and its stdout/stderr pipes, sends the
-/// child's ends with the fork request, and starts watching its end.
+/// Forks one worker from `zygote`: makes its link, its fd channel (shared memory) and its
+/// stdout/stderr pipes, sends the child's ends with the fork request, and starts watching its end.
 ///
 /// # Errors
 ///
@@ -49,10 +54,13 @@ pub(crate) async fn fork_worker(
     };
     let (host, child) =
         StdUnixStream::pair().map_err(io_error("could not create the worker's socketpair"))?;
+    // The fd channel is made exactly as for a spawned worker (see `crate::shm`).
+    let (shm_host, shm_child) = crate::shm::pair()?;
     let (stdout_read, stdout_write) = fork_pipe()?;
     let (stderr_read, stderr_write) = fork_pipe()?;
-    let fds: [(i32, OwnedFd); 3] = [
+    let fds: [(i32, OwnedFd); 4] = [
         (LINK_FD, OwnedFd::from(child)),
+        (SHM_FD, shm_child),
         (1, stdout_write),
         (2, stderr_write),
     ];
@@ -60,6 +68,7 @@ pub(crate) async fn fork_worker(
     let env = [
         ("SNAKEPIT_WORKER_ID", std::ffi::OsStr::new(&worker_id)),
         ("SNAKEPIT_FD", std::ffi::OsStr::new("3")),
+        ("SNAKEPIT_SHM_FD", std::ffi::OsStr::new("4")),
     ];
     let (pid, status) = zygote
         .fork(&fds, &env, timeout)
@@ -90,6 +99,7 @@ pub(crate) async fn fork_worker(
         reader: Box::new(read_half),
         writer: Box::new(write_half),
         output,
+        shm: shm_host,
         exit,
     })
 }

@@ -1,7 +1,8 @@
 //! Shared memory through a real Python worker: buffers over the threshold travel as sealed
 //! memfds both ways, Python gets read-only views, a tool's `ctx.alloc_array` result and a
 //! host `alloc_shared` buffer go without a copy, hostile memfds fail only their call, the
-//! cap holds, and 200 workers killed mid-transfer leak no descriptor and no mapping.
+//! cap holds, 200 workers killed mid-transfer leak no descriptor and no mapping, and a host
+//! tool's large result reaches the worker in shared memory.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use snakepit::{Error, Pool, PythonAdapter};
 
 use crate::support;
 
-fn shm_adapter() -> PythonAdapter {
+pub(crate) fn shm_adapter() -> PythonAdapter {
     PythonAdapter::new("shm_adapter:ShmAdapter")
         .python(support::python())
         .python_path(support::python_support_dir())
@@ -27,11 +28,11 @@ struct Value1<'a> {
 }
 
 #[derive(serde::Serialize)]
-struct Array1<'a> {
-    array: &'a NdArray,
+pub(crate) struct Array1<'a> {
+    pub(crate) array: &'a NdArray,
 }
 
-fn floats(count: usize) -> NdArray {
+pub(crate) fn floats(count: usize) -> NdArray {
     NdArray::from_vec(
         (0..count).map(|i| i as f64 * 0.5).collect::<Vec<_>>(),
         &[count],
@@ -39,7 +40,7 @@ fn floats(count: usize) -> NdArray {
     .unwrap()
 }
 
-async fn describe(pool: &Pool, array: &NdArray) -> Value {
+pub(crate) async fn describe(pool: &Pool, array: &NdArray) -> Value {
     pool.call("describe")
         .args(&Value1 { value: array })
         .unwrap()
@@ -347,6 +348,57 @@ async fn an_arrow_batch_round_trips_through_pyarrow() {
             names_back.value(rows as usize - 1),
             names[rows as usize - 1]
         );
+    }
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_host_tools_result_over_the_threshold_arrives_in_shared_memory() {
+    use snakepit::tool::HostTool;
+    #[derive(serde::Deserialize)]
+    struct Args {
+        value: NdArray,
+    }
+    #[derive(serde::Serialize)]
+    struct Ask<'a> {
+        name: &'a str,
+        array: &'a NdArray,
+    }
+    let pool = shm_pool().await;
+    pool.register_host_tool(HostTool::typed(
+        "triple",
+        "Triples a float64 array.",
+        |_call, args: Args| async move {
+            let tripled: Vec<f64> = args
+                .value
+                .as_slice::<f64>()?
+                .iter()
+                .map(|x| x * 3.0)
+                .collect();
+            NdArray::from_vec(tripled, args.value.shape())
+        },
+    ));
+    for (count, shared) in [(8191, false), (8192, true), (500_000, true)] {
+        let input = floats(count);
+        let answer: Value = pool
+            .call("host_describe")
+            .args(&Ask {
+                name: "triple",
+                array: &input,
+            })
+            .unwrap()
+            .send_as()
+            .await
+            .unwrap();
+        let sum: f64 = input
+            .as_slice::<f64>()
+            .unwrap()
+            .iter()
+            .map(|x| x * 3.0)
+            .sum();
+        assert_eq!(answer["shared"], json!(shared), "{count} elements");
+        assert_eq!(answer["writeable"], json!(false), "{count} elements");
+        assert_eq!(answer["sum"], json!(sum), "{count} elements");
     }
     pool.shutdown().await;
 }

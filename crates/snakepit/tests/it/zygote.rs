@@ -1,6 +1,7 @@
 //! Workers forked from a preloading zygote (`PythonAdapter::preload`): separate processes in
 //! groups of their own, the preloaded module imported once, and no orphans whoever is
-//! killed: the host (with busy workers and their grandchildren), the zygote, a worker.
+//! killed: the host (with busy workers and their grandchildren), the zygote, a worker; and
+//! forked workers have the fd channel, so large buffers go in shared memory both ways.
 //!
 //! The host-kill test runs this binary again as a second host, as `lifecycle.rs` does.
 
@@ -299,4 +300,38 @@ async fn a_preload_that_fails_fails_the_pool_start_naming_the_module() {
     let text = err.to_string() + &format!("{err:?}");
     assert!(text.contains("zygote"), "{text}");
     assert!(text.contains("no_such_module_for_the_zygote"), "{text}");
+}
+
+#[tokio::test]
+async fn zygote_forked_workers_get_the_fd_channel_both_ways() {
+    let adapter = crate::shm::shm_adapter().preload(["numpy"]);
+    let pool = support::builder(adapter, 1).start().await.unwrap();
+    let pids = pool.worker_pids();
+    assert_eq!(pids.len(), 1);
+    assert_ne!(
+        parent_and_group(pids[0]).0,
+        std::process::id(),
+        "the worker was spawned, not forked from the zygote"
+    );
+    let over = crate::shm::describe(&pool, &crate::shm::floats(100_000)).await;
+    assert_eq!(over, json!({"shared": true, "writeable": false}));
+    let under = crate::shm::describe(&pool, &crate::shm::floats(8191)).await;
+    assert_eq!(under["shared"], json!(false));
+    let input = crate::shm::floats(1_000_000);
+    let doubled: snakepit::value::NdArray = pool
+        .call("double")
+        .args(&crate::shm::Array1 { array: &input })
+        .unwrap()
+        .send_as()
+        .await
+        .unwrap();
+    assert!(doubled.data().is_shared(), "the result came inline");
+    let expected: Vec<f64> = input
+        .as_slice::<f64>()
+        .unwrap()
+        .iter()
+        .map(|x| x * 2.0)
+        .collect();
+    assert_eq!(doubled.as_slice::<f64>().unwrap(), &expected[..]);
+    pool.shutdown().await;
 }
