@@ -263,3 +263,12 @@ def test_the_host_leaving_ends_a_busy_worker(wide: Worker) -> None:
         wide.start_call("sleep", {"seconds": 60})
     code, _, _ = wide.close()
     assert code == 0
+
+
+def test_hello_says_shm_only_with_an_fd_channel() -> None:
+    # The test's harness gives the worker no fd channel, so it must not claim one.
+    plain = Worker.adapter(FAULT_ADAPTER)
+    try:
+        assert plain.hello is not None and plain.hello["shm"] is False
+    finally:
+        plain.close()

@@ -162,6 +162,7 @@ class Runtime:
             "adapter": self.adapter_name,
             "runtime": f"python {'.'.join(map(str, sys.version_info[:3]))}",
             "capacity": self.capacity,
+            "shm": "SNAKEPIT_SHM_FD" in os.environ,
             "tools": [tool.spec for tool in self.tools.values()],
         }
 

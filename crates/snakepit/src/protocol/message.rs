@@ -124,6 +124,10 @@ pub struct Message {
     /// `hello`: how many calls the worker runs at once (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) capacity: Option<u32>,
+    /// `hello`: the worker reads sealed memfds from its fd channel (`SNAKEPIT_SHM_FD`);
+    /// without it, every buffer travels inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) shm: Option<bool>,
     /// `welcome`: the encoding both sides use after the handshake.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) encoding: Option<String>,

@@ -299,6 +299,11 @@ async fn greet(
         .and_then(|capacity| usize::try_from(capacity).ok())
         .unwrap_or(1)
         .clamp(1, spec.max_capacity.max(1));
+    // Only a worker that says it reads the fd channel gets memfds; others get every
+    // buffer inline.
+    if hello.shm != Some(true) {
+        process.shm = None;
+    }
     Ok((hello.tools.unwrap_or_default(), capacity))
 }
 

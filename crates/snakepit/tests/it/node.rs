@@ -512,6 +512,36 @@ async fn a_node_tools_telemetry_events_reach_the_host_with_the_calls_correlation
 }
 
 #[tokio::test]
+async fn node_workers_get_buffers_over_the_threshold_inline() {
+    use snakepit::value::Buffer;
+    // The Node bridge does not read memfds and does not announce `shm` in its hello, so a
+    // buffer far above the shared-memory threshold travels inline and comes back whole.
+    let pool = fault_pool(1).await;
+    #[derive(serde::Serialize)]
+    struct Echo<'a> {
+        raw: &'a Buffer,
+    }
+    #[derive(serde::Deserialize)]
+    struct Back {
+        raw: Buffer,
+    }
+    let raw = Buffer::from(
+        (0..300_000_u32)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<u8>>(),
+    );
+    let back: Back = pool
+        .call("echo")
+        .args(&Echo { raw: &raw })
+        .unwrap()
+        .send_as()
+        .await
+        .unwrap();
+    assert_eq!(back.raw, raw);
+    pool.shutdown().await;
+}
+
+#[tokio::test]
 async fn node_buffers_travel_as_binary_both_ways() {
     use snakepit::value::{Buffer, NdArray};
     let pool = fault_pool(1).await;
