@@ -36,7 +36,7 @@ from .buffers import is_binary, to_marker
 from .depth import MAX_DEPTH, exceeds, may_exceed
 from .errors import DepthLimitExceeded, SerializationError
 from .protocol import encode
-from .shm import discard_staged
+from .staging import discard_staged
 
 __all__ = ["MAX_DEPTH", "SerializationError", "encode_lenient", "encode_plain", "to_wire"]
 

@@ -28,7 +28,7 @@ from .drive import DRIVEN, drive_result
 from .errors import Cancelled, DepthLimitExceeded, LinkClosed, ProtocolError, error_payload
 from .log import log
 from .protocol import QUIET_KINDS, decode, message_kind
-from .shm import take_staged
+from .staging import take_staged
 
 if TYPE_CHECKING:
     from .runtime import Runtime

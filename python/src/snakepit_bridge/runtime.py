@@ -44,7 +44,7 @@ from .errors import (
 from .link import Link
 from .log import log
 from .protocol import message_kind
-from .shm import take_staged
+from .staging import take_staged
 
 if TYPE_CHECKING:
     import asyncio

@@ -28,11 +28,11 @@ import mmap
 import os
 import socket
 import struct
-import threading
 import weakref
 from typing import Any
 
 from .errors import ProtocolError
+from .staging import discard_staged, push, take_staged
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -279,7 +279,6 @@ class FdChannel:
 _channel: FdChannel | None = None
 _channel_opened = False
 _threshold: int | None = None
-_staged = threading.local()
 
 
 def channel() -> FdChannel | None:
@@ -314,27 +313,8 @@ def stage(data: Any, owner: Any = None) -> dict[str, Any] | None:
     else:
         descriptor, fd, owned = export(data)
     value = owner if owner is not None else data
-    pending = getattr(_staged, "fds", None)
-    if pending is None:
-        pending = _staged.fds = []
-    pending.append((fd, owned, value))
+    push((fd, owned, value))
     return descriptor
-
-
-def take_staged() -> list[tuple[int, bool, Any]] | None:
-    """The memfds staged on this thread for the message just encoded (and forget them)."""
-    pending: list[tuple[int, bool, Any]] | None = getattr(_staged, "fds", None)
-    if not pending:
-        return None
-    _staged.fds = None
-    return pending
-
-
-def discard_staged() -> None:
-    """Close the memfds staged for a message that will not be sent."""
-    for fd, owned, _ in take_staged() or ():
-        if owned:
-            os.close(fd)
 
 
 def send_staged(staged: list[tuple[int, bool, Any]]) -> None:
