@@ -21,7 +21,7 @@ use super::route::checkout_for;
 use super::stats::Counters;
 use super::stream::{CHUNK_BUFFER, CallStream};
 use crate::config::RetryPolicy;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{MAX_DEPTH, dismantle, exceeds};
 use crate::value::Payload;
 use crate::worker::{CallFrame, ChunkSender};
@@ -201,7 +201,20 @@ async fn once(
                     .map_or(Error::Shutdown, |worker| worker.closed_error())),
             };
             guard.complete();
-            reply.and_then(|message| to_result(shared, command, message))
+            match reply.and_then(|message| to_result(shared, command, message)) {
+                // A worker that keeps the call's deadline itself (the frame's `timeout_ms`)
+                // may answer `Cancelled` just as the host's timer fires: the deadline passed,
+                // so the call timed out either way.
+                Err(Error::Worker(error))
+                    if error.kind == ErrorKind::Cancelled && Instant::now() >= deadline =>
+                {
+                    Err(Error::Timeout {
+                        command: command.to_owned(),
+                        after: timeout,
+                    })
+                }
+                result => result,
+            }
         }
         Err(_) => {
             // Dropping the guard cancels the call on the worker.
