@@ -112,3 +112,55 @@ def test_arrow_values_round_trip_through_a_message():
         assert decoded["b"].equals(batch)
         # A table goes as one batch.
         assert decoded["t"].to_pydict() == table.to_pydict()
+
+
+def test_a_released_memfd_is_reused_zeroed_and_a_viewed_one_is_not():
+    recycler = shm._Recycler(limit=1 << 20)
+    shm._recycler, saved = recycler, shm._recycler
+    try:
+        arr = shm.alloc_array(1000, "float64")
+        arr[:] = 7.0
+        descriptor, _, owned = shm.export(arr)
+        ident = descriptor["id"]
+        assert not owned and ident == arr.base.ident
+        # Released while the tool still views it: not reused.
+        shm.release([ident])
+        again = shm.alloc_array(1000, "float64")
+        assert again.base.ident != ident
+        # Released once nothing views it: the next allocation of that size reuses it.
+        shm.export(again)
+        ident = again.base.ident
+        del again
+        shm.release([ident, "junk", True])
+        reused = shm.alloc_array(1000, "float64")
+        assert reused.base.ident == ident
+        assert not reused.any(), "a reused buffer was not zeroed"
+        # Sent twice, released once: still lent.
+        shm.export(reused)
+        shm.export(reused)
+        ident = reused.base.ident
+        del reused
+        shm.release([ident])
+        assert shm.alloc_array(1000, "float64").base.ident != ident
+        shm.release([ident])
+        assert shm.alloc_array(1000, "float64").base.ident == ident
+    finally:
+        shm._recycler = saved
+
+
+def test_released_memfds_beyond_the_cache_limit_are_unmapped():
+    recycler = shm._Recycler(limit=3 * 8000)
+    shm._recycler, saved = recycler, shm._recycler
+    try:
+        idents = []
+        for _ in range(5):
+            arr = shm.alloc_array(1000, "float64")
+            shm.export(arr)
+            idents.append(arr.base.ident)
+            del arr
+        shm.release(idents)
+        assert recycler.free_bytes == 3 * 8000
+        kept = {m.ident for maps in recycler.free.values() for m in maps}
+        assert kept == set(idents[2:])
+    finally:
+        shm._recycler = saved

@@ -238,13 +238,15 @@ class CallContext:
         arguments = {"name": name, "type": var_type, "value": value, **options}
         return _Awaitable(self.call_host_tool("snakepit.register_variable", arguments))
 
-    def alloc_array(self, shape: Any, dtype: Any = "float64") -> Any:
-        """A zeroed numpy array in shared memory: fill it and return it (anywhere in the
-        result), and it reaches the host without a copy (``docs/PROTOCOL.md``, "Shared
-        memory"). Do not write it after returning it: the host reads the same memory."""
+    def alloc_array(self, shape: Any, dtype: Any = "float64", zeroed: bool = True) -> Any:
+        """A numpy array in shared memory: fill it and return it (anywhere in the result),
+        and it reaches the host without a copy (``docs/PROTOCOL.md``, "Shared memory").
+        Zeroed unless ``zeroed`` is false (then its contents are undefined, as with
+        ``numpy.empty``). Do not use it after returning it: the host reads the same memory,
+        and the worker reuses it once the host lets go of it."""
         from .shm import alloc_array
 
-        return alloc_array(shape, dtype)
+        return alloc_array(shape, dtype, zeroed)
 
     def stream(self) -> Stream:
         """The call's :class:`Stream` (chunks go out only when the host asked for them)."""

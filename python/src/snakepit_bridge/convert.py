@@ -36,7 +36,7 @@ from .buffers import is_binary, to_marker
 from .depth import MAX_DEPTH, exceeds, may_exceed
 from .errors import DepthLimitExceeded, SerializationError
 from .protocol import encode
-from .staging import discard_staged
+from .staging import discard_staged, shared_from
 
 __all__ = ["MAX_DEPTH", "SerializationError", "encode_lenient", "encode_plain", "to_wire"]
 
@@ -236,6 +236,34 @@ def to_wire(
     return root[0]
 
 
+def holds_large_bytes(value: Any) -> bool:
+    """Whether ``value``, or one of the first 64 values of the list or map it is, is
+    ``bytes``-like of at least the shared-memory threshold: msgpack would write it inline,
+    so a payload that large is converted instead (its buffers then go in shared memory).
+    The look is shallow and bounded: it runs on every payload over the threshold, and a
+    long list of numbers must not pay for it."""
+    limit = shared_from()
+    kinds = (bytes, bytearray, memoryview)
+    if isinstance(value, kinds):
+        return len(value) >= limit
+    if isinstance(value, dict):
+        children: Any = value.values()
+    elif isinstance(value, (list, tuple)):
+        children = value
+    else:
+        return False
+    for index, child in enumerate(children):
+        if index == _SHALLOW:
+            return False
+        if isinstance(child, kinds) and len(child) >= limit:
+            return True
+    return False
+
+
+#: How many values of a list or map :func:`holds_large_bytes` looks at.
+_SHALLOW = 64
+
+
 def encode_plain(
     message: dict[str, Any], field: str, encoding: str, max_frame: int
 ) -> bytes | None:
@@ -244,6 +272,8 @@ def encode_plain(
     try:
         payload = encode(message, encoding)
     except Exception:
+        return None
+    if len(payload) >= shared_from() and holds_large_bytes(message[field]):
         return None
     if len(payload) > MAX_DEPTH and (
         len(payload) > max_frame or (may_exceed(payload) and exceeds(message[field]))
@@ -272,7 +302,10 @@ def encode_lenient(
             raise DepthLimitExceeded(
                 f"{what} nests deeper than the limit of {MAX_DEPTH} levels (MAX_DEPTH)"
             )
-    else:
+        if len(payload) >= shared_from() and holds_large_bytes(message[field]):
+            # msgpack carried the bytes inline; convert them so they go in shared memory.
+            payload = None
+    if payload is None:
         converted = dict(message)
         buffers: list[Any] = []
         try:

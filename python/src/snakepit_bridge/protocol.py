@@ -72,7 +72,7 @@ KNOWN_KINDS = frozenset(
 )
 
 #: Message kinds a worker ignores without logging them when no call needs them.
-QUIET_KINDS = frozenset({"cancel", "host_result", "welcome"})
+QUIET_KINDS = frozenset({"cancel", "host_result", "welcome", "release"})
 
 _JSON_FIRST_BYTE = 0x7B
 _READ_SIZE = 65536
@@ -224,6 +224,12 @@ def decode(payload: Buffer) -> dict[str, Any]:
         from .buffers import resolve_message
 
         return resolve_message(message)
+    if "release" in message:
+        # The host released memfds this worker sent (``shm.py``): handled here, where every
+        # frame passes once, whichever loop reads it.
+        from .shm import release
+
+        release(message.pop("release"))
     return message
 
 

@@ -13,7 +13,12 @@ This module owns the worker's side of ``docs/PROTOCOL.md`` "Shared memory":
 * sending: a buffer of at least the threshold (``SNAKEPIT_SHM_THRESHOLD``, default 64 KiB)
   goes as a memfd sealed against shrinking and growing. A numpy array allocated with
   :func:`alloc_array` (``ctx.alloc_array``) is already in a memfd and goes without a copy;
-  any other buffer is copied once into a new memfd.
+  any other buffer is copied once into a new memfd;
+* recycling: an :func:`alloc_array` memfd goes with an ``id``. The worker keeps it aside
+  (never writing it) until the host's ``release`` frame names that id, then reuses it for
+  the next :func:`alloc` of the same size, mapping and pages already in place, so a loop of
+  same-sized results faults no fresh pages. At most ``SNAKEPIT_SHM_CACHE`` bytes
+  (default 256 MiB) of released memfds are kept.
 
 The host checks every memfd it receives (sealed size equal to the declared length), so the
 seals set here are what makes a buffer acceptable, not a courtesy.
@@ -28,6 +33,8 @@ import mmap
 import os
 import socket
 import struct
+import sys
+import threading
 import weakref
 from typing import Any
 
@@ -43,6 +50,7 @@ __all__ = [
     "alloc_array",
     "as_array",
     "channel",
+    "release",
     "discard_staged",
     "export",
     "stage",
@@ -63,6 +71,8 @@ _SIZE_SEALS = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW
 # fault per 4 KiB on first touch (the largest cost of a fresh buffer; see the design note).
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 _COUNT = struct.Struct("<I")
+#: How many bytes of released memfds are kept for reuse when ``SNAKEPIT_SHM_CACHE`` is not set.
+DEFAULT_CACHE = 256 * 1024 * 1024
 _SCM_MAX_FD = 253
 _FD_SIZE = array.array("i").itemsize
 
@@ -89,6 +99,8 @@ class SharedMap(mmap.mmap):
     writable: bool = False
     #: Where the mapping starts in memory (writable maps only).
     address: int = 0
+    #: The name the host releases it by (writable maps only; see :func:`release`).
+    ident: int = 0
 
 
 def _memfd(length: int) -> int:
@@ -102,10 +114,100 @@ def _memfd(length: int) -> int:
     return fd
 
 
-def alloc(length: int) -> SharedMap:
-    """A zeroed writable mapping of a new memfd of ``length`` bytes (size already sealed)."""
+class _Recycler:
+    """The worker's memfds: those lent to the host (sent, not yet released) and those the
+    host released, kept mapped for reuse by size."""
+
+    def __init__(self, limit: int) -> None:
+        self.lock = threading.Lock()
+        self.limit = limit
+        self.next_ident = 1
+        #: ident -> [map, times sent and not yet released].
+        self.lent: dict[int, list[Any]] = {}
+        #: length -> released maps of that length, oldest first.
+        self.free: dict[int, list[SharedMap]] = {}
+        self.free_bytes = 0
+
+    def take(self, length: int) -> SharedMap | None:
+        with self.lock:
+            maps = self.free.get(length)
+            if not maps:
+                return None
+            shared = maps.pop()
+            self.free_bytes -= length
+            return shared
+
+    def lend(self, shared: SharedMap) -> None:
+        with self.lock:
+            entry = self.lent.get(shared.ident)
+            if entry is None:
+                self.lent[shared.ident] = [shared, 1]
+            else:
+                entry[1] += 1
+
+    def release(self, idents: list[int]) -> None:
+        evicted: list[SharedMap] = []
+        with self.lock:
+            for ident in idents:
+                entry = self.lent.get(ident)
+                if entry is None:
+                    continue
+                entry[1] -= 1
+                if entry[1] > 0:
+                    continue
+                del self.lent[ident]
+                shared: SharedMap = entry[0]
+                del entry
+                # Reused only when nothing of the worker's still views it: the local name
+                # and getrefcount's argument are the only references then.
+                if sys.getrefcount(shared) > 2 or len(shared) > self.limit:
+                    continue
+                self.free.setdefault(len(shared), []).append(shared)
+                self.free_bytes += len(shared)
+                while self.free_bytes > self.limit:
+                    evicted.append(self._evict_oldest())
+        for old in evicted:
+            old.close()
+
+    def _evict_oldest(self) -> SharedMap:
+        length = next(iter(self.free))
+        maps = self.free[length]
+        shared = maps.pop(0)
+        if not maps:
+            del self.free[length]
+        self.free_bytes -= length
+        return shared
+
+
+def _cache_from_env() -> int:
+    raw = os.environ.get("SNAKEPIT_SHM_CACHE")
+    try:
+        value = int(raw) if raw else DEFAULT_CACHE
+    except ValueError:
+        return DEFAULT_CACHE
+    return max(0, value)
+
+
+_recycler = _Recycler(_cache_from_env())
+
+
+def release(idents: Any) -> None:
+    """The host's ``release`` frame: these memfds of ours may be written again."""
+    if isinstance(idents, list):
+        _recycler.release([ident for ident in idents if type(ident) is int])
+
+
+def alloc(length: int, zeroed: bool = True) -> SharedMap:
+    """A writable mapping of a memfd of ``length`` bytes (size already sealed): a released
+    one of that size when there is one (zeroed again unless ``zeroed`` is false), else a
+    new, zeroed one."""
     if length <= 0:
         raise ValueError("a shared buffer needs at least one byte")
+    reused = _recycler.take(length)
+    if reused is not None:
+        if zeroed:
+            ctypes.memset(reused.address, 0, length)
+        return reused
     fd = _memfd(length)
     try:
         shared = SharedMap(
@@ -117,15 +219,21 @@ def alloc(length: int) -> SharedMap:
     shared.fd = fd
     shared.writable = True
     shared.address = ctypes.addressof(ctypes.c_char.from_buffer(shared))
+    with _recycler.lock:
+        shared.ident = _recycler.next_ident
+        _recycler.next_ident += 1
     weakref.finalize(shared, os.close, fd)
     return shared
 
 
-def alloc_array(shape: Any, dtype: Any = "float64") -> Any:
-    """A zeroed numpy array in shared memory; returned from a tool it is sent without a copy.
+def alloc_array(shape: Any, dtype: Any = "float64", zeroed: bool = True) -> Any:
+    """A numpy array in shared memory; returned from a tool it is sent without a copy.
 
-    Requires numpy. ``arr.base`` is the :class:`SharedMap`. The tool must not write the
-    array after returning it: the host reads the same memory.
+    Requires numpy. ``arr.base`` is the :class:`SharedMap`. Zeroed unless ``zeroed`` is
+    false (then, like ``numpy.empty``, it may hold an earlier result of this worker: for a
+    tool that writes every element, as ``numpy.multiply(a, 2, out=arr)`` does). The tool
+    must not use the array after returning it: the host reads the same memory, and once
+    the host releases it the worker reuses it.
     """
     import numpy
 
@@ -133,15 +241,20 @@ def alloc_array(shape: Any, dtype: Any = "float64") -> Any:
     count = 1
     for extent in (shape,) if isinstance(shape, int) else shape:
         count *= int(extent)
-    return numpy.ndarray(shape, dtype=dt, buffer=alloc(max(1, count * dt.itemsize)))
+    buffer = alloc(max(1, count * dt.itemsize), zeroed)
+    return numpy.ndarray(shape, dtype=dt, buffer=buffer)
 
 
 def map_readonly(fd: int, length: int) -> SharedMap | bytes:
-    """Map a received memfd read-only and close the descriptor (the mapping keeps the memory)."""
+    """Map a received memfd read-only and close the descriptor (the mapping keeps the memory).
+
+    Mapped lazily: a tool that reads it all maps its pages as it goes (a read fault maps
+    the neighbouring pages too), which measured faster than ``MAP_POPULATE`` here, and a
+    tool that reads part of it pays for that part only."""
     try:
         if length == 0:
             return b""
-        return SharedMap(fd, length, flags=mmap.MAP_SHARED | _POPULATE, prot=mmap.PROT_READ)
+        return SharedMap(fd, length, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
     finally:
         os.close(fd)
 
@@ -183,7 +296,7 @@ def export(value: Any) -> tuple[dict[str, Any], int, bool]:
     """
     shared = _shared_map_of(value)
     if shared is not None and shared.fd is not None:
-        return {"shm": "memfd", "len": len(shared)}, shared.fd, False
+        return _lend(shared), shared.fd, False
     view = memoryview(value).cast("B") if not isinstance(value, (bytes, bytearray)) else value
     length = len(view)
     fd = os.memfd_create("snakepit", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
@@ -197,6 +310,13 @@ def export(value: Any) -> tuple[dict[str, Any], int, bool]:
         os.close(fd)
         raise
     return {"shm": "memfd", "len": length}, fd, True
+
+
+def _lend(shared: SharedMap) -> dict[str, Any]:
+    """The descriptor of one of our memfds about to go to the host, kept aside until the
+    host releases it."""
+    _recycler.lend(shared)
+    return {"shm": "memfd", "len": len(shared), "id": shared.ident}
 
 
 class FdChannel:
@@ -309,7 +429,7 @@ def stage(data: Any, owner: Any = None) -> dict[str, Any] | None:
         return None
     own = _shared_map_of(owner) if owner is not None else None
     if own is not None and own.fd is not None:
-        descriptor, fd, owned = {"shm": "memfd", "len": len(own)}, own.fd, False
+        descriptor, fd, owned = _lend(own), own.fd, False
     else:
         descriptor, fd, owned = export(data)
     value = owner if owner is not None else data

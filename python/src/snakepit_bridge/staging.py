@@ -10,16 +10,36 @@ does not import ``ctypes``, ``socket`` and ``mmap`` at start.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from typing import Any
 
-__all__ = ["discard_staged", "push", "take_staged"]
+__all__ = ["discard_staged", "push", "shared_from", "take_staged"]
 
 #: One staged memfd: the fd, whether the sender owns (and must close) it, and the value
 #: that keeps its memory alive until it is sent.
 Staged = tuple[int, bool, Any]
 
 _staged = threading.local()
+_shared_from: int | None = None
+
+
+def shared_from() -> int:
+    """The size from which a buffer goes in shared memory (``SNAKEPIT_SHM_THRESHOLD``,
+    default 64 KiB), or ``sys.maxsize`` when this worker has no fd channel
+    (``SNAKEPIT_SHM_FD``). Read from the environment once, without importing ``shm.py``."""
+    global _shared_from
+    if _shared_from is None:
+        if not os.environ.get("SNAKEPIT_SHM_FD"):
+            _shared_from = sys.maxsize
+        else:
+            raw = os.environ.get("SNAKEPIT_SHM_THRESHOLD", "")
+            try:
+                value = int(raw) if raw else 64 * 1024
+            except ValueError:
+                value = 64 * 1024
+            _shared_from = value if value >= 0 else 64 * 1024
+    return _shared_from
 
 
 def push(entry: Staged) -> None:

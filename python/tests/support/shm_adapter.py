@@ -110,6 +110,15 @@ class ShmAdapter(BaseAdapter):
         return out
 
     @tool
+    def filled(self, count: int, value: float, ctx: CallContext) -> dict[str, Any]:
+        """``count`` float64 of ``value`` in a fresh or recycled shared array, and the name
+        of its memfd (equal names: the same memfd, reused)."""
+        _restore()
+        out = ctx.alloc_array(count, "float64", zeroed=False)
+        out.fill(value)
+        return {"array": out, "ident": out.base.ident}
+
+    @tool
     def write(self, array: Any) -> str:
         """Try to write into the input; the exception's type name, or ``"wrote"``."""
         _restore()

@@ -19,6 +19,7 @@ use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::stat::{SFlag, fstat};
 
 use super::budget::{Budget, Lease};
+use super::release::Release;
 use crate::error::{Error, Result};
 
 /// The seals a received memfd must carry: its size cannot change.
@@ -36,6 +37,9 @@ struct Region {
     fd: OwnedFd,
     map: Mmap,
     _lease: Lease,
+    /// For a memfd the worker recycles: tells it, once this region is dropped (after the
+    /// mapping is gone), that it may write the memfd again.
+    _release: Option<Release>,
 }
 
 impl fmt::Debug for SharedBuffer {
@@ -84,19 +88,24 @@ impl SharedBuffer {
             &fd,
             SIZE_SEALS | SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SEAL,
         )?;
-        // Only sent, never read here: no need to fault its pages in.
-        let map = map_read_only(&fd, data.len(), false)?;
-        Ok(Self::new(fd, map, lease))
+        let map = map_read_only(&fd, data.len())?;
+        Ok(Self::new(fd, map, lease, None))
     }
 
-    /// Checks a memfd a worker sent and maps it read-only.
+    /// Checks a memfd a worker sent and maps it read-only. `release`, for a memfd the
+    /// worker recycles, goes with the mapping and tells the worker when it is dropped.
     ///
     /// # Errors
     ///
     /// [`Error::Protocol`] when the descriptor is not a memfd whose size is sealed at `len`
     /// bytes; [`Error::SharedMemoryCap`] over the pool's cap; [`Error::Io`] when the mapping
     /// fails.
-    pub(crate) fn receive(fd: OwnedFd, len: usize, budget: &Budget) -> Result<Self> {
+    pub(crate) fn receive(
+        fd: OwnedFd,
+        len: usize,
+        budget: &Budget,
+        release: Option<Release>,
+    ) -> Result<Self> {
         // Seals first: once the size is sealed, the size read next cannot change.
         let seals = fcntl(&fd, FcntlArg::F_GET_SEALS).map_err(|errno| {
             Error::Protocol(format!(
@@ -127,16 +136,17 @@ impl SharedBuffer {
             )));
         }
         let lease = budget.reserve(len)?;
-        let map = map_read_only(&fd, len, true)?;
-        Ok(Self::new(fd, map, lease))
+        let map = map_read_only(&fd, len)?;
+        Ok(Self::new(fd, map, lease, release))
     }
 
-    fn new(fd: OwnedFd, map: Mmap, lease: Lease) -> Self {
+    fn new(fd: OwnedFd, map: Mmap, lease: Lease, release: Option<Release>) -> Self {
         Self {
             region: Arc::new(Region {
                 fd,
                 map,
                 _lease: lease,
+                _release: release,
             }),
         }
     }
@@ -216,7 +226,7 @@ impl SharedBufferMut {
             .map
             .make_read_only()
             .map_err(io("could not make a shared buffer read-only"))?;
-        Ok(SharedBuffer::new(self.fd, map, self.lease))
+        Ok(SharedBuffer::new(self.fd, map, self.lease, None))
     }
 }
 
@@ -254,9 +264,10 @@ fn add_seals(fd: &OwnedFd, seals: SealFlag) -> Result<()> {
         })
 }
 
-/// Maps `fd` read-only; `populate` faults every page in with the call (one batched
-/// fault-in rather than a page fault per 4 KiB on first read).
-fn map_read_only(fd: &OwnedFd, len: usize, populate: bool) -> Result<Mmap> {
+/// Maps `fd` read-only, lazily: pages are mapped as they are read (a read fault maps its
+/// neighbours too), which measured faster than `MAP_POPULATE` for a buffer read once and
+/// costs nothing for the parts never read.
+fn map_read_only(fd: &OwnedFd, len: usize) -> Result<Mmap> {
     #[expect(
         unsafe_code,
         reason = "mapping a file is unsafe because another process could shrink it; callers \
@@ -264,14 +275,7 @@ fn map_read_only(fd: &OwnedFd, len: usize, populate: bool) -> Result<Mmap> {
     )]
     // SAFETY: every caller has checked (or set) F_SEAL_SHRINK | F_SEAL_GROW and the size, so
     // the mapping stays backed for its whole length whatever any process does to the file.
-    let map = unsafe {
-        let mut options = MmapOptions::new();
-        options.len(len);
-        if populate {
-            options.populate();
-        }
-        options.map(fd)
-    };
+    let map = unsafe { MmapOptions::new().len(len).map(fd) };
     map.map_err(io("could not map a shared buffer"))
 }
 

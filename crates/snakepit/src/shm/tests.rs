@@ -52,7 +52,7 @@ fn a_sealed_memfd_of_the_declared_size_maps_and_reads_back() {
     let budget = Budget::new(1 << 20);
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     let fd = memfd(&data, SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW);
-    let buffer = SharedBuffer::receive(fd, data.len(), &budget).unwrap();
+    let buffer = SharedBuffer::receive(fd, data.len(), &budget, None).unwrap();
     assert_eq!(&buffer[..], &data[..]);
     assert_eq!(budget.used(), data.len());
     let bytes = buffer.bytes();
@@ -73,7 +73,7 @@ fn an_unsealed_or_half_sealed_memfd_is_refused() {
         SealFlag::F_SEAL_SHRINK,
     ] {
         let fd = memfd(&[7; 4096], seals);
-        let err = SharedBuffer::receive(fd, 4096, &budget).unwrap_err();
+        let err = SharedBuffer::receive(fd, 4096, &budget, None).unwrap_err();
         assert!(protocol_error(&err).contains("not sealed"), "{err}");
     }
     assert_eq!(budget.used(), 0);
@@ -83,7 +83,7 @@ fn an_unsealed_or_half_sealed_memfd_is_refused() {
 fn a_memfd_of_another_size_than_declared_is_refused() {
     let budget = Budget::new(1 << 20);
     let fd = memfd(&[7; 4096], SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW);
-    let err = SharedBuffer::receive(fd, 8192, &budget).unwrap_err();
+    let err = SharedBuffer::receive(fd, 8192, &budget, None).unwrap_err();
     assert!(
         protocol_error(&err).contains("declared 8192 bytes"),
         "{err}"
@@ -95,10 +95,10 @@ fn a_descriptor_that_is_not_a_memfd_is_refused() {
     let budget = Budget::new(1 << 20);
     let mut file = tempfile::tempfile().unwrap();
     file.write_all(&[1; 4096]).unwrap();
-    let err = SharedBuffer::receive(OwnedFd::from(file), 4096, &budget).unwrap_err();
+    let err = SharedBuffer::receive(OwnedFd::from(file), 4096, &budget, None).unwrap_err();
     assert!(protocol_error(&err).contains("not a memfd"), "{err}");
     let (read, _write) = nix::unistd::pipe().unwrap();
-    let err = SharedBuffer::receive(read, 4096, &budget).unwrap_err();
+    let err = SharedBuffer::receive(read, 4096, &budget, None).unwrap_err();
     assert!(protocol_error(&err).contains("not a memfd"), "{err}");
 }
 
@@ -106,7 +106,7 @@ fn a_descriptor_that_is_not_a_memfd_is_refused() {
 fn a_buffer_over_the_cap_is_refused_before_it_is_mapped() {
     let budget = Budget::new(1000);
     let fd = memfd(&[7; 4096], SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW);
-    let err = SharedBuffer::receive(fd, 4096, &budget).unwrap_err();
+    let err = SharedBuffer::receive(fd, 4096, &budget, None).unwrap_err();
     assert!(
         matches!(
             err,
@@ -142,7 +142,7 @@ fn a_frozen_buffer_cannot_be_written_through_its_descriptor() {
     // A copy made for sending is sealed the same way, and a receiver accepts it.
     let copy = SharedBuffer::copy_from(b"hello", &budget).unwrap();
     let dup = copy.fd().try_clone_to_owned().unwrap();
-    let received = SharedBuffer::receive(dup, 5, &budget).unwrap();
+    let received = SharedBuffer::receive(dup, 5, &budget, None).unwrap();
     assert_eq!(&received[..], b"hello");
 }
 
@@ -189,7 +189,7 @@ async fn the_host_end_sends_descriptors_a_receiver_can_map() {
     channel.send(&[buffer.fd(), buffer.fd()]).await.unwrap();
     let fds = receive_from(worker.as_fd(), 2).unwrap();
     for fd in fds {
-        let received = SharedBuffer::receive(fd, 70_000, &budget).unwrap();
+        let received = SharedBuffer::receive(fd, 70_000, &budget, None).unwrap();
         assert!(received.iter().all(|byte| *byte == 9));
     }
     let too_many = vec![buffer.fd(); MAX_FDS_PER_FRAME + 1];

@@ -19,12 +19,15 @@ use super::marker::{from_base64, to_base64};
 pub(crate) enum BufferEntry {
     /// The bytes, inline in the frame.
     Inline(Buffer),
-    /// A shared-memory descriptor `{"shm": "memfd", "len": N}`: the bytes are in a memfd on
-    /// the fd channel. The supervisor replaces it with `Inline` (the mapping) or `Refused`
-    /// as soon as the frame is decoded (`crate::worker::shm`).
+    /// A shared-memory descriptor `{"shm": "memfd", "len": N}`, with an `"id"` when the
+    /// sender recycles the memfd: the bytes are in a memfd on the fd channel. The supervisor
+    /// replaces it with `Inline` (the mapping) or `Refused` as soon as the frame is decoded
+    /// (`crate::worker::shm`).
     Shm {
         /// The declared length in bytes.
         len: u64,
+        /// The sender's name for a memfd it reuses once the host releases it.
+        id: Option<u64>,
     },
     /// An entry that is not a buffer; it fails the frame's call (not the whole link).
     Refused(String),
@@ -56,7 +59,7 @@ impl Serialize for BufferEntry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Self::Inline(buffer) => serialize_entry(buffer, serializer),
-            Self::Shm { len } => serialize_descriptor(*len, serializer),
+            Self::Shm { len, .. } => serialize_descriptor(*len, serializer),
             Self::Refused(reason) => Err(serde::ser::Error::custom(reason)),
         }
     }
@@ -83,8 +86,12 @@ impl<'de> Visitor<'de> for EntryVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BufferEntry, A::Error> {
         let mut entry = None;
-        let (mut shm, mut len) = (None, None);
+        let (mut shm, mut len, mut id) = (None, None, None);
         while let Some(key) = map.next_key::<String>()? {
+            if entry.is_none() && key == "id" && id.is_none() {
+                id = Some(map.next_value::<Value>()?);
+                continue;
+            }
             // A shared-memory descriptor: `shm` and `len`, checked once the map is read.
             if entry.is_none() && key == "shm" && shm.is_none() {
                 shm = Some(map.next_value::<Value>()?);
@@ -112,14 +119,23 @@ impl<'de> Visitor<'de> for EntryVisitor {
                 }
             });
         }
+        let id = match id.map(|id| id.as_u64()) {
+            None => None,
+            Some(Some(id)) => Some(id),
+            Some(None) => {
+                return Ok(BufferEntry::Refused(
+                    "a shared-memory descriptor's `id` is not a number".to_owned(),
+                ));
+            }
+        };
         match (entry, shm, len) {
-            (entry, None, None) => {
+            (entry, None, None) if id.is_none() => {
                 Ok(entry
                     .unwrap_or_else(|| BufferEntry::Refused("an empty buffer entry".to_owned())))
             }
             (None, Some(Value::String(kind)), Some(len)) if kind == MEMFD => {
                 Ok(match len.as_u64() {
-                    Some(len) => BufferEntry::Shm { len },
+                    Some(len) => BufferEntry::Shm { len, id },
                     None => BufferEntry::Refused(
                         "a shared-memory descriptor's `len` is not a size".to_owned(),
                     ),
@@ -271,7 +287,16 @@ mod tests {
             .unwrap();
         assert_eq!(json, br#"[{"base64":"AQEB"},{"shm":"memfd","len":10}]"#);
         let back: Vec<BufferEntry> = serde_json::from_slice(&json).unwrap();
-        assert_eq!(back[1], BufferEntry::Shm { len: 10 });
+        assert_eq!(back[1], BufferEntry::Shm { len: 10, id: None });
+        let named: Vec<BufferEntry> =
+            serde_json::from_str(r#"[{"shm":"memfd","len":10,"id":7}]"#).unwrap();
+        assert_eq!(
+            named[0],
+            BufferEntry::Shm {
+                len: 10,
+                id: Some(7)
+            }
+        );
         // Without its memfd, a descriptor fails the frame's call.
         assert!(
             resolve(Some(back))
@@ -283,6 +308,8 @@ mod tests {
             r#"[{"shm":"memfd","len":-1}]"#,
             r#"[{"shm":"memfd"}]"#,
             r#"[{"shm":"memfd","len":10,"base64":"AA=="}]"#,
+            r#"[{"shm":"memfd","len":10,"id":-1}]"#,
+            r#"[{"id":1}]"#,
         ] {
             let back: Vec<BufferEntry> = serde_json::from_str(odd).unwrap();
             assert!(

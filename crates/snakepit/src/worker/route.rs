@@ -159,6 +159,7 @@ pub(super) fn host_reply(
                             Some(threshold) if buffer.len() >= threshold => {
                                 wire::BufferEntry::Shm {
                                     len: u64::try_from(buffer.len()).unwrap_or(u64::MAX),
+                                    id: None,
                                 }
                             }
                             _ => wire::BufferEntry::Inline(buffer),

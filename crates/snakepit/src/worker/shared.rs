@@ -132,21 +132,35 @@ impl Shared {
             .await
     }
 
+    /// Tells the worker of the memfds the host has released (`crate::shm::Releases`), if
+    /// no other frame has carried them yet.
+    pub(super) async fn flush_releases(&self) -> Result<()> {
+        let mut writer = self.writer.lock().await;
+        self.write_locked(&mut writer, Outgoing::Nothing).await
+    }
+
     async fn write_locked(&self, writer: &mut LinkWriter, frame: Outgoing<'_>) -> Result<()> {
         let mut write = WriteGuard {
             shared: self,
             progress: Progress::default(),
             armed: true,
         };
-        let outcome = match frame {
-            Outgoing::Message(message) => writer.send(message, &mut write.progress).await,
-            Outgoing::Call(call) => writer.send_frame(call, &mut write.progress).await,
-            Outgoing::CallWithFds(call, memfds) => {
+        // Released memfds go first, so the worker may reuse them for this frame's call.
+        let released = match self.shm.take_releases() {
+            Some(release) => writer.send_frame(&release, &mut write.progress).await,
+            None => Ok(()),
+        };
+        let outcome = match (released, frame) {
+            (Err(err), _) => Err(err),
+            (Ok(()), Outgoing::Nothing) => Ok(()),
+            (Ok(()), Outgoing::Message(message)) => writer.send(message, &mut write.progress).await,
+            (Ok(()), Outgoing::Call(call)) => writer.send_frame(call, &mut write.progress).await,
+            (Ok(()), Outgoing::CallWithFds(call, memfds)) => {
                 writer
                     .send_frame_with_fds(call, &self.shm, memfds, &mut write.progress)
                     .await
             }
-            Outgoing::MessageWithFds(message, memfds) => {
+            (Ok(()), Outgoing::MessageWithFds(message, memfds)) => {
                 writer
                     .send_frame_with_fds(message, &self.shm, memfds, &mut write.progress)
                     .await
@@ -170,6 +184,8 @@ impl Shared {
 
 /// What to write.
 enum Outgoing<'a> {
+    /// Only the releases that wait, if any.
+    Nothing,
     Message(&'a Message),
     Call(&'a CallOut<'a>),
     CallWithFds(&'a CallOut<'a>, &'a [crate::shm::SharedBuffer]),

@@ -3,20 +3,32 @@
 //! the writer lock), take them when a frame names them.
 
 use std::os::fd::{BorrowedFd, OwnedFd};
+use std::sync::Arc;
+
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::protocol::Message;
-use crate::shm::{Budget, FdChannel, SharedBuffer};
+use crate::shm::{Budget, FdChannel, Release, Releases, SharedBuffer};
 use crate::value::Buffer;
 use crate::value::wire::BufferEntry;
 
-/// A worker's fd channel (none for classic and gRPC workers), the pool's budget and the
-/// size from which buffers travel as memfds.
+/// A worker's fd channel (none for classic and gRPC workers), the pool's budget, the
+/// size from which buffers travel as memfds, and the worker's recycled memfds the host has
+/// dropped and not yet given back.
 #[derive(Debug)]
 pub(crate) struct WorkerShm {
     channel: Option<FdChannel>,
     budget: Budget,
     threshold: usize,
+    releases: Arc<Releases>,
+}
+
+/// The `release` frame: the worker may reuse these memfds of its own.
+#[derive(Serialize)]
+pub(super) struct ReleaseFrame {
+    kind: &'static str,
+    release: Vec<u64>,
 }
 
 impl WorkerShm {
@@ -34,7 +46,26 @@ impl WorkerShm {
             channel,
             budget,
             threshold,
+            releases: Arc::default(),
         }
+    }
+
+    /// The ids the host has released and not yet told the worker.
+    pub(super) fn releases(&self) -> &Releases {
+        &self.releases
+    }
+
+    /// The `release` frame for every id waiting, or `None` when none waits (one atomic
+    /// load: the writer asks before every frame).
+    pub(super) fn take_releases(&self) -> Option<ReleaseFrame> {
+        if !self.releases.is_pending() {
+            return None;
+        }
+        let release = self.releases.take();
+        (!release.is_empty()).then_some(ReleaseFrame {
+            kind: "release",
+            release,
+        })
     }
 
     /// The threshold to write a frame's buffers with, when this worker takes memfds.
@@ -74,17 +105,19 @@ impl WorkerShm {
         let Some(entries) = message.buffers.as_mut() else {
             return;
         };
-        let lens: Vec<usize> = entries
+        let described: Vec<(usize, Option<u64>)> = entries
             .iter()
             .filter_map(|entry| match entry {
-                BufferEntry::Shm { len } => Some(usize::try_from(*len).unwrap_or(usize::MAX)),
+                BufferEntry::Shm { len, id } => {
+                    Some((usize::try_from(*len).unwrap_or(usize::MAX), *id))
+                }
                 _ => None,
             })
             .collect();
-        if lens.is_empty() {
+        if described.is_empty() {
             return;
         }
-        match self.receive(&lens) {
+        match self.receive(&described) {
             Ok(mapped) => {
                 let mut mapped = mapped.into_iter();
                 for entry in entries.iter_mut() {
@@ -130,20 +163,24 @@ impl WorkerShm {
         }
     }
 
-    /// Takes the descriptors of a frame that names memfd buffers of `lens` bytes, checks
-    /// each (sealed memfd of exactly that size) and maps it. On any error every descriptor
-    /// of the frame is closed and nothing stays mapped.
+    /// Takes the descriptors of a frame that names memfd buffers of these lengths (and ids,
+    /// for memfds the worker recycles), checks each (sealed memfd of exactly that size) and
+    /// maps it. On any error every descriptor of the frame is closed and nothing stays
+    /// mapped.
     ///
     /// # Errors
     ///
     /// [`Error::Protocol`] as [`FdChannel::receive`] and [`SharedBuffer::receive`] say;
     /// [`Error::SharedMemoryCap`] over the pool's cap.
-    pub(super) fn receive(&self, lens: &[usize]) -> Result<Vec<SharedBuffer>> {
+    pub(super) fn receive(&self, described: &[(usize, Option<u64>)]) -> Result<Vec<SharedBuffer>> {
         let channel = self.channel.as_ref().ok_or_else(no_channel)?;
-        let fds = channel.receive(lens.len())?;
+        let fds = channel.receive(described.len())?;
         fds.into_iter()
-            .zip(lens)
-            .map(|(fd, len)| SharedBuffer::receive(fd, *len, &self.budget))
+            .zip(described)
+            .map(|(fd, (len, id))| {
+                let release = id.map(|id| Release::new(Arc::clone(&self.releases), id));
+                SharedBuffer::receive(fd, *len, &self.budget, release)
+            })
             .collect()
     }
 }

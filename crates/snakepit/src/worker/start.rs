@@ -201,6 +201,7 @@ pub(crate) async fn start(
                 spec.shm_threshold,
             ),
         });
+        wake_on_release(&shared);
         tracing::info!(%worker, pid = process.pid, capacity, "worker ready");
         let supervisor = Supervisor {
             shared: Arc::clone(&shared),
@@ -341,4 +342,20 @@ pub(crate) fn released(run: Option<&Run>, worker: WorkerId, pid: u32) {
     if let Some(reaper) = reaper() {
         reaper.unregister(pid);
     }
+}
+
+/// Flushes the worker's released memfds on the runtime as soon as a first one waits, so an
+/// idle worker may reuse them before its next call (a call would carry them too).
+fn wake_on_release(shared: &Arc<Shared>) {
+    let runtime = tokio::runtime::Handle::current();
+    let weak = Arc::downgrade(shared);
+    shared.shm.releases().on_first(move || {
+        let weak = weak.clone();
+        runtime.spawn(async move {
+            if let Some(shared) = weak.upgrade() {
+                // A failed write has killed the worker already; nothing is left to release.
+                let _ = shared.flush_releases().await;
+            }
+        });
+    });
 }

@@ -402,3 +402,47 @@ async fn a_host_tools_result_over_the_threshold_arrives_in_shared_memory() {
     }
     pool.shutdown().await;
 }
+
+#[derive(serde::Deserialize)]
+struct Filled {
+    array: NdArray,
+    ident: u64,
+}
+
+async fn filled(pool: &Pool, value: f64) -> Filled {
+    pool.call("filled")
+        .args(&json!({"count": 100_000, "value": value}))
+        .unwrap()
+        .send_as()
+        .await
+        .unwrap()
+}
+
+fn all_equal(array: &NdArray, value: f64) -> bool {
+    array.as_slice::<f64>().unwrap().iter().all(|x| *x == value)
+}
+
+#[tokio::test]
+async fn a_released_result_memfd_is_reused_and_a_held_one_is_never_written() {
+    let pool = shm_pool().await;
+    let first = filled(&pool, 1.0).await;
+    assert!(first.array.data().is_shared());
+    // The host still holds the first result: the worker must take another memfd.
+    let second = filled(&pool, 2.0).await;
+    assert_ne!(first.ident, second.ident);
+    assert!(all_equal(&first.array, 1.0), "a held result was written");
+    assert!(all_equal(&second.array, 2.0));
+    let held = second.ident;
+    drop(first);
+    // The release goes before the next call: that call reuses the first memfd.
+    let third = filled(&pool, 3.0).await;
+    assert_ne!(third.ident, held);
+    assert!(all_equal(&third.array, 3.0));
+    assert!(all_equal(&second.array, 2.0), "a held result was written");
+    let reused = third.ident;
+    drop(third);
+    let fourth = filled(&pool, 4.0).await;
+    assert_eq!(fourth.ident, reused, "a released memfd was not reused");
+    assert!(all_equal(&fourth.array, 4.0));
+    pool.shutdown().await;
+}
