@@ -119,6 +119,21 @@ class ShmAdapter(BaseAdapter):
         return {"array": out, "ident": out.base.ident}
 
     @tool
+    def await_release(self, ident: int, timeout: float) -> bool:
+        """Whether the memfd ``ident`` comes back from the host (released and put aside for
+        reuse) within ``timeout`` seconds; run it beside the call that drops it (concurrent
+        profile), so no frame of the host but the release itself can carry it."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with shm._recycler.lock:
+                if any(m.ident == ident for maps in shm._recycler.free.values() for m in maps):
+                    return True
+            time.sleep(0.005)
+        return False
+
+    @tool
     def write(self, array: Any) -> str:
         """Try to write into the input; the exception's type name, or ``"wrote"``."""
         _restore()

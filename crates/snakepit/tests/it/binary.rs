@@ -156,7 +156,10 @@ async fn bytes_like_results_come_back_as_buffers_and_as_tagged_json() {
             assert_eq!(&buffer[..], &expected[..], "{encoding}");
             // Over the threshold, plain bytes go in shared memory in both encodings, even
             // though msgpack could carry them inline.
-            assert!(buffer.is_shared(), "{encoding}: bytes over the threshold came inline");
+            assert!(
+                buffer.is_shared(),
+                "{encoding}: bytes over the threshold came inline"
+            );
         }
         let dynamic = pool.execute("raw", json!({"size": 3})).await.unwrap();
         assert_eq!(

@@ -446,3 +446,37 @@ async fn a_released_result_memfd_is_reused_and_a_held_one_is_never_written() {
     assert!(all_equal(&fourth.array, 4.0));
     pool.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_hears_of_a_release_without_another_call() {
+    let pool = support::builder(shm_adapter(), 1)
+        .profile(snakepit::Profile::concurrent(2))
+        .start()
+        .await
+        .unwrap();
+    let held = filled(&pool, 1.0).await;
+    let ident = held.ident;
+    let waiting = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            pool.execute("await_release", json!({"ident": ident, "timeout": 10.0}))
+                .await
+                .unwrap()
+        })
+    };
+    // Drop the result only once the waiting call runs: its call frame must not be the one
+    // that carries the release.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pool.workers().iter().any(|worker| {
+        worker
+            .running
+            .iter()
+            .any(|command| command == "await_release")
+    }) {
+        assert!(Instant::now() < deadline, "await_release never started");
+        tokio::task::yield_now().await;
+    }
+    drop(held);
+    assert_eq!(waiting.await.unwrap(), json!(true));
+    pool.shutdown().await;
+}
