@@ -59,7 +59,9 @@ pub struct PoolConfig {
     /// the queue timeout) until its previous one has answered; with
     /// [`Affinity::StrictFailFast`] it fails with
     /// [`Error::SessionBusy`](crate::Error::SessionBusy) instead. Default: off (a session's
-    /// calls may run concurrently on its owner, up to the owner's capacity).
+    /// calls may run concurrently on its owner, up to the owner's capacity; one session can
+    /// still be made serial with
+    /// [`SessionStore::set_serial`](crate::session::SessionStore::set_serial)).
     pub serial_sessions: bool,
     /// Retries of calls whose worker crashed.
     pub retry: RetryConfig,

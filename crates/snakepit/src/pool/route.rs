@@ -35,7 +35,7 @@ pub(super) async fn checkout_for(
             session: session.clone(),
         });
     }
-    let gate = if shared.config.serial_sessions {
+    let gate = if shared.config.serial_sessions || info.serial() {
         Some(enter_serial(shared, session, affinity).await?)
     } else {
         None

@@ -1,6 +1,8 @@
 //! Serial sessions: with [`PoolConfig::serial_sessions`](crate::PoolConfig::serial_sessions)
-//! on, a session's calls pass a gate one at a time, so they never overlap, even on a worker
-//! that takes several calls at once.
+//! on, or for one session marked with
+//! [`SessionStore::set_serial`](crate::session::SessionStore::set_serial), a session's calls
+//! pass a gate one at a time, so they never overlap, even on a worker that takes several
+//! calls at once.
 //!
 //! The gate of a session is taken before the call looks for a worker and held by the call's
 //! [`Lease`](super::lease::Lease) until the call has answered. Gates exist only while a call

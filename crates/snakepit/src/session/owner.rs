@@ -14,8 +14,29 @@ use super::shard::{Inner, Inserted, lock, read};
 use super::{SessionError, SessionId, SessionStore};
 use crate::worker::WorkerId;
 
-/// Owner binding and removal notifications, for the pool's session affinity.
+/// Owner binding, the serial flag and removal notifications, for the pool's session
+/// affinity.
 impl SessionStore {
+    /// Makes the session's calls run one at a time (`true`) or as the pool decides
+    /// (`false`): on a worker of the concurrent profile, a serial session's next call waits
+    /// for its previous one, as every session does with the pool's `serial_sessions`.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::NotFound`] when the session does not exist or has expired.
+    pub fn set_serial(&self, id: impl AsRef<str>, serial: bool) -> Result<(), SessionError> {
+        let id = id.as_ref();
+        let now = self.inner.now_nanos();
+        let shard = read(self.inner.shard(id));
+        match shard.get(id) {
+            Some(entry) if !entry.is_expired(now) => {
+                entry.serial.store(serial, Ordering::Relaxed);
+                Ok(())
+            }
+            _ => Err(SessionError::NotFound(id.to_owned())),
+        }
+    }
+
     /// The worker the session is bound to; `None` when it is unbound, unknown or expired.
     /// Does not refresh the last access.
     pub(crate) fn owner(&self, id: impl AsRef<str>) -> Option<WorkerId> {

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -49,6 +49,8 @@ pub(super) struct Entry {
     /// Nanoseconds since the store's epoch.
     pub(super) last_access: AtomicU64,
     pub(super) owner: Mutex<Option<WorkerId>>,
+    /// Whether the session's calls run one at a time (`SessionStore::set_serial`).
+    pub(super) serial: AtomicBool,
     session: Mutex<Session>,
 }
 
@@ -110,6 +112,7 @@ impl Inner {
             last_access: self.instant_of(last_access),
             ttl: entry.ttl,
             owner: entry.owner(),
+            serial: entry.serial.load(Ordering::Relaxed),
         }
     }
 
@@ -202,6 +205,7 @@ impl Inner {
                     ttl_nanos: nanos(ttl),
                     last_access: AtomicU64::new(now),
                     owner: Mutex::new(owner),
+                    serial: AtomicBool::new(false),
                     session: Mutex::new(Session::new(id.clone(), created_at, ttl)),
                 });
                 let info = self.info(id.clone(), &entry, now);

@@ -85,6 +85,7 @@ pub struct SessionInfo {
     pub(super) last_access: Instant,
     pub(super) ttl: Duration,
     pub(super) owner: Option<WorkerId>,
+    pub(super) serial: bool,
 }
 
 impl SessionInfo {
@@ -118,5 +119,12 @@ impl SessionInfo {
     /// while it is alive.
     pub fn owner(&self) -> Option<WorkerId> {
         self.owner
+    }
+
+    /// Whether the session's calls run one at a time, even on a worker that takes several
+    /// calls at once ([`SessionStore::set_serial`](super::SessionStore::set_serial), or the
+    /// pool's `serial_sessions` for every session).
+    pub fn serial(&self) -> bool {
+        self.serial
     }
 }

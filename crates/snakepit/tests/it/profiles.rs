@@ -1,7 +1,7 @@
 //! The concurrent profile with the Python bridge at capacity 8: concurrent calls return to
 //! their own callers, a cancel leaves the others running, streams, host calls and sessions
-//! interleave, a non-thread-safe tool never overlaps itself, serial sessions run one call at
-//! a time, and a recycled worker drains its calls first.
+//! interleave, a non-thread-safe tool never overlaps itself, serial sessions (all of a
+//! pool's, or one marked serial) run one call at a time, and a recycled worker drains its calls first.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -307,6 +307,57 @@ async fn serial_sessions_run_one_call_at_a_time_on_a_concurrent_worker() {
         "{refused:?}"
     );
     busy.await.unwrap().unwrap();
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_serial_session_runs_one_call_at_a_time_while_others_overlap() {
+    let pool = support::builder(support::fault_adapter(), 1)
+        .profile(Profile::concurrent(CAPACITY))
+        .affinity(Affinity::StrictQueue)
+        .start()
+        .await
+        .unwrap();
+    assert!(pool.sessions().set_serial("unknown", true).is_err());
+    pool.sessions().create("serial", None).unwrap();
+    pool.sessions().set_serial("serial", true).unwrap();
+    assert!(pool.sessions().get("serial").unwrap().serial());
+    let burst = |session: &'static str| {
+        let calls: Vec<_> = (0..6)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    pool.call("overlapping")
+                        .args(&json!({"seconds": 0.05}))
+                        .unwrap()
+                        .session(session)
+                        .send()
+                        .await
+                })
+            })
+            .collect();
+        async move {
+            for call in calls {
+                call.await.unwrap().unwrap();
+            }
+        }
+    };
+    burst("serial").await;
+    let most = pool
+        .execute("overlapping", json!({"seconds": 0.0}))
+        .await
+        .unwrap();
+    assert_eq!(most, json!(1), "calls of the serial session overlapped");
+    // A session without the flag overlaps on the same worker.
+    burst("free").await;
+    let most = pool
+        .execute("overlapping", json!({"seconds": 0.0}))
+        .await
+        .unwrap();
+    assert!(
+        most.as_u64().unwrap() > 1,
+        "calls of an ordinary session never overlapped"
+    );
     pool.shutdown().await;
 }
 
