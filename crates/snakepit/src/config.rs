@@ -80,7 +80,7 @@ pub enum RetryPolicy {
     /// Never: the caller gets the crash error at once.
     #[default]
     Never,
-    /// Only calls marked idempotent ([`CallOptions::idempotent`](crate::CallOptions::idempotent)).
+    /// Only calls marked idempotent ([`Call::idempotent`](crate::Call::idempotent)).
     Idempotent,
     /// Every call.
     Always,

@@ -2,7 +2,7 @@
 //! (behind the `prometheus` feature) a Prometheus text exposition of them.
 //!
 //! This module is the only one that knows the `metrics` facade. The pool holds one
-//! [`Telemetry`] per pool (its name and its event bus) and calls its hooks; every hook is
+//! `Telemetry` per pool (its name and its event bus) and calls its hooks; every hook is
 //! cheap and none waits: events are dropped for a subscriber that lags, and metrics go to
 //! whatever recorder the application installed (none: nothing is kept).
 //!
