@@ -12,20 +12,22 @@ use serde::de::IntoDeserializer as _;
 use toml::Spanned;
 
 use super::ConfigError;
-use super::schema::{AdapterKind, AffinityName, FileTable, PoolTable};
+use super::schema::{AdapterKind, AffinityName, FileTable, PoolTable, ProfileName};
 use super::value::{Count, Dur, NonZeroDur};
 
 /// The prefix of every pool override.
 pub(crate) const PREFIX: &str = "SNAKEPIT_POOL_";
 
 /// The overridable keys: the variable's suffix and the key it sets.
-pub(crate) const KEYS: [(&str, &str); 8] = [
+pub(crate) const KEYS: [(&str, &str); 10] = [
     ("SIZE", "size"),
     ("MAX_QUEUE", "max_queue"),
     ("STARTUP_TIMEOUT", "startup_timeout"),
     ("QUEUE_TIMEOUT", "queue_timeout"),
     ("CALL_TIMEOUT", "call_timeout"),
     ("AFFINITY", "affinity"),
+    ("PROFILE", "profile"),
+    ("CAPACITY", "capacity"),
     ("MAX_RETRIES", "retry.max_retries"),
     ("PYTHON", "adapter.python"),
 ];
@@ -67,6 +69,7 @@ pub(crate) fn apply(
     let mut known = Vec::new();
     for (name, pool) in &mut file.pools.0 {
         let name = name.get_ref();
+        let mut profile_vars = Vec::new();
         for (suffix, key) in KEYS {
             let variable = format!("{PREFIX}{}_{suffix}", name.env_name());
             known.push(variable.clone());
@@ -76,7 +79,21 @@ pub(crate) fn apply(
             let full_key = format!("pools.{name}.{key}");
             set(pool, suffix, value)
                 .map_err(|message| ConfigError::in_env(&variable, full_key, message))?;
+            if matches!(suffix, "PROFILE" | "CAPACITY") {
+                profile_vars.push(variable.clone());
+            }
             result.applied.push(format!("{variable}={value}"));
+        }
+        // A profile or capacity from the environment must agree with the other, wherever
+        // that one comes from.
+        if !profile_vars.is_empty() {
+            super::resolve::check_profile(pool, &|_, message| {
+                ConfigError::in_env(
+                    &profile_vars.join(", $"),
+                    format!("pools.{name}.profile"),
+                    message,
+                )
+            })?;
         }
     }
     result.unused = vars
@@ -108,6 +125,13 @@ fn set(pool: &mut PoolTable, suffix: &str, value: &str) -> Result<(), String> {
                 as serde::de::value::StrDeserializer<'_, serde::de::value::Error>)
             .map_err(|err| err.to_string())?;
         }
+        "PROFILE" => {
+            let profile = ProfileName::deserialize(value.trim().into_deserializer()
+                as serde::de::value::StrDeserializer<'_, serde::de::value::Error>)
+            .map_err(|err| err.to_string())?;
+            pool.profile = Spanned::new(0..0, profile);
+        }
+        "CAPACITY" => pool.capacity = Some(Spanned::new(0..0, parse::<Count>(value)?)),
         "MAX_RETRIES" => pool.retry.max_retries = number(value)?,
         "PYTHON" => {
             if pool.adapter.kind() != AdapterKind::Python {

@@ -276,6 +276,8 @@ fn environment_overrides_win_over_the_file() {
             ("SNAKEPIT_POOL_WEB_API_STARTUP_TIMEOUT", "9s"),
             ("SNAKEPIT_POOL_WEB_API_MAX_QUEUE", "7"),
             ("SNAKEPIT_POOL_WEB_API_AFFINITY", "strict_fail_fast"),
+            ("SNAKEPIT_POOL_WEB_API_PROFILE", "concurrent"),
+            ("SNAKEPIT_POOL_WEB_API_CAPACITY", "4"),
             ("SNAKEPIT_POOL_WEB_API_MAX_RETRIES", "0"),
             ("SNAKEPIT_POOL_WEB_API_PYTHON", "/opt/py/bin/python"),
             ("SNAKEPIT_POOL_OTHER_SIZE", "9"),
@@ -290,12 +292,13 @@ fn environment_overrides_win_over_the_file() {
     assert_eq!(pool.startup_timeout, Duration::from_secs(9));
     assert_eq!(pool.max_queue, 7);
     assert_eq!(pool.affinity, Affinity::StrictFailFast);
+    assert_eq!(pool.profile, snakepit::Profile::concurrent(4));
     assert_eq!(pool.retry.max_retries, 0);
     assert_eq!(
         table.adapter.python.as_ref().unwrap().get_ref(),
         Path::new("/opt/py/bin/python")
     );
-    assert_eq!(config.overrides.len(), 8);
+    assert_eq!(config.overrides.len(), 10);
     assert!(
         config
             .overrides
@@ -306,6 +309,8 @@ fn environment_overrides_win_over_the_file() {
         ("SNAKEPIT_POOL_WEB_API_SIZE", "0"),
         ("SNAKEPIT_POOL_WEB_API_CALL_TIMEOUT", "soon"),
         ("SNAKEPIT_POOL_WEB_API_AFFINITY", "sticky"),
+        ("SNAKEPIT_POOL_WEB_API_PROFILE", "threads"),
+        ("SNAKEPIT_POOL_WEB_API_CAPACITY", "0"),
     ] {
         let err = parse_with(text, &[(variable, value)]).unwrap_err();
         let message = err.to_string();
@@ -315,6 +320,14 @@ fn environment_overrides_win_over_the_file() {
         );
         assert_eq!(err.line(), None);
     }
+    // A capacity from the environment beside the file's process profile is refused.
+    let err = parse_with(text, &[("SNAKEPIT_POOL_WEB_API_CAPACITY", "4")]).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with("$SNAKEPIT_POOL_WEB_API_CAPACITY: pools.web-api.profile")
+            && message.contains("concurrent"),
+        "{message}"
+    );
 }
 
 #[test]
