@@ -245,6 +245,28 @@ async fn a_tool_that_is_not_thread_safe_never_overlaps_itself() {
     pool.shutdown().await;
 }
 
+/// Six calls of `overlapping` (50 ms each) in `session` at once; resolves when all answered.
+fn burst(pool: &Pool, session: &'static str) -> impl std::future::Future<Output = ()> {
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.call("overlapping")
+                    .args(&json!({"seconds": 0.05}))
+                    .unwrap()
+                    .session(session)
+                    .send()
+                    .await
+            })
+        })
+        .collect();
+    async move {
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serial_sessions_run_one_call_at_a_time_on_a_concurrent_worker() {
     let pool = support::builder(support::fault_adapter(), 1)
@@ -254,26 +276,7 @@ async fn serial_sessions_run_one_call_at_a_time_on_a_concurrent_worker() {
         .start()
         .await
         .unwrap();
-    let in_session = |session: &'static str| {
-        let calls: Vec<_> = (0..6)
-            .map(|_| {
-                let pool = pool.clone();
-                tokio::spawn(async move {
-                    pool.call("overlapping")
-                        .args(&json!({"seconds": 0.05}))
-                        .unwrap()
-                        .session(session)
-                        .send()
-                        .await
-                })
-            })
-            .collect();
-        async move {
-            for call in calls {
-                call.await.unwrap().unwrap();
-            }
-        }
-    };
+    let in_session = |session: &'static str| burst(&pool, session);
     in_session("only").await;
     // The tool reports the most calls of it ever seen at once, over the worker's life.
     let most = pool
@@ -322,26 +325,7 @@ async fn one_serial_session_runs_one_call_at_a_time_while_others_overlap() {
     pool.sessions().create("serial", None).unwrap();
     pool.sessions().set_serial("serial", true).unwrap();
     assert!(pool.sessions().get("serial").unwrap().serial());
-    let burst = |session: &'static str| {
-        let calls: Vec<_> = (0..6)
-            .map(|_| {
-                let pool = pool.clone();
-                tokio::spawn(async move {
-                    pool.call("overlapping")
-                        .args(&json!({"seconds": 0.05}))
-                        .unwrap()
-                        .session(session)
-                        .send()
-                        .await
-                })
-            })
-            .collect();
-        async move {
-            for call in calls {
-                call.await.unwrap().unwrap();
-            }
-        }
-    };
+    let burst = |session: &'static str| burst(&pool, session);
     burst("serial").await;
     let most = pool
         .execute("overlapping", json!({"seconds": 0.0}))

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use snakepit::Pool;
 use snakepit::value::{Buffer, Dtype, NdArray};
 
-use super::setup::bench_pool;
+use super::setup::{bench_pool, ping_samples};
 use super::stats::{Latency, median};
 
 /// The round trip of 80 MB may take at most this many times two `memcpy`s of 80 MB.
@@ -155,14 +155,7 @@ const PING_BLOCKS: usize = 5;
 async fn ping_p50(pool: &Pool, iterations: usize) -> anyhow::Result<f64> {
     let mut best = f64::INFINITY;
     for _ in 0..PING_BLOCKS {
-        let mut samples = Vec::with_capacity(iterations);
-        for _ in 0..iterations {
-            let started = Instant::now();
-            pool.execute("ping", json!({}))
-                .await
-                .context("ping failed")?;
-            samples.push(started.elapsed());
-        }
+        let samples = ping_samples(pool, iterations).await?;
         best = best.min(Latency::of_durations(&samples).p50_us);
     }
     Ok(best)

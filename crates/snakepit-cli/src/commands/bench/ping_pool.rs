@@ -57,14 +57,7 @@ async fn pool_figures(pool: &Pool, workers: usize, iterations: usize) -> anyhow:
             .await
             .context("warm-up ping failed")?;
     }
-    let mut samples = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
-        let started = Instant::now();
-        pool.execute("ping", json!({}))
-            .await
-            .context("ping failed")?;
-        samples.push(started.elapsed());
-    }
+    let samples = super::setup::ping_samples(pool, iterations).await?;
     let began = Instant::now();
     let tasks: Vec<_> = split(iterations, workers)
         .map(|calls| {

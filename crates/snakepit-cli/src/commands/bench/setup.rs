@@ -49,3 +49,23 @@ pub(super) async fn bench_pool(python: &Path) -> anyhow::Result<Pool> {
         .await
         .context("could not start a pool of one bench worker")
 }
+
+/// The latencies of `iterations` sequential `ping` calls through `pool`.
+///
+/// # Errors
+///
+/// When a ping fails.
+pub(super) async fn ping_samples(
+    pool: &Pool,
+    iterations: usize,
+) -> anyhow::Result<Vec<std::time::Duration>> {
+    let mut samples = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let started = std::time::Instant::now();
+        pool.execute("ping", serde_json::json!({}))
+            .await
+            .context("ping failed")?;
+        samples.push(started.elapsed());
+    }
+    Ok(samples)
+}

@@ -8,7 +8,6 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use anyhow::Context as _;
 use serde::Serialize;
@@ -83,14 +82,7 @@ async fn figures(pool: &Pool, iterations: usize) -> anyhow::Result<TelemetryFigu
 }
 
 async fn p50(pool: &Pool, iterations: usize) -> anyhow::Result<f64> {
-    let mut samples = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
-        let started = Instant::now();
-        pool.execute("ping", json!({}))
-            .await
-            .context("ping failed")?;
-        samples.push(started.elapsed());
-    }
+    let samples = super::setup::ping_samples(pool, iterations).await?;
     Ok(Latency::of_durations(&samples).p50_us)
 }
 
