@@ -123,10 +123,16 @@ def test_a_released_memfd_is_reused_zeroed_and_a_viewed_one_is_not():
         descriptor, _, owned = shm.export(arr)
         ident = descriptor["id"]
         assert not owned and ident == arr.base.ident
-        # Released while the tool still views it: not reused.
+        # Released while the tool still views it: not reused while it does...
         shm.release([ident])
         again = shm.alloc_array(1000, "float64")
         assert again.base.ident != ident
+        # ... and reused once it no longer does.
+        del arr
+        later = shm.alloc_array(1000, "float64")
+        assert later.base.ident == ident
+        assert not later.any(), "a reused buffer was not zeroed"
+        del later
         # Released once nothing views it: the next allocation of that size reuses it.
         shm.export(again)
         ident = again.base.ident

@@ -127,15 +127,24 @@ class _Recycler:
         #: length -> released maps of that length, oldest first.
         self.free: dict[int, list[SharedMap]] = {}
         self.free_bytes = 0
+        #: Released maps something of the worker still viewed at release (a thread's
+        #: last result, say), oldest first; reused once nothing views them any more.
+        self.held: list[SharedMap] = []
+        self.held_bytes = 0
 
     def take(self, length: int) -> SharedMap | None:
         with self.lock:
             maps = self.free.get(length)
-            if not maps:
-                return None
-            shared = maps.pop()
-            self.free_bytes -= length
-            return shared
+            if maps:
+                self.free_bytes -= length
+                return maps.pop()
+            held = self.held
+            for index in range(len(held)):
+                # The list's reference and getrefcount's argument: nothing else views it.
+                if len(held[index]) == length and sys.getrefcount(held[index]) <= 2:
+                    self.held_bytes -= length
+                    return held.pop(index)
+            return None
 
     def lend(self, shared: SharedMap) -> None:
         with self.lock:
@@ -158,9 +167,15 @@ class _Recycler:
                 del self.lent[ident]
                 shared: SharedMap = entry[0]
                 del entry
-                # Reused only when nothing of the worker's still views it: the local name
-                # and getrefcount's argument are the only references then.
-                if sys.getrefcount(shared) > 2 or len(shared) > self.limit:
+                if len(shared) > self.limit:
+                    continue
+                # Free when nothing of the worker's still views it (the local name and
+                # getrefcount's argument are the only references then); held otherwise.
+                if sys.getrefcount(shared) > 2:
+                    self.held.append(shared)
+                    self.held_bytes += len(shared)
+                    while self.held_bytes > self.limit:
+                        self.held_bytes -= len(self.held.pop(0))
                     continue
                 self.free.setdefault(len(shared), []).append(shared)
                 self.free_bytes += len(shared)

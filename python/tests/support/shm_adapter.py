@@ -120,15 +120,15 @@ class ShmAdapter(BaseAdapter):
 
     @tool
     def await_release(self, ident: int, timeout: float) -> bool:
-        """Whether the memfd ``ident`` comes back from the host (released and put aside for
-        reuse) within ``timeout`` seconds; run it beside the call that drops it (concurrent
-        profile), so no frame of the host but the release itself can carry it."""
+        """Whether the host releases the memfd ``ident`` (it leaves the lent ones) within
+        ``timeout`` seconds; run it beside the call that drops it (concurrent profile), so
+        no frame of the host but the release itself can carry it."""
         import time
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with shm._recycler.lock:
-                if any(m.ident == ident for maps in shm._recycler.free.values() for m in maps):
+                if ident not in shm._recycler.lent:
                     return True
             time.sleep(0.005)
         return False
