@@ -108,7 +108,11 @@ async fn requests_follow_the_shared_registry() {
     assert!(registry.insert("extra", extra.clone()).is_none());
     let (status, body) = server.call("extra", "ping", json!({})).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(extra.stats().requests, 1, "the call ran on the inserted pool");
+    assert_eq!(
+        extra.stats().requests,
+        1,
+        "the call ran on the inserted pool"
+    );
     let (status, listed) = server.get("/v1/pools").await;
     assert_eq!(status, 200);
     let names: Vec<&str> = listed["pools"]

@@ -97,6 +97,9 @@ mod tests {
         let after = sample(&[std::process::id()]);
         let used = before.per_call(after, 1);
         assert!(used.own_us >= 50_000.0, "{used:?}");
-        assert!(used.others_us >= 50_000.0, "the pid given is this one: {used:?}");
+        assert!(
+            used.others_us >= 50_000.0,
+            "the pid given is this one: {used:?}"
+        );
     }
 }
