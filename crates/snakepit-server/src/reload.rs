@@ -15,7 +15,7 @@ use snakepit::{PoolBuilder, Pools};
 
 use crate::error::ServerError;
 use crate::server::{ServerHandle, shutdown_pools};
-use crate::state::{PoolMap, Served};
+use crate::state::Served;
 
 /// How to build one named pool.
 #[derive(Debug)]
@@ -116,20 +116,12 @@ impl ServerHandle {
             }
         }
         next.extend(start_all(to_start).await?);
-        let retired: BTreeMap<String, Arc<Served>> = current
-            .iter()
-            .filter(|(name, served)| {
-                next.get(*name)
-                    .is_none_or(|kept| !Arc::ptr_eq(kept, served))
-            })
-            .map(|(name, served)| (name.clone(), Arc::clone(served)))
-            .collect();
-        report.removed = retired
+        report.removed = current
             .keys()
             .filter(|name| !next.contains_key(*name))
             .cloned()
             .collect();
-        self.state.swap(Arc::new(next));
+        let retired = self.state.swap(&Arc::new(next));
         self.state.emit(
             "reload",
             json!({
@@ -139,7 +131,6 @@ impl ServerHandle {
                 "removed": report.removed,
             }),
         );
-        let retired: PoolMap = Arc::new(retired);
         shutdown_pools(&retired).await;
         tracing::info!(?report, "reloaded");
         Ok(report)

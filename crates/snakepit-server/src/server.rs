@@ -198,7 +198,7 @@ impl Server {
         };
         self.state.shutdown.cancel();
         ticker.abort();
-        let pools = self.state.swap(PoolMap::default());
+        let pools = self.state.swap(&PoolMap::default());
         shutdown_pools(&pools).await;
         served
     }
@@ -213,15 +213,15 @@ fn install_metrics() {
 }
 
 /// Shuts every pool of `pools` down, concurrently.
-pub(crate) async fn shutdown_pools(pools: &PoolMap) {
-    let all = pools.values().map(|served| served.pool.shutdown());
+pub(crate) async fn shutdown_pools(pools: &[snakepit::Pool]) {
+    let all = pools.iter().map(snakepit::Pool::shutdown);
     futures_util::future::join_all(all).await;
 }
 
 impl ServerHandle {
     /// The names of the pools served now.
     pub fn pool_names(&self) -> Vec<String> {
-        self.state.pools().keys().cloned().collect()
+        self.state.registry().names()
     }
 
     /// The library's registry of the pools served now (the same pools the API serves: a
@@ -232,10 +232,7 @@ impl ServerHandle {
 
     /// The pool named `name`, if served.
     pub fn pool(&self, name: &str) -> Option<snakepit::Pool> {
-        self.state
-            .pools()
-            .get(name)
-            .map(|served| served.pool.clone())
+        self.state.registry().get(name)
     }
 
     /// Starts the shutdown, as the future given to [`Server::run`] would.

@@ -153,6 +153,12 @@ impl Pools {
         self.read().iter().map(|(name, _)| name.clone()).collect()
     }
 
+    /// Every pool with its name, in the order they were added (cheap clones of the handles,
+    /// taken in one look, so a concurrent insert or remove is wholly in or wholly out).
+    pub fn entries(&self) -> Vec<(String, Pool)> {
+        self.read().clone()
+    }
+
     /// How many pools there are.
     pub fn len(&self) -> usize {
         self.read().len()

@@ -97,3 +97,66 @@ async fn a_reload_replaces_only_what_changed() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_follow_the_shared_registry() {
+    let server = serve(vec![PoolDef::new("default", "v1", showcase(1))]).await;
+    let registry = server.handle.pools();
+
+    // A pool a Rust program puts into the registry is served, with its own stats.
+    let extra = showcase(1).start().await.unwrap();
+    assert!(registry.insert("extra", extra.clone()).is_none());
+    let (status, body) = server.call("extra", "ping", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        extra.stats().requests,
+        1,
+        "the call ran on the inserted pool"
+    );
+    let (status, listed) = server.get("/v1/pools").await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = listed["pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pool| pool["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "extra"]);
+    let (status, stats) = server.get("/v1/pools/extra/stats").await;
+    assert_eq!((status, &stats["stats"]["requests"]), (200, &json!(1)));
+
+    // Replacing a pool in the registry sends the next call to the replacement.
+    let replacement = showcase(1).start().await.unwrap();
+    let old = registry.insert("default", replacement.clone()).unwrap();
+    let (status, _) = server.call("default", "ping", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(replacement.stats().requests, 1);
+    assert_eq!(old.stats().requests, 0);
+    old.shutdown().await;
+
+    // A pool taken out is no longer served.
+    let taken = registry.remove("extra").unwrap();
+    let (status, body) = server.call("extra", "ping", json!({})).await;
+    assert_eq!(
+        (status, &body["error"]["kind"]),
+        (404, &json!("unknown_pool"))
+    );
+    taken.shutdown().await;
+
+    // A reload replaces the pool the program put there (its fingerprint is not the
+    // config's) and the server's shutdown stops what the registry holds.
+    let report = server
+        .handle
+        .reload(vec![PoolDef::new("default", "v1", showcase(1))])
+        .await
+        .unwrap();
+    assert_eq!(report.replaced, ["default"]);
+    assert!(
+        replacement.worker_pids().is_empty(),
+        "the replaced pool is shut down"
+    );
+    let served = server.handle.pool("default").unwrap();
+    server.stop().await;
+    assert!(served.worker_pids().is_empty(), "shutdown stops it");
+    assert!(registry.is_empty(), "the registry is emptied");
+}

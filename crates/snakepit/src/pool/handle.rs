@@ -165,6 +165,11 @@ impl Pool {
         pids
     }
 
+    /// Whether `other` is a handle to this same pool (not merely one built alike).
+    pub fn same_pool(&self, other: &Pool) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// The tools the workers offer, as the first worker announced them.
     pub fn tools(&self) -> &[ToolSpec] {
         self.shared.tools.get().map_or(&[], Vec::as_slice)

@@ -1,7 +1,15 @@
 //! The grpcio baseline of `snakepit serve-bench`: the same trivial function served by a
-//! Python grpcio server and called by a Python grpcio client at the same concurrency, each
-//! in its own process (`grpc_baseline.py`, embedded in the binary), measured in the same run
-//! as the snakepit figures.
+//! Python grpcio server (`grpc_baseline.py`, embedded in the binary: the `grpc.aio` API,
+//! one process, default options) and called at the same concurrency, measured in the same
+//! run as the snakepit figures, two ways:
+//!
+//! 1. by a Python grpcio client (`grpc.aio`, one channel) in its own process;
+//! 2. by `h2load` (Debian's `nghttp2-client`), a C HTTP/2 load generator, at as many
+//!    connections as `wrk` uses against snakepit, posting the gRPC message frame of the
+//!    request, when it is installed: the same kind of load generator on both sides.
+//!
+//! The grpcio server runs the function in its own process; snakepit's server passes each
+//! call to a Python worker process and back.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -11,7 +19,7 @@ use anyhow::{Context as _, bail};
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
-use super::Figures;
+use super::{Figures, cpu};
 
 /// The baseline's Python script.
 const SCRIPT: &str = include_str!("grpc_baseline.py");
@@ -46,8 +54,17 @@ fn python_command(python: &Path) -> tokio::process::Command {
     command
 }
 
+/// The baseline's figures: its Python client's, and `h2load`'s when it is installed.
+#[derive(Debug)]
+pub(super) struct Baseline {
+    /// A Python grpcio client.
+    pub(super) python_client: Figures,
+    /// `h2load`; `None` when it is not on `PATH`.
+    pub(super) h2load: Option<Figures>,
+}
+
 /// Serves the function with grpcio and calls it at `concurrency` concurrent calls for
-/// `seconds`; the figures of the client.
+/// `seconds`, with each client in turn.
 ///
 /// # Errors
 ///
@@ -56,7 +73,7 @@ pub(super) async fn measure(
     python: &Path,
     concurrency: usize,
     seconds: f64,
-) -> anyhow::Result<Figures> {
+) -> anyhow::Result<Baseline> {
     let script = std::env::temp_dir().join(format!("snakepit-grpc-{}.py", std::process::id()));
     std::fs::write(&script, SCRIPT).context("could not write the grpcio baseline script")?;
     let outcome = run(python, &script, concurrency, seconds).await;
@@ -69,7 +86,7 @@ async fn run(
     script: &Path,
     concurrency: usize,
     seconds: f64,
-) -> anyhow::Result<Figures> {
+) -> anyhow::Result<Baseline> {
     let mut server = python_command(python)
         .arg(script)
         .arg("server")
@@ -79,6 +96,7 @@ async fn run(
         .with_context(|| format!("could not run {}", python.display()))?;
     let stdout = server.stdout.take().context("the server's stdout")?;
     let mut stderr = server.stderr.take().context("the server's stderr")?;
+    let server_pid: Vec<u32> = server.id().into_iter().collect();
     let server = Reaped(server);
     let mut lines = BufReader::new(stdout).lines();
     let port = match tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await {
@@ -92,6 +110,7 @@ async fn run(
             );
         }
     };
+    let before = cpu::sample(&server_pid);
     let output = python_command(python)
         .arg(script)
         .args([
@@ -103,7 +122,7 @@ async fn run(
         .output()
         .await
         .context("could not run the grpcio client")?;
-    drop(server);
+    let after = cpu::sample(&server_pid);
     if !output.status.success() {
         bail!(
             "the grpcio client failed: {}",
@@ -112,11 +131,23 @@ async fn run(
     }
     let printed: Printed =
         serde_json::from_slice(&output.stdout).context("the grpcio client's figures")?;
-    Ok(Figures {
+    // The client counts only the calls after its warm-up; its CPU includes the warm-up.
+    let python_client = Figures {
         calls: printed.calls,
         errors: printed.errors,
         per_second: printed.calls_per_s,
         p50_us: printed.p50_us,
         p99_us: printed.p99_us,
+        cpu: Some(before.per_call(after, printed.calls)),
+    };
+    let before = cpu::sample(&server_pid);
+    let mut h2load = super::h2load::run(port, concurrency, seconds).await;
+    if let Some(h2load) = &mut h2load {
+        h2load.cpu = Some(before.per_call(cpu::sample(&server_pid), h2load.calls));
+    }
+    drop(server);
+    Ok(Baseline {
+        python_client,
+        h2load,
     })
 }

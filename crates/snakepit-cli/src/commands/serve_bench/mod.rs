@@ -9,14 +9,21 @@
 //!    process (client and server then share one runtime);
 //! 4. the HTTP floor: the same connections on `/healthz`, which touches no worker;
 //! 5. the grpcio baseline (`grpc.rs`): the same function behind a Python grpcio server,
-//!    called by a Python grpcio client at N concurrent calls.
+//!    called by a Python grpcio client at N concurrent calls, and by `h2load` (`h2load.rs`)
+//!    at N connections when it is installed.
 //!
 //! The ratio server/in-process is the cost of HTTP; the floor shows how much of it is the
-//! HTTP stack. Every load generator shares this machine's CPUs with the server. The
+//! HTTP stack. Every load generator shares this machine's CPUs with the server, so each row
+//! also says how much CPU each process spent per call (`cpu.rs`): this process, the workers
+//! (or the grpcio server), the load generator. The pool served is the very pool measured
+//! in-process: the same settings and the same worker processes. The
 //! Prometheus recorder is installed before the first measurement, as `snakepit serve` does,
 //! so every figure includes recording the call's metrics.
 
+mod cpu;
 mod grpc;
+mod h2load;
+mod report;
 mod wrk;
 
 use std::collections::BTreeMap;
@@ -48,6 +55,8 @@ struct Figures {
     per_second: f64,
     p50_us: u64,
     p99_us: u64,
+    /// CPU per call, when measured.
+    cpu: Option<cpu::PerCall>,
 }
 
 impl Figures {
@@ -75,14 +84,21 @@ impl Figures {
             per_second,
             p50_us: pick(0.50),
             p99_us: pick(0.99),
+            cpu: None,
         }
     }
 
     fn json(&self) -> Value {
+        let round = |us: f64| (us * 10.0).round() / 10.0;
         json!({
             "calls": self.calls, "errors": self.errors,
             "calls_per_s": self.per_second.round(),
             "p50_us": self.p50_us, "p99_us": self.p99_us,
+            "cpu_us_per_call": self.cpu.map(|cpu| json!({
+                "this_process": round(cpu.own_us),
+                "workers_or_baseline_server": round(cpu.others_us),
+                "load_generator": round(cpu.loadgen_us),
+            })),
         })
     }
 }
@@ -91,8 +107,9 @@ fn micros(elapsed: Duration) -> u64 {
     u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Measures `callers` tasks each running `call` in a loop for `duration` after a warm-up.
-async fn measure<C, Fut>(callers: Vec<C>, duration: Duration) -> Figures
+/// Measures `callers` tasks each running `call` in a loop for `duration` after a warm-up,
+/// with the CPU this process and the processes `pids` (the workers) used meanwhile.
+async fn measure<C, Fut>(callers: Vec<C>, duration: Duration, pids: &[u32]) -> Figures
 where
     C: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = bool> + Send,
@@ -124,10 +141,12 @@ where
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
     warm.store(false, Ordering::Relaxed);
+    let cpu_before = cpu::sample(pids);
     let started = Instant::now();
     tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
     let elapsed = started.elapsed();
+    let cpu_after = cpu::sample(pids);
     let mut latencies = Vec::new();
     let mut errors = 0;
     for task in tasks {
@@ -136,7 +155,9 @@ where
             errors += failed;
         }
     }
-    Figures::from(&mut latencies, errors, elapsed)
+    let mut figures = Figures::from(&mut latencies, errors, elapsed);
+    figures.cpu = Some(cpu_before.per_call(cpu_after, figures.calls));
+    figures
 }
 
 /// One request's future.
@@ -214,12 +235,14 @@ pub(crate) async fn run(args: &ServeBenchArgs) -> anyhow::Result<()> {
     let pool = builder.start().await.context("could not start the pool")?;
     let size = pool.config().size;
 
-    let in_process_first = measure(in_process_callers(&pool, callers), duration).await;
+    let pids = pool.worker_pids();
+    let in_process_first = measure(in_process_callers(&pool, callers), duration, &pids).await;
 
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let mut config = ServerConfig::default();
     config.bind = addr;
+    // The very pool measured in-process, served: the same settings, the same workers.
     let served = BTreeMap::from([(
         "default".to_owned(),
         Arc::new(Served::new("default", pool.clone(), "bench")),
@@ -228,18 +251,24 @@ pub(crate) async fn run(args: &ServeBenchArgs) -> anyhow::Result<()> {
     let handle = server.handle();
     let serving = tokio::spawn(server.run(std::future::pending()));
 
-    let wrk = wrk::run_wrk(addr, callers, args.seconds).await;
+    let pids = pool.worker_pids();
+    let before = cpu::sample(&pids);
+    let mut wrk = wrk::run_wrk(addr, callers, args.seconds).await;
+    if let Some(wrk) = &mut wrk {
+        wrk.cpu = Some(before.per_call(cpu::sample(&pids), wrk.calls));
+    }
     let mut connections = Vec::with_capacity(callers);
     for _ in 0..callers {
         connections.push(connection(addr, "/v1/pools/default/commands/ping", true).await?);
     }
-    let through_server = measure(connections, duration).await;
+    let through_server = measure(connections, duration, &pids).await;
     let mut connections = Vec::with_capacity(callers);
     for _ in 0..callers {
         connections.push(connection(addr, "/healthz", false).await?);
     }
-    let http_floor = measure(connections, duration).await;
-    let in_process_last = measure(in_process_callers(&pool, callers), duration).await;
+    let http_floor = measure(connections, duration, &[]).await;
+    let pids = pool.worker_pids();
+    let in_process_last = measure(in_process_callers(&pool, callers), duration, &pids).await;
     // Stopping the server stops its pools, this one included.
     handle.shutdown();
     serving.await.context("the server task failed")??;
@@ -248,71 +277,21 @@ pub(crate) async fn run(args: &ServeBenchArgs) -> anyhow::Result<()> {
     if in_process_first.calls == 0 || through_server.calls == 0 {
         bail!("a measurement made no calls: {in_process_first:?} {through_server:?}");
     }
-    let in_process = (in_process_first.per_second + in_process_last.per_second) / 2.0;
-    let server_best = wrk.as_ref().unwrap_or(&through_server);
-    let ratio = |figures: &Figures| figures.per_second / in_process;
-    let over_grpc = grpcio
-        .as_ref()
-        .ok()
-        .map(|grpc| server_best.per_second / grpc.per_second);
-    if args.json {
-        let round = |value: f64| (value * 1000.0).round() / 1000.0;
-        let report = json!({
-            "connections": callers, "workers": size, "seconds": args.seconds,
-            "in_process_first": in_process_first.json(), "in_process_last": in_process_last.json(),
-            "wrk": wrk.as_ref().map(Figures::json), "server": through_server.json(),
-            "http_floor": http_floor.json(),
-            "grpcio": grpcio.as_ref().map(Figures::json).map_err(|err| format!("{err:#}")),
-            "server_over_in_process": round(ratio(&through_server)),
-            "wrk_over_in_process": wrk.as_ref().map(|wrk| round(ratio(wrk))),
-            "server_over_grpcio": over_grpc.map(round),
-        });
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(());
-    }
-    println!(
-        "trivial call (`ping`), {callers} concurrent callers, {size} workers, {:.1} s each",
-        args.seconds
-    );
-    println!(
-        "{:<34} {:>10} {:>10} {:>10} {:>8}",
-        "", "calls/s", "p50 µs", "p99 µs", "errors"
-    );
-    let row = |name: &str, figures: &Figures| {
-        println!(
-            "{name:<34} {:>10.0} {:>10} {:>10} {:>8}",
-            figures.per_second, figures.p50_us, figures.p99_us, figures.errors
-        );
+    let measured = report::Measured {
+        callers,
+        workers: size,
+        seconds: args.seconds,
+        in_process_first,
+        in_process_last,
+        wrk,
+        through_server,
+        http_floor,
+        grpcio,
     };
-    row("in-process (pool.execute), first", &in_process_first);
-    match &wrk {
-        Some(figures) => row("HTTP server under wrk", figures),
-        None => println!(
-            "{:<34} wrk not found on PATH (apt-get install wrk)",
-            "HTTP server under wrk"
-        ),
-    }
-    row("HTTP server, hyper client in-proc", &through_server);
-    row("HTTP floor (GET /healthz)", &http_floor);
-    row("in-process (pool.execute), last", &in_process_last);
-    match &grpcio {
-        Ok(figures) => row("grpcio server + grpcio client", figures),
-        Err(err) => println!(
-            "{:<34} not measured: {err:#}",
-            "grpcio server + grpcio client"
-        ),
-    }
-    print!(
-        "server / in-process calls/s: {:.2} (hyper client)",
-        ratio(&through_server)
-    );
-    match &wrk {
-        Some(wrk) => println!(", {:.2} (wrk)", ratio(wrk)),
-        None => println!(),
-    }
-    if let Some(over) = over_grpc {
-        let generator = if wrk.is_some() { "wrk" } else { "hyper client" };
-        println!("server ({generator}) / grpcio calls/s: {over:.1}");
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&measured.json())?);
+    } else {
+        measured.print();
     }
     Ok(())
 }

@@ -73,6 +73,7 @@ fn parse_wrk(text: &str) -> Option<Figures> {
         per_second,
         p50_us: micros(field("50%")?)?,
         p99_us: micros(field("99%")?)?,
+        cpu: None,
     })
 }
 
