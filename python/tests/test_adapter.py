@@ -352,3 +352,32 @@ def test_host_tool_error() -> None:
     assert str(error) == "UnknownHostTool: no x"
     plain = HostToolError.from_reply("it broke", "y")
     assert (plain.error_type, plain.message) == ("Error", "it broke")
+
+
+def test_only_a_plain_synchronous_tool_can_be_inline() -> None:
+    class Inline(BaseAdapter):
+        @tool(inline=True)
+        def quick(self, n: int) -> int:
+            return n + 1
+
+    found = discover_tools(Inline())["quick"]
+    assert found.inline and found({"n": 1}) == 2
+
+    class AsyncInline(BaseAdapter):
+        @tool(inline=True)
+        async def slow(self) -> None:
+            return None
+
+    class ContextInline(BaseAdapter):
+        @tool(inline=True)
+        def waits(self, ctx: CallContext) -> None:
+            return None
+
+    class GeneratorInline(BaseAdapter):
+        @tool(inline=True)
+        def yields(self) -> Iterator[int]:
+            yield 1
+
+    for adapter in (AsyncInline(), ContextInline(), GeneratorInline()):
+        with pytest.raises(TypeError, match="inline=True"):
+            discover_tools(adapter)

@@ -94,6 +94,60 @@ def test_a_thousand_concurrent_calls_each_return_to_their_own_id(wide: Worker) -
     assert len(threads) <= CAPACITY
 
 
+def test_inline_calls_run_on_the_reader_and_return_to_their_own_callers(wide: Worker) -> None:
+    """``@tool(inline=True)`` calls, interleaved with pool calls, each reach their own id."""
+    rng = random.Random(99)
+    expected: dict[int, tuple[str, Any]] = {}
+    in_flight: set[int] = set()
+    threads: dict[str, set[str]] = {"tag": set(), "tag_inline": set()}
+
+    def start() -> None:
+        command = "tag_inline" if rng.random() < 0.5 else "tag"
+        payload = {"n": len(expected), "text": f"payload-{rng.random()}"}
+        call_id = wide.start_call(command, {"value": payload})
+        expected[call_id] = (command, payload)
+        in_flight.add(call_id)
+
+    for _ in range(2 * CAPACITY):
+        start()
+    while in_flight:
+        reply = wide.recv()
+        assert reply["kind"] == "result" and reply["id"] in in_flight, reply
+        in_flight.discard(reply["id"])
+        assert reply["success"] is True, reply
+        command, payload = expected[reply["id"]]
+        assert reply["result"]["value"] == payload
+        threads[command].add(reply["result"]["thread"])
+        if len(expected) < 1000:
+            start()
+    assert threads["tag_inline"] == {"MainThread"}
+    assert threads["tag"] and all(name.startswith("snakepit-call-") for name in threads["tag"])
+
+
+def test_inline_calls_and_pings_are_answered_while_every_pool_thread_is_busy(
+    wide: Worker,
+) -> None:
+    ids = {wide.start_call("block", {"seconds": 1.5}) for _ in range(CAPACITY)}
+    started = time.monotonic()
+    inline_id = wide.start_call("tag_inline", {"value": 7})
+    reply = wide.recv()
+    assert reply["id"] == inline_id and reply["result"]["value"] == 7, reply
+    wide.send({"kind": "ping", "id": 9100})
+    assert wide.recv() == {"kind": "pong", "id": 9100}
+    assert time.monotonic() - started < PROMPT
+    results = results_of(wide, ids)
+    assert all(reply["result"] == {"blocked": 1.5} for reply in results.values())
+
+
+def test_an_inline_tool_that_returns_a_generator_gets_an_error(wide: Worker) -> None:
+    call_id = wide.start_call("inline_generator", {})
+    reply = wide.recv()
+    assert reply["id"] == call_id and reply["success"] is False, reply
+    assert "inline=True tool must return its result" in reply["error"]["message"]
+    # The worker goes on serving.
+    assert wide.call("tag_inline", {"value": 1})["result"]["value"] == 1
+
+
 def test_cancel_of_one_concurrent_call_leaves_the_others_running(wide: Worker) -> None:
     sync_ids = [wide.start_call("sleep", {"seconds": 0.5}) for _ in range(3)]
     async_ids = [wide.start_call("async_sleep", {"seconds": 0.5}) for _ in range(3)]

@@ -78,21 +78,21 @@ def test_writers_wait_instead_of_queueing_without_bound(monkeypatch: pytest.Monk
     host, worker = socket.socketpair()
     link = Link(worker.fileno())
     link.share_writes()
-    room = link._room
-    assert room is not None
     big = b"y" * (1 << 16)
     # The host never reads: the flusher ends up blocked in the kernel.
     flusher = threading.Thread(target=send_until_closed, args=(link, big, 256))
     flusher.start()
-    assert wait_until(lambda: link._flushing and flusher.is_alive())
+    lock = link._write_lock
+    assert lock is not None
+    assert wait_until(lambda: lock.locked() and flusher.is_alive())
     others = [
         threading.Thread(target=send_until_closed, args=(link, b"z" * 600, 8)) for _ in range(4)
     ]
     for other in others:
         other.start()
-    # Every other writer ends up waiting for room, with the queue just over the limit.
-    assert wait_until(lambda: len(room._waiters) == len(others))  # type: ignore[attr-defined]
-    assert link._pending_bytes <= 1024 + 604
+    # Every other writer ends up waiting for the flusher, with the queue just over the limit.
+    assert wait_until(lambda: link._waiting == len(others))
+    assert link._pending_bytes <= 1024 + len(others) * 604
     host.close()
     for thread in [flusher, *others]:
         thread.join(timeout=10)

@@ -193,8 +193,10 @@ fn bench_prints_the_json_report() {
             "profiles",
             &[
                 "concurrent_calls_per_s",
+                "concurrent_inline_calls_per_s",
                 "floor_pipelined_calls_per_s",
                 "concurrent_ratio",
+                "concurrent_inline_ratio",
                 "io_process_calls_per_s",
                 "io_concurrent_calls_per_s",
                 "io_ratio",
@@ -206,8 +208,11 @@ fn bench_prints_the_json_report() {
                 "ppe_calls_per_s",
                 "mp_pool_calls_per_s",
                 "pool_calls_per_s",
+                "pool_threads_calls_per_s",
                 "ppe_ratio",
                 "mp_pool_ratio",
+                "ppe_threads_ratio",
+                "mp_pool_threads_ratio",
             ][..],
         ),
     ] {

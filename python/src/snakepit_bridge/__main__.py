@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from . import __version__
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 

@@ -16,12 +16,24 @@ tool when the worker starts, so a call costs one dictionary lookup and one funct
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar, overload
-
 from . import signature as sig
-from .context import CallContext, Stream
 from .errors import InvalidArguments, UnknownCommand
 from .specs import first_paragraph, parse_args_section, plain_default, type_name
+
+# `typing` costs a worker's start milliseconds: it is imported for the type checker only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, TypeVar, overload
+
+    from .context import CallContext, Stream
+
+    F = TypeVar("F", bound=Callable[..., Any])
+else:
+
+    def overload(function: object) -> object:
+        """``typing.overload`` at run time: the last definition is the one that counts."""
+        return function
+
 
 __all__ = [
     "BaseAdapter",
@@ -31,8 +43,6 @@ __all__ = [
     "make_tool",
     "tool",
 ]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _TOOL_MARKER = "__snakepit_tool__"
 _RESERVED = ("ctx", "stream")
@@ -74,6 +84,8 @@ class BaseAdapter:
         if found is None:
             known = ", ".join(self._snakepit_tools()) or "(none)"
             raise UnknownCommand(f"unknown command {tool_name!r}; available tools: {known}")
+        from .context import CallContext, Stream
+
         ctx = context if isinstance(context, CallContext) else None
         stream = None
         if found.wants_stream:
@@ -92,7 +104,14 @@ class BaseAdapter:
 
 
 class _ToolOptions:
-    __slots__ = ("name", "description", "supports_streaming", "thread_safe", "required_variables")
+    __slots__ = (
+        "name",
+        "description",
+        "supports_streaming",
+        "thread_safe",
+        "required_variables",
+        "inline",
+    )
 
     def __init__(
         self,
@@ -101,12 +120,14 @@ class _ToolOptions:
         supports_streaming: bool,
         thread_safe: bool = True,
         required_variables: list[str] | None = None,
+        inline: bool = False,
     ) -> None:
         self.name = name
         self.description = description
         self.supports_streaming = supports_streaming
         self.thread_safe = thread_safe
         self.required_variables = list(required_variables or [])
+        self.inline = inline
 
 
 @overload
@@ -114,7 +135,7 @@ def tool(func: F) -> F: ...
 
 
 @overload
-def tool(
+def tool(  # noqa: F811 - typing.overload under TYPE_CHECKING
     func: None = None,
     *,
     name: str | None = None,
@@ -122,10 +143,11 @@ def tool(
     supports_streaming: bool = False,
     thread_safe: bool = True,
     required_variables: list[str] | None = None,
+    inline: bool = False,
 ) -> Callable[[F], F]: ...
 
 
-def tool(
+def tool(  # noqa: F811 - the implementation of the overloads above
     func: F | None = None,
     *,
     name: str | None = None,
@@ -133,6 +155,7 @@ def tool(
     supports_streaming: bool = False,
     thread_safe: bool = True,
     required_variables: list[str] | None = None,
+    inline: bool = False,
 ) -> F | Callable[[F], F]:
     """Mark an adapter method as a tool the host can call.
 
@@ -141,11 +164,19 @@ def tool(
     ``thread_safe=False`` keeps a worker that takes several calls at once from running this
     tool in two calls at the same time. ``required_variables`` names the session variables the
     tool relies on (the original's option); the tool spec in ``hello`` lists them.
+
+    ``inline=True`` promises that the tool never blocks and returns at once (a lookup, a bit
+    of arithmetic): a worker that takes several calls at once then runs it on the thread
+    that reads the link, between two frames, instead of handing it to a pool thread, which
+    saves the hand-off that dominates a trivial call. While it runs, nothing else is read,
+    so heartbeats and cancels wait for it: never mark a tool that sleeps, does I/O or
+    computes for long. Only a plain synchronous function without ``ctx`` or ``stream`` can
+    be inline; with capacity 1 every tool runs on that thread anyway.
     """
 
     def mark(function: F) -> F:
         options = _ToolOptions(
-            name, description, supports_streaming, thread_safe, required_variables
+            name, description, supports_streaming, thread_safe, required_variables, inline
         )
         setattr(function, _TOOL_MARKER, options)
         return function
@@ -170,6 +201,7 @@ class Tool:
         "wants_ctx",
         "wants_stream",
         "thread_safe",
+        "inline",
         "invoke",
     )
 
@@ -190,6 +222,13 @@ class Tool:
         self.on_loop = self.is_async or self.is_async_generator
         #: Whether a call of this tool gets a :class:`Stream` (to send or to drive chunks).
         self.needs_stream = self.wants_stream or self.is_generator or self.is_async_generator
+        #: Whether a concurrent worker runs it on its reader thread (``@tool(inline=True)``).
+        self.inline = options.inline
+        if self.inline and (self.on_loop or self.needs_stream or self.wants_ctx):
+            raise TypeError(
+                f"tool {name!r}: only a plain synchronous function without ctx or stream "
+                "can be inline=True"
+            )
         plain = [
             parameter
             for parameter in parameters
@@ -337,6 +376,8 @@ class Tool:
         stream: Stream | None = None,
     ) -> Any:
         """Call the tool directly (for tests): binds ``args`` exactly as the runtime does."""
+        from .context import CallContext, Stream
+
         if ctx is None and self.wants_ctx:
             ctx = CallContext(command=self.name)
         if stream is None and self.wants_stream:

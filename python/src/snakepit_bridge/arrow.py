@@ -13,9 +13,12 @@ Arrow value is met.
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from .errors import ProtocolError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ARROW_KEY", "decode", "encode", "is_arrow"]
 

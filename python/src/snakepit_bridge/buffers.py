@@ -21,11 +21,13 @@ numpy is imported only when an array is decoded, never at bridge start.
 
 from __future__ import annotations
 
-import base64
 import sys
-from typing import Any
 
 from .errors import ProtocolError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["MARKER_KEY", "DTYPES", "resolve_message", "to_marker", "is_binary"]
 
@@ -81,6 +83,8 @@ def _entry(entry: Any, index: int) -> Any:
         return entry
     if type(entry) is dict and isinstance(entry.get("base64"), str):
         try:
+            import base64
+
             return base64.b64decode(entry["base64"], validate=True)
         except ValueError as exc:
             raise ProtocolError(f"buffer {index} holds invalid base64: {exc}") from None
@@ -263,6 +267,8 @@ def to_marker(value: Any, json: bool, buffers: list[Any]) -> dict[str, Any]:
         buffers.append(descriptor)
         return marker
     if json:
+        import base64
+
         buffers.append({"base64": base64.b64encode(data).decode("ascii")})
     else:
         buffers.append(data)

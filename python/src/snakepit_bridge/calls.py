@@ -18,7 +18,12 @@ behaves the same in both modes.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Coroutine
-from typing import Any, Protocol
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object
 
 __all__ = ["Call", "Server"]
 

@@ -22,16 +22,17 @@ on this bridge unchanged:
 
 from __future__ import annotations
 
-import signal
 import sys
-from typing import TYPE_CHECKING, Any, Callable
 
 from . import signature as sig
 from .adapter import Tool, make_tool, tool
 from .drive import chunk_data
 from .errors import UnknownCommand
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Callable
+
     from .context import CallContext
 
 __all__ = [
@@ -185,6 +186,8 @@ def setup_graceful_shutdown(protocol_handler: ProtocolHandler) -> None:
     def stop(signum: int, frame: Any) -> None:
         protocol_handler.shutdown_requested = True
         raise SystemExit(0)
+
+    import signal
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

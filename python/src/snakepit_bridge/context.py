@@ -21,12 +21,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Generator, Mapping
-from typing import TYPE_CHECKING, Any, cast
 
 from .drive import chunk_data
 from .errors import Cancelled, HostToolError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .calls import Call
 
 __all__ = ["CallContext", "Cancelled", "HostToolError", "Stream"]
@@ -214,12 +216,14 @@ class CallContext:
 
     def list_host_tools(self) -> list[dict[str, Any]]:
         """The host tools visible to this call: ``[{"name", "description", "parameters"}]``."""
-        return cast("list[dict[str, Any]]", self.call_host_tool("snakepit.list_host_tools"))
+        listed: list[dict[str, Any]] = self.call_host_tool("snakepit.list_host_tools")
+        return listed
 
     async def alist_host_tools(self) -> list[dict[str, Any]]:
         """The ``async`` form of :meth:`list_host_tools`."""
         tools = await self.acall_host_tool("snakepit.list_host_tools")
-        return cast("list[dict[str, Any]]", tools)
+        listed: list[dict[str, Any]] = tools
+        return listed
 
     @property
     def elixir_tools(self) -> dict[str, Any]:
@@ -272,12 +276,14 @@ class CallContext:
     def set_variable(self, name: str, value: Any) -> dict[str, Any]:
         """Set the session variable ``name``; returns the updated variable map."""
         variable = self.call_host_tool("snakepit.set_variable", name=name, value=value)
-        return cast("dict[str, Any]", variable)
+        found: dict[str, Any] = variable
+        return found
 
     async def aset_variable(self, name: str, value: Any) -> dict[str, Any]:
         """The ``async`` form of :meth:`set_variable`."""
         variable = await self.acall_host_tool("snakepit.set_variable", name=name, value=value)
-        return cast("dict[str, Any]", variable)
+        found: dict[str, Any] = variable
+        return found
 
     def list_variables(self) -> Any:
         """The session's variables, as the host lists them."""

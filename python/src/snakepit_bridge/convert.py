@@ -25,10 +25,8 @@ conversion uses an explicit stack, so no value can exhaust Python's recursion li
 
 from __future__ import annotations
 
-import enum
 import math
 import sys
-from typing import Any
 
 from .arrow import ARROW_KEY, is_arrow
 from .arrow import encode as encode_arrow
@@ -37,6 +35,10 @@ from .depth import MAX_DEPTH, exceeds, may_exceed
 from .errors import DepthLimitExceeded, SerializationError
 from .protocol import encode
 from .staging import discard_staged, shared_from
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["MAX_DEPTH", "SerializationError", "encode_lenient", "encode_plain", "to_wire"]
 
@@ -82,7 +84,8 @@ class _Unconvertible(Exception):
 def _key(key: Any) -> str:
     if isinstance(key, str):
         return _text(key)
-    if isinstance(key, enum.Enum):
+    enum = sys.modules.get("enum")
+    if enum is not None and isinstance(key, enum.Enum):
         key = key.value
     if isinstance(key, bytes):
         return key.decode("utf-8", "replace")
@@ -154,7 +157,10 @@ def _children(value: Any) -> tuple[Any, list[tuple[Any, Any]]] | None:
 
 def _replacement(value: Any) -> Any:
     """What a value stands for when it is not plain data, or raise :class:`_Unconvertible`."""
-    if isinstance(value, enum.Enum):
+    # A module not imported yet has no instances: an enum (or a dataclass) exists only once
+    # its module is, so a worker never imports either just to rule them out.
+    enum = sys.modules.get("enum")
+    if enum is not None and isinstance(value, enum.Enum):
         return value.value
     dataclasses = sys.modules.get("dataclasses")
     if dataclasses is not None and dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -16,11 +16,11 @@ allowed (the host's ``protocol/depth.rs`` counts the same way).
 
 from __future__ import annotations
 
-import json
-import re
-from typing import Any
-
 from .errors import ProtocolError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["MAX_DEPTH", "exceeds", "may_exceed", "scan_envelope"]
 
@@ -82,12 +82,27 @@ def scan_envelope(payload: bytes | bytearray | memoryview) -> dict[str, Any]:
     return _scan_msgpack(data)
 
 
-_JSON_TOKEN = re.compile(
-    rb'\s*(?:("(?:[^"\\]|\\.)*")|([\[{])|([\]}])|([,:])|([^\s\[\]{},:"]+))', re.DOTALL
-)
+#: The JSON token pattern of :func:`_scan_json`, compiled on first use (``re`` and ``json``
+#: are imported only when a JSON frame too deep to decode must be scanned).
+_JSON_TOKEN: Any = None
+
+
+def _json_token() -> Any:
+    global _JSON_TOKEN
+    if _JSON_TOKEN is None:
+        import re
+
+        _JSON_TOKEN = re.compile(
+            rb'\s*(?:("(?:[^"\\]|\\.)*")|([\[{])|([\]}])|([,:])|([^\s\[\]{},:"]+))',
+            re.DOTALL,
+        )
+    return _JSON_TOKEN
 
 
 def _scan_json(data: bytes) -> dict[str, Any]:
+    import json
+
+    token = _json_token()
     fields: dict[str, Any] = {}
     depth = 0
     key: str | None = None
@@ -95,7 +110,7 @@ def _scan_json(data: bytes) -> dict[str, Any]:
     position = 0
     end = len(data.rstrip())
     while position < end:
-        match = _JSON_TOKEN.match(data, position)
+        match = token.match(data, position)
         if match is None:
             raise ProtocolError(f"invalid JSON payload at byte {position}")
         position = match.end()

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
 from types import AsyncGeneratorType, CoroutineType, GeneratorType
-from typing import TYPE_CHECKING, Any
 
 from .errors import Cancelled
 from .log import log
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .adapter import Tool
     from .calls import Call
     from .context import CallContext, Stream

@@ -8,10 +8,13 @@ adapter's ``capacity`` class attribute (``docs/PROTOCOL.md``, "Transports").
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from . import protocol
 from .log import log
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["capacity_for", "offered_encodings"]
 

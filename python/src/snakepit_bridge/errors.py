@@ -9,7 +9,10 @@ traceback starts in the tool: the bridge's own frames at its top are dropped.
 from __future__ import annotations
 
 import os
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "AdapterLoadError",

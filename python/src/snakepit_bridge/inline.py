@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, Callable
 
 from . import telemetry
 from .calls import Call
@@ -30,7 +29,10 @@ from .log import log
 from .protocol import QUIET_KINDS, decode, message_kind
 from .staging import take_staged
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Callable
+
     from .runtime import Runtime
 
 __all__ = ["InlineServer"]

@@ -6,10 +6,11 @@ This module owns the descriptors of the link and the bytes on them, nothing abou
   copy of stdin/stdout (the stdio transport, after which fd 1 points at stderr so that
   ``print()`` can never corrupt a frame);
 * writing whole frames, with one ``write`` in the common case; once :meth:`Link.share_writes`
-  is called, writes from several threads are combined: the first thread to write becomes
-  the flusher and writes, in one ``write``, every frame the others queued meanwhile, so
-  frames never interleave and concurrent results share a system call (a writer waits only
-  when more than ``PENDING_LIMIT`` bytes are queued: the host's backpressure still holds);
+  is called, writes from several threads are combined: a frame is queued without a lock,
+  and the thread that gets the write lock without waiting writes, in one ``write``, every
+  frame queued meanwhile, so frames never interleave and concurrent results share a system
+  call (a writer waits only when more than ``PENDING_LIMIT`` bytes are queued: the host's
+  backpressure still holds);
 * reading frame payloads through a buffered :class:`~snakepit_bridge.protocol.FrameReader`,
   blocking or only from what is already buffered, and waiting for the link to be readable.
 
@@ -21,13 +22,16 @@ from __future__ import annotations
 import os
 import select
 import sys
-from typing import TYPE_CHECKING, Any
 
 from .errors import LinkClosed
-from .protocol import DEFAULT_MAX_FRAME, Buffer, FrameReader, encode, max_frame_from_env
+from .protocol import DEFAULT_MAX_FRAME, FrameReader, encode, max_frame_from_env
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
+    from typing import Any
+
+    from .protocol import Buffer
 
 __all__ = ["Link", "LinkClosed"]
 
@@ -57,10 +61,10 @@ class Link:
         #: Whether the host is gone (end-of-file or a broken pipe).
         self.closed = False
         self._write_lock: threading.Lock | None = None
-        self._room: threading.Condition | None = None
         self._pending: list[bytes] = []
         self._pending_bytes = 0
-        self._flushing = False
+        #: Writers blocked because more than ``PENDING_LIMIT`` bytes are queued.
+        self._waiting = 0
         self._poller: Any = None
         if hasattr(select, "poll"):
             self._poller = select.poll()
@@ -102,7 +106,6 @@ class Link:
         import threading
 
         self._write_lock = threading.Lock()
-        self._room = threading.Condition(self._write_lock)
 
     def write_raw(self, data: bytes) -> None:
         """Write bytes to the link as one unit, looping over short writes.
@@ -111,7 +114,7 @@ class Link:
         may be written by another thread, after this returns, in order with everything this
         thread wrote before.
         """
-        if self._room is not None:
+        if self._write_lock is not None:
             self._write_shared(data)
             return
         fd = self.write_fd
@@ -126,36 +129,55 @@ class Link:
             raise LinkClosed(str(exc)) from None
 
     def _write_shared(self, data: bytes) -> None:
-        room = self._room
-        assert room is not None
-        with room:
-            while self._flushing and self._pending_bytes > PENDING_LIMIT and not self.closed:
-                room.wait()
-            if self.closed:
-                raise LinkClosed("the host closed the link")
-            self._pending.append(data)
-            self._pending_bytes += len(data)
-            if self._flushing:
+        """Queue ``data``; write the queue unless another thread is writing it already.
+
+        No lock is taken to queue: the frame is appended to the list, then whoever gets the
+        write lock without waiting writes everything queued, and looks again after letting
+        the lock go, so a frame queued just before the lock was let go is never stranded.
+        A writer waits for the lock only when more than ``PENDING_LIMIT`` bytes are queued.
+        """
+        if self.closed:
+            raise LinkClosed("the host closed the link")
+        self._pending.append(data)
+        # Only a bound, so updated without a lock: a racing update is off by one frame.
+        self._pending_bytes += len(data)
+        self._drain()
+
+    def _drain(self) -> None:
+        """Write the queue unless another thread holds the write lock (then it will)."""
+        lock = self._write_lock
+        assert lock is not None
+        pending = self._pending
+        while True:
+            if not lock.acquire(False):
+                if self._pending_bytes <= PENDING_LIMIT:
+                    return
+                self._waiting += 1
+                try:
+                    lock.acquire()
+                finally:
+                    self._waiting -= 1
+            try:
+                self._flush_locked()
+            finally:
+                lock.release()
+            if not pending:
                 return
-            self._flushing = True
+
+    def _flush_locked(self) -> None:
+        """Write every queued frame; the caller holds the write lock."""
+        pending = self._pending
         try:
-            while True:
-                with room:
-                    pending = self._pending
-                    if not pending:
-                        self._flushing = False
-                        return
-                    batch = pending[0] if len(pending) == 1 else b"".join(pending)
-                    self._pending = []
-                    self._pending_bytes = 0
-                    room.notify_all()
+            while pending:
+                count = len(pending)
+                batch = pending[0] if count == 1 else b"".join(pending[:count])
+                # Other threads only ever append, so the first `count` frames are the batch.
+                del pending[:count]
+                self._pending_bytes = sum(map(len, pending)) if pending else 0
                 self._write(batch)
         except BaseException:
-            with room:
-                self._flushing = False
-                self._pending = []
-                self._pending_bytes = 0
-                room.notify_all()
+            pending.clear()
+            self._pending_bytes = 0
             raise
 
     def _write(self, data: bytes) -> None:
@@ -178,8 +200,13 @@ class Link:
         lock = self._write_lock
         if lock is not None:
             with lock:
+                # Frames queued before this one go first.
+                self._flush_locked()
                 send_staged(staged)
                 self._write(data)
+            # Frames queued while the lock was held are this thread's to write.
+            if self._pending:
+                self._drain()
             return
         send_staged(staged)
         self._write(data)

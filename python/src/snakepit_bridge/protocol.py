@@ -14,16 +14,21 @@ This module owns everything `docs/PROTOCOL.md` says about bytes on the link:
 
 Any violation (a zero or oversize length, a truncated frame, a payload that does not decode
 to a map) raises :class:`ProtocolError`; the reader never waits for the rest of a bad frame.
-The module uses only the standard library, plus ``msgpack`` when it is importable.
+The module uses only the standard library, plus ``msgpack`` when it is importable; ``json``
+is imported the first time a JSON payload is encoded or decoded.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any, Callable, Union
 
 from .errors import DepthLimitExceeded, ProtocolError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Union
+
+    Buffer = Union[bytes, bytearray, memoryview]
 
 try:  # MessagePack is optional: without it the bridge speaks JSON only.
     import msgpack as _msgpack
@@ -78,8 +83,6 @@ _JSON_FIRST_BYTE = 0x7B
 _READ_SIZE = 65536
 _MAX_READ_SIZE = 16 * 1024 * 1024
 
-Buffer = Union[bytes, bytearray, memoryview]
-
 
 def max_frame_from_env(environ: dict[str, str] | None = None) -> int:
     """Return the frame size limit named by ``SNAKEPIT_MAX_FRAME``, or the 64 MiB default.
@@ -116,8 +119,19 @@ else:  # pragma: no cover - exercised by the stdlib-only interpreter check.
     _unpackb = None
     _StackError = RecursionError
 
-_json_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-_json_encode = _json_encoder.encode
+#: The JSON encoder, made on first use: a worker that speaks msgpack never imports ``json``
+#: (nor the ``re`` it imports), which its start would pay for.
+_json_encode: Callable[[Any], str] | None = None
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    global _json_encode
+    if _json_encode is None:
+        import json
+
+        encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        _json_encode = encoder.encode
+    return _json_encode
 
 
 def encode(message: Any, encoding: str = "json") -> bytes:
@@ -132,7 +146,7 @@ def encode(message: Any, encoding: str = "json") -> bytes:
             raise ProtocolError("msgpack encoding requested but the msgpack package is missing")
         return _pack(message)
     if encoding == "json":
-        return _json_encode(message).encode("utf-8")
+        return (_json_encode or _json_encoder())(message).encode("utf-8")
     raise ProtocolError(f"unknown encoding {encoding!r}")
 
 
@@ -195,6 +209,8 @@ def decode(payload: Buffer) -> dict[str, Any]:
         raise ProtocolError("empty payload")
     first = payload[0]
     if first == _JSON_FIRST_BYTE:
+        import json
+
         try:
             message = json.loads(bytes(payload).decode("utf-8"))
         except RecursionError:

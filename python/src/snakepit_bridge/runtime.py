@@ -19,10 +19,8 @@ does.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-from typing import TYPE_CHECKING, Any
 
 from . import protocol, telemetry
 from .adapter import Tool, discover_tools
@@ -46,8 +44,10 @@ from .log import log
 from .protocol import message_kind
 from .staging import take_staged
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
+    from typing import Any
 
     from .inline import InlineServer
 
@@ -77,7 +77,10 @@ def load_adapter_class(spec: str) -> type:
     if not module_name or not attribute:
         raise AdapterLoadError(f"adapter {spec!r} is not of the form 'module:Class'")
     try:
-        module = importlib.import_module(module_name)
+        # `__import__` rather than `importlib.import_module`, whose package a worker's start
+        # would otherwise import for this one call.
+        __import__(module_name)
+        module = sys.modules[module_name]
     except Exception as exc:
         raise AdapterLoadError(
             f"cannot import module {module_name!r} for adapter {spec!r}: "
@@ -167,8 +170,17 @@ class Runtime:
         }
 
     def handshake(self) -> bool:
-        """Send ``hello`` and apply the ``welcome``; ``False`` if the host left."""
-        self.link.send(self.hello(), "json")
+        """Send ``hello`` and apply the ``welcome``; ``False`` if the host left.
+
+        The ``hello`` goes in MessagePack when this interpreter has it (the host tells the
+        encodings apart by the first byte, and answers in the same one), so that a worker
+        starts without importing ``json``; else, or if a value in it needs JSON, in JSON.
+        """
+        hello = self.hello()
+        try:
+            self.link.send(hello, "msgpack" if "msgpack" in self.encodings else "json")
+        except (TypeError, ValueError, OverflowError):
+            self.link.send(hello, "json")
         message = None
         while message is None:
             payload = self.link.next_payload()

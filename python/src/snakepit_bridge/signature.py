@@ -13,7 +13,10 @@ from __future__ import annotations
 import functools
 import sys
 import types
-from typing import Any, Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 __all__ = [
     "EMPTY",

@@ -8,15 +8,29 @@ kept only when both encodings can carry them (else their ``repr``).
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from .signature import EMPTY
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["first_paragraph", "parse_args_section", "plain_default", "type_name"]
 
 _SECTION_NAMES = ("args:", "arguments:", "parameters:", "params:")
-_ARG_LINE = re.compile(r"^\*{0,2}(?P<name>\w+)\s*(?:\((?P<type>[^)]*)\))?\s*:\s*(?P<text>.*)$")
+#: The pattern of one ``name (type): text`` line, compiled the first time a docstring has
+#: an ``Args:`` section (a worker whose tools have none never imports ``re``).
+_ARG_LINE: Any = None
+
+
+def _arg_line() -> Any:
+    global _ARG_LINE
+    if _ARG_LINE is None:
+        import re
+
+        _ARG_LINE = re.compile(
+            r"^\*{0,2}(?P<name>\w+)\s*(?:\((?P<type>[^)]*)\))?\s*:\s*(?P<text>.*)$"
+        )
+    return _ARG_LINE
 
 
 def first_paragraph(doc: str) -> str | None:
@@ -37,6 +51,7 @@ def parse_args_section(doc: str) -> dict[str, tuple[str | None, str]]:
         index += 1
     if index == len(lines):
         return entries
+    arg_line = _arg_line()
     section_indent = len(lines[index]) - len(lines[index].lstrip())
     entry_indent: int | None = None
     current: str | None = None
@@ -48,7 +63,7 @@ def parse_args_section(doc: str) -> dict[str, tuple[str | None, str]]:
             break
         if entry_indent is None:
             entry_indent = indent
-        match = _ARG_LINE.match(line.strip())
+        match = arg_line.match(line.strip())
         if indent == entry_indent and match:
             current = match.group("name")
             entries[current] = (match.group("type"), match.group("text").strip())

@@ -9,18 +9,22 @@ does not import ``ctypes``, ``socket`` and ``mmap`` at start.
 
 from __future__ import annotations
 
+import _thread
 import os
 import sys
-import threading
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    #: One staged memfd: the fd, whether the sender owns (and must close) it, and the value
+    #: that keeps its memory alive until it is sent.
+    Staged = tuple[int, bool, Any]
 
 __all__ = ["discard_staged", "push", "shared_from", "take_staged"]
 
-#: One staged memfd: the fd, whether the sender owns (and must close) it, and the value
-#: that keeps its memory alive until it is sent.
-Staged = tuple[int, bool, Any]
-
-_staged = threading.local()
+# `threading.local` is this class; `threading` itself is not needed by a worker of capacity 1.
+_staged = _thread._local()
 _shared_from: int | None = None
 
 

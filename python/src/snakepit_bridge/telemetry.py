@@ -10,16 +10,18 @@ the host drops others, and caps how many distinct names it accepts.
 
 from __future__ import annotations
 
-import threading
+import _thread
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
 
 from .protocol import encode
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import TracebackType
+    from typing import Any
+
     from .link import Link
 
 __all__ = ["emit", "span", "flush", "correlation_id", "dropped"]
@@ -35,7 +37,8 @@ _current: ContextVar[tuple[Any, str | None, str | None] | None] = ContextVar(
     "snakepit_telemetry_call", default=None
 )
 _link: Link | None = None
-_lock = threading.Lock()
+# `threading.Lock` is this; `threading` itself is not needed by a worker of capacity 1.
+_lock = _thread.allocate_lock()
 _buffer: list[bytes] = []
 
 
@@ -102,29 +105,53 @@ def emit(
         flush()
 
 
-@contextmanager
-def span(
-    name: str, metadata: Mapping[str, Any] | None = None, correlation_id: str | None = None
-) -> Iterator[None]:
+class span:
     """Time the block: emits ``<name>.stop`` (or ``<name>.exception``) with ``duration_us``.
 
-    The event also carries the block's start and end (Unix nanoseconds), from which a host
-    with OpenTelemetry records a span that is a child of the call's span.
+    Use it as ``with span(name, metadata):``. The event also carries the block's start and
+    end (Unix nanoseconds), from which a host with OpenTelemetry records a span that is a
+    child of the call's span. (A class rather than a ``contextlib`` generator, whose import
+    a worker's start would pay.)
     """
-    started = time.perf_counter()
-    start_ns = time.time_ns()
-    try:
-        yield
-    except BaseException as exc:
-        elapsed = (time.perf_counter() - started) * 1e6
-        meta = dict(metadata or {})
-        meta["error"] = type(exc).__name__
-        timing = {"start_unix_ns": start_ns, "end_unix_ns": time.time_ns()}
-        emit(f"{name}.exception", {"duration_us": elapsed}, meta, correlation_id, timing)
-        raise
-    elapsed = (time.perf_counter() - started) * 1e6
-    timing = {"start_unix_ns": start_ns, "end_unix_ns": time.time_ns()}
-    emit(f"{name}.stop", {"duration_us": elapsed}, metadata, correlation_id, timing)
+
+    __slots__ = ("name", "metadata", "correlation_id", "_started", "_start_ns")
+
+    def __init__(
+        self,
+        name: str,
+        metadata: Mapping[str, Any] | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        self.name = name
+        self.metadata = metadata
+        self.correlation_id = correlation_id
+        self._started = 0.0
+        self._start_ns = 0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+        self._start_ns = time.time_ns()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        elapsed = (time.perf_counter() - self._started) * 1e6
+        timing = {"start_unix_ns": self._start_ns, "end_unix_ns": time.time_ns()}
+        if kind is None:
+            emit(
+                f"{self.name}.stop",
+                {"duration_us": elapsed},
+                self.metadata,
+                self.correlation_id,
+                timing,
+            )
+            return
+        meta = dict(self.metadata or {})
+        meta["error"] = kind.__name__
+        emit(f"{self.name}.exception", {"duration_us": elapsed}, meta, self.correlation_id, timing)
 
 
 def flush() -> None:

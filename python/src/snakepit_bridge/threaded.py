@@ -16,6 +16,11 @@ queued meanwhile), so frames never interleave, and each thread encodes with its 
 packer. A call gets its wake-up event only when it first waits (``ctx.sleep``, a host
 call). A tool marked ``@tool(thread_safe=False)`` holds a lock of its own while it runs; an
 adapter whose ``thread_safe`` is ``False`` has one lock for all its synchronous tools.
+
+A tool marked ``@tool(inline=True)`` (it promises never to block) is the one exception to
+"the reader never runs a tool": it runs on the reader thread as soon as its frame is read,
+with no hand-off to a pool thread, which is most of what a trivial call costs here. Every
+other synchronous tool runs on the pool, however quick it is; nothing is inlined by guess.
 """
 
 from __future__ import annotations
@@ -24,16 +29,18 @@ import itertools
 import queue
 import threading
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, Callable
 
+from . import telemetry
 from .calls import Call
-from .drive import run_async_tool
+from .drive import DRIVEN, run_async_tool
 from .errors import Cancelled, LinkClosed, error, error_payload
 from .log import log
 from .protocol import QUIET_KINDS, message_kind, share_encoders
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
+    from typing import Any, Callable
 
     from .adapter import Tool
     from .context import CallContext, Stream
@@ -73,6 +80,13 @@ class ThreadedServer:
                 self._sync_locks[name] = shared
             elif not tool.thread_safe:
                 self._sync_locks[name] = threading.Lock()
+        #: The ``@tool(inline=True)`` tools, run on this (the reader) thread. A tool that
+        #: takes a lock goes to the pool: the reader must never wait for a pool thread.
+        self._inline: dict[Any, Tool] = {
+            name: tool
+            for name, tool in runtime.plain_tools.items()
+            if tool.inline and name not in self._sync_locks
+        }
 
     # The reader.
 
@@ -122,6 +136,19 @@ class ThreadedServer:
         return False
 
     def _start(self, message: dict[str, Any]) -> None:
+        inline = self._inline
+        if inline:
+            try:
+                tool = inline.get(message.get("command"))
+            except TypeError:  # An unhashable command names no tool.
+                tool = None
+            if tool is not None:
+                args = message.get("args")
+                if args is None:
+                    args = {}
+                if type(args) is dict:
+                    self._run_inline(message, tool, args)
+                    return
         opened = self.runtime.open_call(message, self)
         if opened is None:
             return
@@ -138,6 +165,31 @@ class ThreadedServer:
             self._threads.append(thread)
             thread.start()
         self._work.put(opened)
+
+    def _run_inline(self, message: dict[str, Any], tool: Tool, args: dict[str, Any]) -> None:
+        """Run an ``@tool(inline=True)`` call here, on the reader thread, and send its
+        result: :meth:`Runtime.open_call` and :meth:`Runtime.run_call` with nothing to set
+        up, since such a tool takes neither ctx nor stream and is never cancelled."""
+        runtime = self.runtime
+        call = Call(message.get("id"), tool.name, bool(message.get("stream")), self)
+        telemetry.begin_call(runtime.link, message)
+        try:
+            result = tool.invoke(args, None, None)
+            if type(result) in DRIVEN:
+                # Driving it could wait for the reader, which is this thread.
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+                raise TypeError(
+                    f"inline tool {tool.name!r} returned a {type(result).__name__}; "
+                    "an inline=True tool must return its result"
+                )
+        except LinkClosed:
+            raise
+        except Exception as exc:
+            runtime.send_error(call.id, error_payload(exc))
+            return
+        runtime.send_result(call, result)
 
     def _cancel(self, call: Call) -> None:
         call.cancelled = True

@@ -236,6 +236,16 @@ class FaultAdapter(BaseAdapter):
             pass
         return {"value": value, "thread": threading.current_thread().name}
 
+    @tool(inline=True)
+    def tag_inline(self, value: Any) -> dict[str, Any]:
+        """``tag`` marked ``inline=True``: a worker of capacity above 1 runs it on its reader."""
+        return {"value": value, "thread": threading.current_thread().name}
+
+    @tool(inline=True)
+    def inline_generator(self) -> Any:
+        """An inline tool that breaks its promise: it returns a generator to drive."""
+        return (index for index in range(3))
+
     @tool
     def overlapping(self, seconds: float) -> int:
         """Block ``seconds``; return the most calls of this tool ever seen at once."""

@@ -237,9 +237,13 @@ async fn greet(
     writer: &mut LinkWriter,
     process: &mut Started,
 ) -> Result<(Vec<crate::protocol::ToolSpec>, usize), String> {
+    let mut hello_encoding = Encoding::Json;
     let hello = tokio::select! {
         frame = reader.next() => match frame {
-            Some(Ok(payload)) => decode(&payload).map_err(|err| format!("its first frame is not a message: {err}"))?,
+            Some(Ok(payload)) => {
+                hello_encoding = Encoding::detect(&payload).unwrap_or(Encoding::Json);
+                decode(&payload).map_err(|err| format!("its first frame is not a message: {err}"))?
+            }
             Some(Err(err)) => return Err(format!("its first frame is invalid: {err}")),
             None => {
                 let status = tokio::time::timeout(Duration::from_secs(2), process.exit.wait()).await;
@@ -289,6 +293,11 @@ async fn greet(
         max_frame: u64::try_from(spec.max_frame).ok(),
         ..Message::new(Kind::Welcome)
     };
+    // A worker that said hello in MessagePack gets its welcome in it too: a Python worker
+    // then starts without importing a JSON decoder.
+    if hello_encoding == Encoding::MsgPack && encoding == Encoding::MsgPack {
+        writer.encoding = encoding;
+    }
     writer
         .send(&welcome, &mut super::link::Progress::default())
         .await

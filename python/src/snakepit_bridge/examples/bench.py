@@ -1,19 +1,24 @@
 """The adapter ``snakepit bench`` measures: the cheapest tools for each path of the runtime.
 
-``ping`` for the call round trip, ``chunks`` for streaming, ``host_round_trips`` for host
-callbacks (it times them inside the worker, where the round trip starts and ends), and
-``sleep_ms`` for an I/O-bound call (the profiles section).
+``ping`` for the call round trip (``ping_inline``: the same, marked ``@tool(inline=True)``,
+which a worker of capacity above 1 runs on its reader thread), ``chunks`` for streaming,
+``host_round_trips`` for host callbacks (it times them inside the worker, where the round
+trip starts and ends), and ``sleep_ms`` for an I/O-bound call (the profiles section).
 ``double_shared`` / ``double_list`` for large data (numpy is imported only by the first).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
-from typing import Any
 
 from ..adapter import BaseAdapter, tool
-from ..context import CallContext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Generator
+    from typing import Any
+
+    from ..context import CallContext
 
 
 class BenchAdapter(BaseAdapter):
@@ -22,6 +27,11 @@ class BenchAdapter(BaseAdapter):
     @tool
     def ping(self) -> dict[str, str]:
         """Answer at once."""
+        return {"status": "ok"}
+
+    @tool(inline=True)
+    def ping_inline(self) -> dict[str, str]:
+        """Answer at once, on the reader thread of a concurrent worker (``inline=True``)."""
         return {"status": "ok"}
 
     @tool

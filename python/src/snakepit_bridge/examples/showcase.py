@@ -10,12 +10,15 @@ import os
 import platform
 import time
 from collections.abc import Generator
-from typing import Any
 
 from .. import __version__
 from ..adapter import BaseAdapter, tool
 from ..context import CallContext, Stream
 from ..protocol import HAS_MSGPACK, available_encodings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _OPERATIONS = ("add", "subtract", "multiply", "divide")
 

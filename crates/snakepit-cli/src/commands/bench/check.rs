@@ -39,10 +39,10 @@ pub(super) fn missed(report: &BenchReport) -> Vec<String> {
         ));
     }
     let profiles = &report.profiles;
-    if profiles.concurrent_ratio < TARGET_CONCURRENT_RATIO {
+    if profiles.concurrent_inline_ratio < TARGET_CONCURRENT_RATIO {
         missed.push(format!(
-            "profiles: concurrent pool {:.2}x the pipelined floor < {TARGET_CONCURRENT_RATIO}x",
-            profiles.concurrent_ratio
+            "profiles: concurrent pool (ping_inline) {:.2}x the pipelined floor < {TARGET_CONCURRENT_RATIO}x",
+            profiles.concurrent_inline_ratio
         ));
     }
     if let Some(peers) = &report.peers {

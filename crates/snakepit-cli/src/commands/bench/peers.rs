@@ -3,16 +3,18 @@
 //! standard library (`peers.py`, run with the same interpreter), each with [`WORKERS`]
 //! processes running the same trivial function with every call submitted at once, beside
 //! the pool with the concurrent profile ([`WORKERS`] workers × capacity
-//! [`CAPACITY`], the profiles section's trivial-call figure). Targets: the pool at least
+//! [`CAPACITY`], the profiles section's trivial-call figures: `ping_inline`, marked
+//! `@tool(inline=True)`, and `ping`, an ordinary tool run on the workers' pool threads).
+//! Targets, judged on `ping_inline` and printed as such: the pool at least
 //! [`TARGET_PPE_RATIO`] × PPE and [`TARGET_MP_POOL_RATIO`] × `multiprocessing.Pool`. The
-//! three alternate over `--rounds` rounds; every figure is a median.
+//! four alternate over `--rounds` rounds; every figure is a median.
 
 use std::path::Path;
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-use super::profiles::{CAPACITY, WORKERS, concurrent_ping};
+use super::profiles::{CAPACITY, PING, PING_INLINE, WORKERS, concurrent_ping};
 use super::stats::median;
 
 /// The peers' script.
@@ -29,12 +31,19 @@ pub(crate) struct PeerFigures {
     pub(crate) ppe_calls_per_s: f64,
     /// `multiprocessing.Pool`, calls per second.
     pub(crate) mp_pool_calls_per_s: f64,
-    /// The pool with the concurrent profile, calls per second.
+    /// The pool with the concurrent profile, `ping_inline` (`@tool(inline=True)`), calls
+    /// per second.
     pub(crate) pool_calls_per_s: f64,
-    /// The pool over PPE.
+    /// The same pool with `ping`, an ordinary tool run on the pool threads, calls per second.
+    pub(crate) pool_threads_calls_per_s: f64,
+    /// `pool_calls_per_s` over PPE.
     pub(crate) ppe_ratio: f64,
-    /// The pool over `multiprocessing.Pool`.
+    /// `pool_calls_per_s` over `multiprocessing.Pool`.
     pub(crate) mp_pool_ratio: f64,
+    /// `pool_threads_calls_per_s` over PPE.
+    pub(crate) ppe_threads_ratio: f64,
+    /// `pool_threads_calls_per_s` over `multiprocessing.Pool`.
+    pub(crate) mp_pool_threads_ratio: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,19 +68,25 @@ pub(super) async fn measure(
     let mut ppe = Vec::with_capacity(rounds);
     let mut mp_pool = Vec::with_capacity(rounds);
     let mut pool = Vec::with_capacity(rounds);
+    let mut threads = Vec::with_capacity(rounds);
     for _ in 0..rounds.max(1) {
         let printed = run_script(python, calls).await?;
         ppe.push(printed.ppe_calls_per_s);
         mp_pool.push(printed.mp_pool_calls_per_s);
-        pool.push(concurrent_ping(python, calls).await?);
+        pool.push(concurrent_ping(python, PING_INLINE, calls).await?);
+        threads.push(concurrent_ping(python, PING, calls).await?);
     }
     let (ppe, mp_pool, pool) = (median(&mut ppe), median(&mut mp_pool), median(&mut pool));
+    let threads = median(&mut threads);
     Ok(PeerFigures {
         ppe_calls_per_s: ppe,
         mp_pool_calls_per_s: mp_pool,
         pool_calls_per_s: pool,
+        pool_threads_calls_per_s: threads,
         ppe_ratio: pool / ppe,
         mp_pool_ratio: pool / mp_pool,
+        ppe_threads_ratio: threads / ppe,
+        mp_pool_threads_ratio: threads / mp_pool,
     })
 }
 
@@ -126,12 +141,19 @@ pub(super) fn print(peers: &PeerFigures, calls: usize) {
         "multiprocessing.Pool", peers.mp_pool_calls_per_s
     );
     println!(
-        "{:<22} {:>12.0} calls/s ({WORKERS} workers x capacity {CAPACITY})",
+        "{:<22} {:>12.0} calls/s ({WORKERS} workers x capacity {CAPACITY}, ping on the pool threads): {:.1}x PPE, {:.1}x multiprocessing.Pool",
+        "snakepit",
+        peers.pool_threads_calls_per_s,
+        peers.ppe_threads_ratio,
+        peers.mp_pool_threads_ratio,
+    );
+    println!(
+        "{:<22} {:>12.0} calls/s ({WORKERS} workers x capacity {CAPACITY}, ping_inline: marked @tool(inline=True))",
         "snakepit", peers.pool_calls_per_s
     );
     println!(
         "{:<22} {:.1}x PPE (>= {TARGET_PPE_RATIO}x) {}; {:.1}x multiprocessing.Pool (>= {TARGET_MP_POOL_RATIO}x) {}",
-        "ratio",
+        "ratio (ping_inline)",
         peers.ppe_ratio,
         verdict(peers.ppe_ratio >= TARGET_PPE_RATIO),
         peers.mp_pool_ratio,
