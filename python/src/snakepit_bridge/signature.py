@@ -10,7 +10,6 @@ would say.
 
 from __future__ import annotations
 
-import functools
 import sys
 import types
 
@@ -148,7 +147,9 @@ def _from_inspect(function: Callable[..., Any]) -> list[Param]:
 
 def _flags(function: Any) -> int | None:
     """The code flags of a plain function, method or partial; ``None`` for anything else."""
-    while isinstance(function, functools.partial):
+    # No partial exists before `functools` is imported: a worker never imports it for this.
+    functools = sys.modules.get("functools")
+    while functools is not None and isinstance(function, functools.partial):
         function = function.func
     if isinstance(function, types.MethodType):
         function = function.__func__

@@ -237,13 +237,12 @@ async fn greet(
     writer: &mut LinkWriter,
     process: &mut Started,
 ) -> Result<(Vec<crate::protocol::ToolSpec>, usize), String> {
-    let mut hello_encoding = Encoding::Json;
-    let hello = tokio::select! {
+    let (hello_encoding, hello) = tokio::select! {
         frame = reader.next() => match frame {
-            Some(Ok(payload)) => {
-                hello_encoding = Encoding::detect(&payload).unwrap_or(Encoding::Json);
-                decode(&payload).map_err(|err| format!("its first frame is not a message: {err}"))?
-            }
+            Some(Ok(payload)) => (
+                Encoding::detect(&payload).unwrap_or(Encoding::Json),
+                decode(&payload).map_err(|err| format!("its first frame is not a message: {err}"))?,
+            ),
             Some(Err(err)) => return Err(format!("its first frame is invalid: {err}")),
             None => {
                 let status = tokio::time::timeout(Duration::from_secs(2), process.exit.wait()).await;
