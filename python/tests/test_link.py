@@ -100,3 +100,27 @@ def test_writers_wait_instead_of_queueing_without_bound(monkeypatch: pytest.Monk
     with pytest.raises(LinkClosed):
         link.send_payload(b"after")
     worker.close()
+
+
+def test_queued_frames_wait_for_a_flush_or_another_write_and_keep_their_order() -> None:
+    host, worker = socket.socketpair()
+    link = Link(worker.fileno())
+    link.share_writes()
+    for seq in range(3):
+        link.queue_raw(len(b"q%d" % seq).to_bytes(4, "big") + b"q%d" % seq)
+    host.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        host.recv(1024)
+    # Another thread's write takes the queued frames with it, in order.
+    writer = threading.Thread(target=link.send_payload, args=(b"w",))
+    writer.start()
+    writer.join()
+    link.queue_raw(len(b"last").to_bytes(4, "big") + b"last")
+    link.flush_queued()
+    host.setblocking(True)
+    host.settimeout(10)
+    reader = FrameReader(host.recv)
+    received = [bytes(reader.next_payload() or b"") for _ in range(5)]
+    assert received == [b"q0", b"q1", b"q2", b"w", b"last"]
+    host.close()
+    worker.close()

@@ -10,7 +10,8 @@ This module owns the descriptors of the link and the bytes on them, nothing abou
   and the thread that gets the write lock without waiting writes, in one ``write``, every
   frame queued meanwhile, so frames never interleave and concurrent results share a system
   call (a writer waits only when more than ``PENDING_LIMIT`` bytes are queued: the host's
-  backpressure still holds);
+  backpressure still holds); the reading thread may only queue (:meth:`Link.queue_raw`)
+  and write the queue before it next blocks on a read (:meth:`Link.flush_queued`);
 * reading frame payloads through a buffered :class:`~snakepit_bridge.protocol.FrameReader`,
   blocking or only from what is already buffered, and waiting for the link to be readable.
 
@@ -142,6 +143,28 @@ class Link:
         # Only a bound, so updated without a lock: a racing update is off by one frame.
         self._pending_bytes += len(data)
         self._drain()
+
+    def queue_raw(self, data: bytes) -> None:
+        """Queue bytes to be written with the next write or :meth:`flush_queued`.
+
+        For the reading thread of shared writes: results it produces between two reads go
+        out in one ``write`` when it has handled everything it read (or earlier, with any
+        other thread's write). Without shared writes this is :meth:`write_raw`.
+        """
+        if self._write_lock is None:
+            self.write_raw(data)
+            return
+        if self.closed:
+            raise LinkClosed("the host closed the link")
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes > PENDING_LIMIT:
+            self._drain()
+
+    def flush_queued(self) -> None:
+        """Write whatever :meth:`queue_raw` queued (unless another thread is writing it)."""
+        if self._pending:
+            self._drain()
 
     def _drain(self) -> None:
         """Write the queue unless another thread holds the write lock (then it will)."""

@@ -375,8 +375,12 @@ class Runtime:
             return
         self.send_result(call, result)
 
-    def send_result(self, call: Call, result: Any) -> None:
-        """Send the successful ``result`` of ``call``, or an error if it cannot be sent."""
+    def send_result(self, call: Call, result: Any, queue: bool = False) -> None:
+        """Send the successful ``result`` of ``call``, or an error if it cannot be sent.
+
+        ``queue``: leave a plain result in the link's queue (:meth:`Link.queue_raw`) for the
+        reading thread to write with the others it makes before its next read.
+        """
         telemetry.end_call()
         message = {"kind": "result", "id": call.id, "success": True, "result": result}
         link = self.link
@@ -392,6 +396,8 @@ class Runtime:
             staged = take_staged()
         if staged:
             link.write_with_fds(len(payload).to_bytes(4, "big") + payload, staged)
+        elif queue:
+            link.queue_raw(len(payload).to_bytes(4, "big") + payload)
         else:
             link.write_raw(len(payload).to_bytes(4, "big") + payload)
 

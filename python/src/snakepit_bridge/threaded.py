@@ -21,6 +21,8 @@ A tool marked ``@tool(inline=True)`` (it promises never to block) is the one exc
 "the reader never runs a tool": it runs on the reader thread as soon as its frame is read,
 with no hand-off to a pool thread, which is most of what a trivial call costs here. Every
 other synchronous tool runs on the pool, however quick it is; nothing is inlined by guess.
+Inline results are queued on the link and written together once everything read so far is
+handled, just before the reader blocks for more (or sooner, with a pool thread's write).
 """
 
 from __future__ import annotations
@@ -98,10 +100,16 @@ class ThreadedServer:
         try:
             if first is not None and self.dispatch(first):
                 return 0
+            link = self.link
             while True:
-                payload = self.link.next_payload()
+                payload = link.buffered_payload()
                 if payload is None:
-                    return 0
+                    # All that was read is handled: write the inline results it made in one
+                    # go, then wait for more.
+                    link.flush_queued()
+                    payload = link.next_payload()
+                    if payload is None:
+                        return 0
                 message = runtime.decode(payload)
                 if message is not None and self.dispatch(message):
                     return 0
@@ -109,6 +117,10 @@ class ThreadedServer:
             # The host is gone or said stop: let every running tool see a cancel.
             for call in list(self.calls.values()):
                 self._cancel(call)
+            try:
+                self.link.flush_queued()
+            except LinkClosed:
+                pass
 
     def dispatch(self, message: dict[str, Any]) -> bool:
         """Handle one message; ``True`` when the worker must stop."""
@@ -189,7 +201,7 @@ class ThreadedServer:
         except Exception as exc:
             runtime.send_error(call.id, error_payload(exc))
             return
-        runtime.send_result(call, result)
+        runtime.send_result(call, result, queue=True)
 
     def _cancel(self, call: Call) -> None:
         call.cancelled = True
