@@ -17,6 +17,9 @@ from harness import STEP_TIMEOUT, wait_exit, worker_env
 from snakepit_bridge.protocol import FrameReader
 
 BENCH_ADAPTER = "snakepit_bridge.examples.bench:BenchAdapter"
+#: How the host starts a worker (`BRIDGE_MAIN` in `crates/snakepit/src/adapter/python.rs`):
+#: `python -m snakepit_bridge` without `runpy`.
+BRIDGE_MAIN = "import sys; from snakepit_bridge.__main__ import main; sys.exit(main())"
 
 #: Modules a plain synchronous worker (capacity 1, no async tool) does not need at start.
 NOT_AT_START = {
@@ -29,6 +32,8 @@ NOT_AT_START = {
     "inspect",
     "signal",
     "base64",
+    "contextlib",
+    "runpy",
     "concurrent.futures",
     "snakepit_bridge.threaded",
     "snakepit_bridge.shm",
@@ -40,7 +45,7 @@ def imported_before_hello(capacity: str = "1") -> tuple[dict[str, object], set[s
     host, worker = socket.socketpair()
     env = worker_env(SNAKEPIT_FD=str(worker.fileno()), SNAKEPIT_CAPACITY=capacity)
     process = subprocess.Popen(
-        [sys.executable, "-X", "importtime", "-m", "snakepit_bridge", "--adapter", BENCH_ADAPTER],
+        [sys.executable, "-X", "importtime", "-c", BRIDGE_MAIN, "--adapter", BENCH_ADAPTER],
         env=env,
         pass_fds=[worker.fileno()],
         stderr=subprocess.PIPE,

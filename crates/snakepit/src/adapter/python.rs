@@ -1,4 +1,5 @@
-//! The Python adapter: runs `python -m snakepit_bridge --adapter module:Class`.
+//! The Python adapter: runs `python -m snakepit_bridge --adapter module:Class` (spelled
+//! `BRIDGE_MAIN` on the command line).
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -8,6 +9,12 @@ use std::sync::{Mutex, OnceLock};
 use super::{Adapter, WorkerCommand, WorkerProtocol, bridge_dir};
 use crate::error::{Error, Result};
 use crate::packages;
+
+/// What a worker's interpreter runs: `python -m snakepit_bridge`'s entry point, through `-c`
+/// rather than `-m`, which would import `runpy` (and with it `importlib.util`,
+/// `contextlib` and `functools`) at every worker start for nothing else.
+const BRIDGE_MAIN: &str =
+    "import sys; from snakepit_bridge.__main__ import main; sys.exit(main())";
 
 /// The bundled example adapter (`ping`, `echo`, `compute`, `info`).
 pub const SHOWCASE_ADAPTER: &str = "snakepit_bridge.examples.showcase:ShowcaseAdapter";
@@ -200,7 +207,7 @@ impl Adapter for PythonAdapter {
         });
         Ok(WorkerCommand {
             program,
-            args: ["-m", "snakepit_bridge", "--adapter", &self.adapter]
+            args: ["-c", BRIDGE_MAIN, "--adapter", &self.adapter]
                 .into_iter()
                 .map(OsString::from)
                 .collect(),
