@@ -13,8 +13,7 @@ use crate::packages;
 /// What a worker's interpreter runs: `python -m snakepit_bridge`'s entry point, through `-c`
 /// rather than `-m`, which would import `runpy` (and with it `importlib.util`,
 /// `contextlib` and `functools`) at every worker start for nothing else.
-const BRIDGE_MAIN: &str =
-    "import sys; from snakepit_bridge.__main__ import main; sys.exit(main())";
+const BRIDGE_MAIN: &str = "import sys; from snakepit_bridge.__main__ import main; sys.exit(main())";
 
 /// The bundled example adapter (`ping`, `echo`, `compute`, `info`).
 pub const SHOWCASE_ADAPTER: &str = "snakepit_bridge.examples.showcase:ShowcaseAdapter";
