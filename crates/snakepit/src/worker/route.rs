@@ -76,6 +76,9 @@ pub(super) fn route(shared: &Shared, payload: &[u8]) -> Result<Routed, String> {
             if !shared.pending.answer(id, reply) {
                 tracing::debug!(worker = %shared.id, id, "reply to no pending call");
             }
+            // A caller reading its own reply is woken by the answer (a no-op when that caller
+            // routed it).
+            shared.read.wake_caller();
             Ok(Routed::Done)
         }
         Kind::Event => {
@@ -128,6 +131,7 @@ fn too_deep(shared: &Shared, scan: &Scan) -> Result<Routed, String> {
         }
         _ => {
             shared.pending.answer(id, Err(refused("the result")));
+            shared.read.wake_caller();
             Ok(Routed::Done)
         }
     }

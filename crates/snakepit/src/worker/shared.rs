@@ -33,6 +33,9 @@ pub(super) struct Shared {
     /// When it became ready.
     pub(super) started: std::time::Instant,
     pub(super) writer: tokio::sync::Mutex<LinkWriter>,
+    /// The reading half of the link: read by the supervisor, or by the caller of a call
+    /// alone on the link.
+    pub(super) read: super::reading::ReadSide,
     pub(super) pending: PendingTable,
     pub(super) next_call: AtomicU64,
     pub(super) tools: Vec<ToolSpec>,

@@ -189,6 +189,7 @@ pub(crate) async fn start(
             rss: AtomicU64::new(0),
             started: std::time::Instant::now(),
             writer: tokio::sync::Mutex::new(writer),
+            read: super::reading::ReadSide::new(reader),
             pending: PendingTable::new(),
             next_call: AtomicU64::new(1),
             tools,
@@ -206,7 +207,6 @@ pub(crate) async fn start(
         let supervisor = Supervisor {
             shared: Arc::clone(&shared),
             exit: process.exit,
-            reader,
             control: control_rx,
             events,
         };
