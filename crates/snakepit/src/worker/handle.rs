@@ -210,7 +210,11 @@ impl Worker {
                 memfds.as_ref().and_then(|_| shared.shm.threshold()),
             ),
         };
-        let mut writer = shared.writer.lock().await;
+        // The link is mostly free: taking it at once skips the lock's future.
+        let mut writer = match shared.writer.try_lock() {
+            Ok(writer) => writer,
+            Err(_) => shared.writer.lock().await,
+        };
         let running = shared.running(call.command);
         let alone = shared.capacity == 1 && call.chunks.is_none();
         let reply = self.register(id, call.chunks, call.session.cloned(), running)?;

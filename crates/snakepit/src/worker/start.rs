@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -193,6 +193,7 @@ pub(crate) async fn start(
             pending: PendingTable::new(),
             next_call: AtomicU64::new(1),
             tools,
+            last_tool: AtomicU32::new(0),
             output: process.output,
             run: spec.run.clone(),
             host: spec.host.clone(),
