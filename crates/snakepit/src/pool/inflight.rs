@@ -60,7 +60,7 @@ impl InFlightGuard {
             .reply
             .as_mut()
             .expect("the guard holds the reply until it completes");
-        worker.reply(reply, self.alone, deadline).await
+        worker.reply(self.id, reply, self.alone, deadline).await
     }
 
     /// The receiver of the reply.

@@ -249,16 +249,18 @@ impl Worker {
     }
 
     /// Waits until `deadline` for the reply of a call sent with [`Worker::start_call`]
-    /// (`reply` from its [`InFlight`]); `None` when the deadline passed first. A call alone
+    /// (`id` and `reply` from its [`InFlight`]); `None` when the deadline passed first. A call alone
     /// on the link ([`InFlight::alone`]) reads its reply from the link itself.
     pub(crate) async fn reply(
         &self,
+        id: u64,
         reply: &mut oneshot::Receiver<Result<Reply>>,
         alone: bool,
         deadline: tokio::time::Instant,
     ) -> Option<Result<Reply>> {
         if alone {
-            return super::reply_wait::ReplyWait::new(&self.handle.shared, reply, deadline).await;
+            return super::reply_wait::ReplyWait::new(&self.handle.shared, id, reply, deadline)
+                .await;
         }
         match tokio::time::timeout_at(deadline, reply).await {
             Ok(Ok(reply)) => Some(reply),

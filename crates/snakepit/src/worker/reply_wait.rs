@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::pending::Reply;
 use super::reading::{LinkEnd, Next, ReadSide, ReadState};
-use super::route::{Routed, route, spawn_host_call};
+use super::route::{Routed, route_as, spawn_host_call};
 use super::shared::Shared;
 use crate::error::{Error, Result};
 
@@ -28,6 +28,8 @@ use crate::error::{Error, Result};
 #[must_use = "a reply wait does nothing unless awaited"]
 pub(super) struct ReplyWait<'a> {
     shared: &'a Arc<Shared>,
+    /// The call's id.
+    id: u64,
     reply: &'a mut oneshot::Receiver<Result<Reply>>,
     /// The call's deadline.
     deadline: Instant,
@@ -38,11 +40,13 @@ pub(super) struct ReplyWait<'a> {
 impl<'a> ReplyWait<'a> {
     pub(super) fn new(
         shared: &'a Arc<Shared>,
+        id: u64,
         reply: &'a mut oneshot::Receiver<Result<Reply>>,
         deadline: Instant,
     ) -> Self {
         Self {
             shared,
+            id,
             reply,
             deadline,
             reading: false,
@@ -86,7 +90,10 @@ impl<'a> ReplyWait<'a> {
                 Poll::Ready(next) => {
                     // Routing may answer this very call: no wake for it.
                     read.clear_caller();
-                    self.route_locked(&mut state, next);
+                    if let Some(reply) = self.route_locked(&mut state, next) {
+                        drop(state);
+                        return Poll::Ready(Some(self.finish(reply)));
+                    }
                 }
             }
         }
@@ -106,11 +113,12 @@ impl<'a> ReplyWait<'a> {
     }
 
     /// Routes what the link gave, as the supervisor would, with the reader locked (so frames
-    /// are routed in the order they came).
-    fn route_locked(&self, state: &mut ReadState, next: Next) {
+    /// are routed in the order they came); this call's own reply is returned.
+    fn route_locked(&self, state: &mut ReadState, next: Next) -> Option<Result<Reply>> {
         let read = &self.shared.read;
         match next {
-            Next::Frame(payload) => match route(self.shared, &payload) {
+            Next::Frame(payload) => match route_as(self.shared, &payload, Some(self.id)) {
+                Ok(Routed::Mine(reply)) => return Some(reply),
                 Ok(Routed::Done) => {}
                 Ok(Routed::Chunk(chunks, data)) => {
                     // Only streaming calls take chunks, and they are never read by their
@@ -124,6 +132,7 @@ impl<'a> ReplyWait<'a> {
             },
             Next::End(end) => read.stash(state, end),
         }
+        None
     }
 
     /// The reply is in: stop reading, leaving the link polled so that its next frame wakes
@@ -137,7 +146,10 @@ impl<'a> ReplyWait<'a> {
         while ReadSide::open(&state) {
             match read.poll_locked(&mut state) {
                 Poll::Pending => break,
-                Poll::Ready(next) => self.route_locked(&mut state, next),
+                Poll::Ready(next) => {
+                    // Its own reply is in; nothing read now is for this call.
+                    let _theirs = self.route_locked(&mut state, next);
+                }
             }
         }
         reply

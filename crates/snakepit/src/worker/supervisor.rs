@@ -159,7 +159,8 @@ impl Supervisor {
                 biased;
                 step = next_step(&shared) => match step {
                     Step::Routed(routed) => match routed {
-                        Ok(Routed::Done) => {}
+                        // Only a reading caller is handed its own reply.
+                        Ok(Routed::Done | Routed::Mine(_)) => {}
                         Ok(Routed::Chunk(chunks, data)) => {
                             // A full chunk buffer stops the reading here: backpressure on the
                             // worker, whose writes block until the caller catches up.
