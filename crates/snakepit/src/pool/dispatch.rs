@@ -192,14 +192,8 @@ async fn once(
         deadline,
         timeout,
     } = started;
-    match tokio::time::timeout_at(deadline, guard.reply_mut()).await {
-        Ok(reply) => {
-            let reply = match reply {
-                Ok(outcome) => outcome,
-                Err(_) => Err(guard
-                    .worker()
-                    .map_or(Error::Shutdown, |worker| worker.closed_error())),
-            };
+    match guard.reply(deadline).await {
+        Some(reply) => {
             guard.complete();
             match reply.and_then(|message| to_result(shared, command, message)) {
                 // A worker that keeps the call's deadline itself (the frame's `timeout_ms`)
@@ -216,7 +210,7 @@ async fn once(
                 result => result,
             }
         }
-        Err(_) => {
+        None => {
             // Dropping the guard cancels the call on the worker.
             drop(guard);
             Err(Error::Timeout {

@@ -7,6 +7,8 @@ use tokio::sync::oneshot;
 
 use super::lease::Lease;
 use crate::error::Result;
+use tokio::time::Instant;
+
 use crate::worker::{InFlight, Reply, Worker};
 
 /// A call on a worker. Dropped before the reply arrived (deadline passed, caller gone,
@@ -17,6 +19,8 @@ pub(super) struct InFlightGuard {
     lease: Option<Lease>,
     id: u64,
     reply: Option<oneshot::Receiver<Result<Reply>>>,
+    /// Whether the caller reads the reply from the link itself.
+    alone: bool,
     grace: Duration,
 }
 
@@ -26,6 +30,7 @@ impl InFlightGuard {
             lease: Some(lease),
             id: in_flight.id,
             reply: Some(in_flight.reply),
+            alone: in_flight.alone,
             grace,
         }
     }
@@ -41,6 +46,21 @@ impl InFlightGuard {
         if let Some(mut lease) = self.lease.take() {
             lease.served();
         }
+    }
+
+    /// Waits until `deadline` for the reply (the caller reads it from the link when the call
+    /// is alone there); `None` when the deadline passed first.
+    pub(super) async fn reply(&mut self, deadline: Instant) -> Option<Result<Reply>> {
+        let worker = self
+            .lease
+            .as_ref()
+            .map(Lease::worker)
+            .expect("the guard holds the lease until it completes");
+        let reply = self
+            .reply
+            .as_mut()
+            .expect("the guard holds the reply until it completes");
+        worker.reply(self.id, reply, self.alone, deadline).await
     }
 
     /// The receiver of the reply.

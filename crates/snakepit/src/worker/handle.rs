@@ -24,6 +24,9 @@ pub(crate) struct InFlight {
     pub(crate) id: u64,
     /// Resolves with the reply, or the error that ended the worker.
     pub(crate) reply: oneshot::Receiver<Result<Reply>>,
+    /// Whether the call is alone on the link (capacity 1, no stream), so that its caller
+    /// reads its reply itself ([`Worker::reply`]).
+    pub(crate) alone: bool,
 }
 
 /// What to send as one call.
@@ -207,8 +210,13 @@ impl Worker {
                 memfds.as_ref().and_then(|_| shared.shm.threshold()),
             ),
         };
-        let mut writer = shared.writer.lock().await;
+        // The link is mostly free: taking it at once skips the lock's future.
+        let mut writer = match shared.writer.try_lock() {
+            Ok(writer) => writer,
+            Err(_) => shared.writer.lock().await,
+        };
         let running = shared.running(call.command);
+        let alone = shared.capacity == 1 && call.chunks.is_none();
         let reply = self.register(id, call.chunks, call.session.cloned(), running)?;
         let mut registration = Registration {
             table: &shared.pending,
@@ -231,12 +239,33 @@ impl Worker {
         match sent {
             Ok(()) | Err(Error::Io { .. }) => {
                 registration.armed = false;
-                Ok(InFlight { id, reply })
+                Ok(InFlight { id, reply, alone })
             }
             Err(err) => {
                 tracing::debug!(worker = %shared.id, command = call.command, error = %err, "call not sent");
                 Err(err)
             }
+        }
+    }
+
+    /// Waits until `deadline` for the reply of a call sent with [`Worker::start_call`]
+    /// (`id` and `reply` from its [`InFlight`]); `None` when the deadline passed first. A call alone
+    /// on the link ([`InFlight::alone`]) reads its reply from the link itself.
+    pub(crate) async fn reply(
+        &self,
+        id: u64,
+        reply: &mut oneshot::Receiver<Result<Reply>>,
+        alone: bool,
+        deadline: tokio::time::Instant,
+    ) -> Option<Result<Reply>> {
+        if alone {
+            return super::reply_wait::ReplyWait::new(&self.handle.shared, id, reply, deadline)
+                .await;
+        }
+        match tokio::time::timeout_at(deadline, reply).await {
+            Ok(Ok(reply)) => Some(reply),
+            Ok(Err(_)) => Some(Err(self.closed_error())),
+            Err(_) => None,
         }
     }
 

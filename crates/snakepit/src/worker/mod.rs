@@ -12,6 +12,8 @@ mod host;
 mod id;
 mod link;
 mod pending;
+mod reading;
+mod reply_wait;
 mod route;
 mod shared;
 mod shm;

@@ -23,10 +23,22 @@ pub(super) enum Routed {
     Chunk(ChunkSender, crate::Result<Payload>),
     /// Run a host tool and answer.
     HostCall(Box<Message>),
+    /// The reply to the call of the caller that routed it, taken out of the pending table.
+    Mine(crate::Result<Reply>),
 }
 
 /// Routes one frame from the worker. An error means the worker broke the protocol.
 pub(super) fn route(shared: &Shared, payload: &[u8]) -> Result<Routed, String> {
+    route_as(shared, payload, None)
+}
+
+/// [`route`], by the caller of call `reader` reading its own reply: that reply comes back as
+/// [`Routed::Mine`] instead of through the call's oneshot.
+pub(super) fn route_as(
+    shared: &Shared,
+    payload: &[u8],
+    reader: Option<u64>,
+) -> Result<Routed, String> {
     let mut message = match decode_frame(payload) {
         Ok(message) => message,
         Err(FrameError::TooDeep(scan)) => return too_deep(shared, &scan),
@@ -73,9 +85,20 @@ pub(super) fn route(shared: &Shared, payload: &[u8]) -> Result<Routed, String> {
                 shared.output.set_call(None);
             }
             let reply = buffers(&mut message).map(|buffers| Reply::new(message, buffers));
+            if reader == Some(id) {
+                // The caller never waited on its oneshot: dropping the sender wakes no one.
+                if shared.pending.remove(id).is_some() {
+                    return Ok(Routed::Mine(reply));
+                }
+                tracing::debug!(worker = %shared.id, id, "reply to no pending call");
+                return Ok(Routed::Done);
+            }
             if !shared.pending.answer(id, reply) {
                 tracing::debug!(worker = %shared.id, id, "reply to no pending call");
             }
+            // A caller reading its own reply is woken by the answer (a no-op when that caller
+            // routed it).
+            shared.read.wake_caller();
             Ok(Routed::Done)
         }
         Kind::Event => {
@@ -128,6 +151,7 @@ fn too_deep(shared: &Shared, scan: &Scan) -> Result<Routed, String> {
         }
         _ => {
             shared.pending.answer(id, Err(refused("the result")));
+            shared.read.wake_caller();
             Ok(Routed::Done)
         }
     }

@@ -2,7 +2,7 @@
 //! worker's link.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use nix::sys::signal::Signal;
 use tokio::sync::watch;
@@ -33,9 +33,15 @@ pub(super) struct Shared {
     /// When it became ready.
     pub(super) started: std::time::Instant,
     pub(super) writer: tokio::sync::Mutex<LinkWriter>,
+    /// The reading half of the link: read by the supervisor, or by the caller of a call
+    /// alone on the link.
+    pub(super) read: super::reading::ReadSide,
     pub(super) pending: PendingTable,
     pub(super) next_call: AtomicU64,
     pub(super) tools: Vec<ToolSpec>,
+    /// The index in `tools` of the last command looked up: calls mostly repeat a command,
+    /// and one comparison then finds it.
+    pub(super) last_tool: AtomicU32,
     pub(super) output: OutputTail,
     pub(super) run: Option<Arc<crate::registry::Run>>,
     pub(super) host: Option<Arc<dyn HostCalls>>,
@@ -70,11 +76,25 @@ impl Shared {
 
     /// What a call of `command` runs, for the worker snapshot: its index in the tool list.
     pub(super) fn running(&self, command: &str) -> Running {
-        self.tools
+        let hint = self.last_tool.load(Ordering::Relaxed);
+        let hinted = usize::try_from(hint)
+            .ok()
+            .and_then(|index| self.tools.get(index));
+        if hinted.is_some_and(|tool| tool.name == command) {
+            return Running::Tool(hint);
+        }
+        let found = self
+            .tools
             .iter()
             .position(|tool| tool.name == command)
-            .and_then(|index| u32::try_from(index).ok())
-            .map_or(Running::Unlisted, Running::Tool)
+            .and_then(|index| u32::try_from(index).ok());
+        match found {
+            Some(index) => {
+                self.last_tool.store(index, Ordering::Relaxed);
+                Running::Tool(index)
+            }
+            None => Running::Unlisted,
+        }
     }
 
     /// A fresh call id.

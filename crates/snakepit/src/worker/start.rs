@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -189,9 +189,11 @@ pub(crate) async fn start(
             rss: AtomicU64::new(0),
             started: std::time::Instant::now(),
             writer: tokio::sync::Mutex::new(writer),
+            read: super::reading::ReadSide::new(reader),
             pending: PendingTable::new(),
             next_call: AtomicU64::new(1),
             tools,
+            last_tool: AtomicU32::new(0),
             output: process.output,
             run: spec.run.clone(),
             host: spec.host.clone(),
@@ -206,7 +208,6 @@ pub(crate) async fn start(
         let supervisor = Supervisor {
             shared: Arc::clone(&shared),
             exit: process.exit,
-            reader,
             control: control_rx,
             events,
         };

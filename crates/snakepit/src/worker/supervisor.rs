@@ -7,17 +7,18 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use std::task::Poll;
+
 use nix::sys::signal::Signal;
 use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
+use super::reading::{LinkEnd, Next};
 use super::route::{Routed, route, spawn_host_call};
 use super::shared::Shared;
 use super::state::{Closed, Control, Lifecycle, WorkerEvent};
 use crate::error::ExitInfo;
-use crate::process::{LinkReader, signal_group};
+use crate::process::signal_group;
 
 /// How long a worker whose link closed gets to exit by itself before it is killed.
 const LINK_CLOSED_GRACE: Duration = Duration::from_secs(2);
@@ -94,11 +95,30 @@ impl Exit {
     }
 }
 
-/// Owns a worker's process and the reading half of its link.
+/// What the supervisor read and routed: a frame's routing, or the end of the link.
+enum Step {
+    Routed(Result<Routed, String>),
+    End(LinkEnd),
+}
+
+/// The supervisor's next frame, routed with the reader locked so that frames are routed in
+/// the order they came, whoever reads them.
+async fn next_step(shared: &Shared) -> Step {
+    std::future::poll_fn(|cx| {
+        let mut state = shared.read.lock_for_supervisor(cx);
+        match shared.read.poll_supervisor(&mut state) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Next::Frame(payload)) => Poll::Ready(Step::Routed(route(shared, &payload))),
+            Poll::Ready(Next::End(end)) => Poll::Ready(Step::End(end)),
+        }
+    })
+    .await
+}
+
+/// Owns a worker's process; reads its link whenever no caller does (`reading.rs`).
 pub(super) struct Supervisor {
     pub(super) shared: Arc<Shared>,
     pub(super) exit: Exit,
-    pub(super) reader: FramedRead<LinkReader, LengthDelimitedCodec>,
     pub(super) control: mpsc::UnboundedReceiver<Control>,
     pub(super) events: mpsc::UnboundedSender<WorkerEvent>,
 }
@@ -119,6 +139,7 @@ impl Supervisor {
             }
         }
         self.shared.pending.close(|| closed.to_error(worker));
+        self.shared.read.wake_caller();
         self.shared.advance(Lifecycle::Exited(closed));
         if self.events.send(WorkerEvent::Exited { worker }).is_err() {
             tracing::debug!(%worker, "the pool is gone; no one to tell about the exit");
@@ -136,9 +157,10 @@ impl Supervisor {
         loop {
             tokio::select! {
                 biased;
-                frame = self.reader.next() => match frame {
-                    Some(Ok(payload)) => match route(&shared, &payload) {
-                        Ok(Routed::Done) => {}
+                step = next_step(&shared) => match step {
+                    Step::Routed(routed) => match routed {
+                        // Only a reading caller is handed its own reply.
+                        Ok(Routed::Done | Routed::Mine(_)) => {}
                         Ok(Routed::Chunk(chunks, data)) => {
                             // A full chunk buffer stops the reading here: backpressure on the
                             // worker, whose writes block until the caller catches up.
@@ -155,8 +177,9 @@ impl Supervisor {
                         Ok(Routed::HostCall(message)) => spawn_host_call(&shared, *message),
                         Err(detail) => return End::Protocol(detail),
                     },
-                    Some(Err(err)) => return read_failed(err, exited.as_mut()).await,
-                    None => return End::LinkClosed,
+                    Step::End(LinkEnd::Failed(err)) => return read_failed(err, exited.as_mut()).await,
+                    Step::End(LinkEnd::Closed) => return End::LinkClosed,
+                    Step::End(LinkEnd::Protocol(detail)) => return End::Protocol(detail),
                 },
                 status = &mut exited => return End::Exited(status),
                 control = self.control.recv() => return End::from_control(control),
@@ -220,8 +243,8 @@ impl Supervisor {
     /// Reads the replies a worker wrote just before it exited.
     async fn drain_link(&mut self) {
         let drain = async {
-            while let Some(Ok(payload)) = self.reader.next().await {
-                match route(&self.shared, &payload) {
+            while let Step::Routed(routed) = next_step(&self.shared).await {
+                match routed {
                     Ok(Routed::Chunk(chunks, data)) => {
                         // The process is gone; a caller that stopped reading loses the rest.
                         let _unread = chunks.try_send(data);
