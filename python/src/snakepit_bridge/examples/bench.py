@@ -1,6 +1,7 @@
 """The adapter ``snakepit bench`` measures: the cheapest tools for each path of the runtime.
 
-``ping`` for the call round trip (``ping_inline``: the same, marked ``@tool(inline=True)``,
+``ping`` for the call round trip (``empty``: the same with an empty answer, the floors'
+own, for the ``ping`` section; ``ping_inline``: the same, marked ``@tool(inline=True)``,
 which a worker of capacity above 1 runs on its reader thread), ``chunks`` for streaming,
 ``host_round_trips`` for host callbacks (it times them inside the worker, where the round
 trip starts and ends), and ``sleep_ms`` for an I/O-bound call (the profiles section).
@@ -28,6 +29,12 @@ class BenchAdapter(BaseAdapter):
     def ping(self) -> dict[str, str]:
         """Answer at once."""
         return {"status": "ok"}
+
+    @tool
+    def empty(self) -> dict[str, str]:
+        """Answer at once with an empty map: what the floors answer to the same call, so the
+        ``ping`` section's pool and floors decode the same reply."""
+        return {}
 
     @tool(inline=True)
     def ping_inline(self) -> dict[str, str]:

@@ -155,7 +155,7 @@ const PING_BLOCKS: usize = 5;
 async fn ping_p50(pool: &Pool, iterations: usize) -> anyhow::Result<f64> {
     let mut best = f64::INFINITY;
     for _ in 0..PING_BLOCKS {
-        let samples = ping_samples(pool, iterations).await?;
+        let samples = ping_samples(pool, "ping", iterations).await?;
         best = best.min(Latency::of_durations(&samples).p50_us);
     }
     Ok(best)

@@ -1,7 +1,7 @@
 //! `snakepit bench --only PATH`: one path alone, for counting the host's instructions per
 //! call under callgrind (`docs/benchmarks.md`).
 //!
-//! It starts the one setup (a floor process or a pool of one showcase worker), makes
+//! It starts the one setup (a floor process or a pool of one bench worker), makes
 //! [`WARM_UP`] pings, then `--iterations` sequential pings, stops the setup and prints how
 //! long the measured pings took. The fixed work (start, warm-up, stop) is the same for any
 //! `--iterations`, so two runs with different counts give the instructions of one call as
@@ -15,7 +15,8 @@ use anyhow::Context as _;
 use serde_json::json;
 use snakepit::floor::{BlockingFloor, Encoding, Floor};
 
-use super::ping_pool::showcase_pool;
+use super::ping_pool::ping_pool;
+use super::setup::EMPTY;
 use crate::cli::BenchOnly;
 
 /// Pings before the measured ones, the same for every run.
@@ -99,14 +100,14 @@ async fn blocking_floor(python: &Path, calls: u64) -> anyhow::Result<Duration> {
 }
 
 async fn pool(python: &Path, calls: u64) -> anyhow::Result<Duration> {
-    let pool = showcase_pool(python, 1).await?;
+    let pool = ping_pool(python, 1).await?;
     let outcome = async {
         for _ in 0..WARM_UP {
-            pool.execute("ping", json!({})).await?;
+            pool.execute(EMPTY, json!({})).await?;
         }
         let started = Instant::now();
         for _ in 0..calls {
-            pool.execute("ping", json!({})).await?;
+            pool.execute(EMPTY, json!({})).await?;
         }
         Ok(started.elapsed())
     }

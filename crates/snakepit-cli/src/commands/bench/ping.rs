@@ -2,7 +2,7 @@
 //!
 //! Each round measures the three setups one after the other, each freshly started and
 //! stopped: the tokio floor ([`snakepit::floor::Floor`]), the blocking floor
-//! ([`snakepit::floor::BlockingFloor`]) and a pool of W showcase workers. The order rotates
+//! ([`snakepit::floor::BlockingFloor`]) and a pool of W bench workers (their `empty` tool). The order rotates
 //! from round to round so no setup always runs first. Each setup gives:
 //!
 //! - latency: sequential calls, one in flight, after a warm-up; p50 and p99 in µs. With

@@ -1,4 +1,5 @@
-//! `ping` through a pool of W showcase workers, and the codec every floor then uses.
+//! `ping` through a pool of W bench workers (their `empty` tool, which answers exactly what
+//! the floors answer), and the codec every floor then uses.
 
 use std::path::Path;
 use std::time::Instant;
@@ -9,8 +10,17 @@ use snakepit::floor::Encoding;
 use snakepit::{Pool, PythonAdapter};
 
 use super::ping::Figures;
-use super::setup::warm_up;
+use super::setup::{EMPTY, warm_up};
 use super::stats::split;
+
+/// Starts a pool of `workers` bench workers, for the `ping` figures.
+pub(super) async fn ping_pool(python: &Path, workers: usize) -> anyhow::Result<Pool> {
+    Pool::builder(PythonAdapter::new(super::setup::BENCH_ADAPTER).python(python))
+        .size(workers)
+        .start()
+        .await
+        .with_context(|| format!("could not start a pool of {workers} bench workers"))
+}
 
 /// Starts a pool of `workers` showcase workers.
 pub(super) async fn showcase_pool(python: &Path, workers: usize) -> anyhow::Result<Pool> {
@@ -45,7 +55,7 @@ pub(super) async fn measure_pool(
     workers: usize,
     iterations: usize,
 ) -> anyhow::Result<Figures> {
-    let pool = showcase_pool(python, workers).await?;
+    let pool = ping_pool(python, workers).await?;
     let outcome = pool_figures(&pool, workers, iterations).await;
     pool.shutdown().await;
     outcome
@@ -53,18 +63,18 @@ pub(super) async fn measure_pool(
 
 async fn pool_figures(pool: &Pool, workers: usize, iterations: usize) -> anyhow::Result<Figures> {
     for _ in 0..warm_up(iterations) {
-        pool.execute("ping", json!({}))
+        pool.execute(EMPTY, json!({}))
             .await
             .context("warm-up ping failed")?;
     }
-    let samples = super::setup::ping_samples(pool, iterations).await?;
+    let samples = super::setup::ping_samples(pool, EMPTY, iterations).await?;
     let began = Instant::now();
     let tasks: Vec<_> = split(iterations, workers)
         .map(|calls| {
             let pool = pool.clone();
             tokio::spawn(async move {
                 for _ in 0..calls {
-                    pool.execute("ping", json!({})).await?;
+                    pool.execute(EMPTY, json!({})).await?;
                 }
                 anyhow::Ok(())
             })

@@ -50,19 +50,25 @@ pub(super) async fn bench_pool(python: &Path) -> anyhow::Result<Pool> {
         .context("could not start a pool of one bench worker")
 }
 
-/// The latencies of `iterations` sequential `ping` calls through `pool`.
+/// The tool of the bench adapter the `ping` section calls: it answers `{}` at once, exactly
+/// the floors' reply to the same call, so pool and floors decode the same reply.
+pub(super) const EMPTY: &str = "empty";
+
+/// The latencies of `iterations` sequential calls of `command` (without arguments) through
+/// `pool`.
 ///
 /// # Errors
 ///
-/// When a ping fails.
+/// When a call fails.
 pub(super) async fn ping_samples(
     pool: &Pool,
+    command: &str,
     iterations: usize,
 ) -> anyhow::Result<Vec<std::time::Duration>> {
     let mut samples = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let started = std::time::Instant::now();
-        pool.execute("ping", serde_json::json!({}))
+        pool.execute(command, serde_json::json!({}))
             .await
             .context("ping failed")?;
         samples.push(started.elapsed());

@@ -82,7 +82,7 @@ async fn figures(pool: &Pool, iterations: usize) -> anyhow::Result<TelemetryFigu
 }
 
 async fn p50(pool: &Pool, iterations: usize) -> anyhow::Result<f64> {
-    let samples = super::setup::ping_samples(pool, iterations).await?;
+    let samples = super::setup::ping_samples(pool, "ping", iterations).await?;
     Ok(Latency::of_durations(&samples).p50_us)
 }
 
