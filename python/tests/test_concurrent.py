@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -76,22 +76,39 @@ def test_a_thousand_concurrent_calls_each_return_to_their_own_id(wide: Worker) -
         expected[call_id] = payload
         in_flight.add(call_id)
 
-    for _ in range(CAPACITY):
-        start()
-    while in_flight:
-        reply = wide.recv()
-        assert reply["kind"] == "result" and reply["id"] in in_flight, reply
-        in_flight.discard(reply["id"])
-        assert reply["success"] is True, reply
+    def check(reply: dict[str, Any]) -> None:
+        nonlocal done
         assert reply["result"]["value"] == expected[reply["id"]]
         threads.add(reply["result"]["thread"])
         done += 1
-        if len(expected) < 1000:
-            start()
+
+    _keep_in_flight(wide, in_flight, CAPACITY, start, check, lambda: len(expected) < 1000)
     assert done == 1000
     # The calls ran on the pool's threads, never on the reader.
     assert threads and all(name.startswith("snakepit-call-") for name in threads)
     assert len(threads) <= CAPACITY
+
+
+def _keep_in_flight(
+    worker: Worker,
+    in_flight: set[int],
+    depth: int,
+    start: Callable[[], None],
+    check: Callable[[dict[str, Any]], None],
+    more: Callable[[], bool],
+) -> None:
+    """Start ``depth`` calls, then for each successful result check it and start another
+    while ``more()`` says so, until every call started has answered."""
+    for _ in range(depth):
+        start()
+    while in_flight:
+        reply = worker.recv()
+        assert reply["kind"] == "result" and reply["id"] in in_flight, reply
+        in_flight.discard(reply["id"])
+        assert reply["success"] is True, reply
+        check(reply)
+        if more():
+            start()
 
 
 def test_inline_calls_run_on_the_reader_and_return_to_their_own_callers(wide: Worker) -> None:
@@ -108,18 +125,12 @@ def test_inline_calls_run_on_the_reader_and_return_to_their_own_callers(wide: Wo
         expected[call_id] = (command, payload)
         in_flight.add(call_id)
 
-    for _ in range(2 * CAPACITY):
-        start()
-    while in_flight:
-        reply = wide.recv()
-        assert reply["kind"] == "result" and reply["id"] in in_flight, reply
-        in_flight.discard(reply["id"])
-        assert reply["success"] is True, reply
+    def check(reply: dict[str, Any]) -> None:
         command, payload = expected[reply["id"]]
         assert reply["result"]["value"] == payload
         threads[command].add(reply["result"]["thread"])
-        if len(expected) < 1000:
-            start()
+
+    _keep_in_flight(wide, in_flight, 2 * CAPACITY, start, check, lambda: len(expected) < 1000)
     assert threads["tag_inline"] == {"MainThread"}
     assert threads["tag"] and all(name.startswith("snakepit-call-") for name in threads["tag"])
 
