@@ -12,7 +12,7 @@ import socket
 import numpy as np
 import pytest
 
-from snakepit_bridge import shm
+from snakepit_bridge import recycle, shm
 from snakepit_bridge.errors import ProtocolError
 
 
@@ -115,8 +115,8 @@ def test_arrow_values_round_trip_through_a_message():
 
 
 def test_a_released_memfd_is_reused_zeroed_and_a_viewed_one_is_not():
-    recycler = shm._Recycler(limit=1 << 20)
-    shm._recycler, saved = recycler, shm._recycler
+    recycler = recycle.Recycler(limit=1 << 20)
+    recycle._recycler, saved = recycler, recycle._recycler
     try:
         arr = shm.alloc_array(1000, "float64")
         arr[:] = 7.0
@@ -124,7 +124,7 @@ def test_a_released_memfd_is_reused_zeroed_and_a_viewed_one_is_not():
         ident = descriptor["id"]
         assert not owned and ident == arr.base.ident
         # Released while the tool still views it: not reused while it does...
-        shm.release([ident])
+        recycle.release([ident])
         again = shm.alloc_array(1000, "float64")
         assert again.base.ident != ident
         # ... and reused once it no longer does.
@@ -137,7 +137,7 @@ def test_a_released_memfd_is_reused_zeroed_and_a_viewed_one_is_not():
         shm.export(again)
         ident = again.base.ident
         del again
-        shm.release([ident, "junk", True])
+        recycle.release([ident, "junk", True])
         reused = shm.alloc_array(1000, "float64")
         assert reused.base.ident == ident
         assert not reused.any(), "a reused buffer was not zeroed"
@@ -146,17 +146,17 @@ def test_a_released_memfd_is_reused_zeroed_and_a_viewed_one_is_not():
         shm.export(reused)
         ident = reused.base.ident
         del reused
-        shm.release([ident])
+        recycle.release([ident])
         assert shm.alloc_array(1000, "float64").base.ident != ident
-        shm.release([ident])
+        recycle.release([ident])
         assert shm.alloc_array(1000, "float64").base.ident == ident
     finally:
-        shm._recycler = saved
+        recycle._recycler = saved
 
 
 def test_released_memfds_beyond_the_cache_limit_are_unmapped():
-    recycler = shm._Recycler(limit=3 * 8000)
-    shm._recycler, saved = recycler, shm._recycler
+    recycler = recycle.Recycler(limit=3 * 8000)
+    recycle._recycler, saved = recycler, recycle._recycler
     try:
         idents = []
         for _ in range(5):
@@ -164,9 +164,9 @@ def test_released_memfds_beyond_the_cache_limit_are_unmapped():
             shm.export(arr)
             idents.append(arr.base.ident)
             del arr
-        shm.release(idents)
+        recycle.release(idents)
         assert recycler.free_bytes == 3 * 8000
         kept = {m.ident for maps in recycler.free.values() for m in maps}
         assert kept == set(idents[2:])
     finally:
-        shm._recycler = saved
+        recycle._recycler = saved

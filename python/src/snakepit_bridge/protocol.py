@@ -241,9 +241,9 @@ def decode(payload: Buffer) -> dict[str, Any]:
 
         return resolve_message(message)
     if "release" in message:
-        # The host released memfds this worker sent (``shm.py``): handled here, where every
-        # frame passes once, whichever loop reads it.
-        from .shm import release
+        # The host released memfds this worker sent (``recycle.py``): handled here, where
+        # every frame passes once, whichever loop reads it.
+        from .recycle import release
 
         release(message.pop("release"))
     return message

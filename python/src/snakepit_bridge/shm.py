@@ -14,11 +14,9 @@ This module owns the worker's side of ``docs/PROTOCOL.md`` "Shared memory":
   goes as a memfd sealed against shrinking and growing. A numpy array allocated with
   :func:`alloc_array` (``ctx.alloc_array``) is already in a memfd and goes without a copy;
   any other buffer is copied once into a new memfd;
-* recycling: an :func:`alloc_array` memfd goes with an ``id``. The worker keeps it aside
-  (never writing it) until the host's ``release`` frame names that id, then reuses it for
-  the next :func:`alloc` of the same size, mapping and pages already in place, so a loop of
-  same-sized results faults no fresh pages. At most ``SNAKEPIT_SHM_CACHE`` bytes
-  (default 256 MiB) of released memfds are kept.
+* recycling: an :func:`alloc_array` memfd goes with an ``id`` and is kept aside until the
+  host releases it, then reused by the next :func:`alloc` of the same size
+  (``recycle.py``).
 
 The host checks every memfd it receives (sealed size equal to the declared length), so the
 seals set here are what makes a buffer acceptable, not a courtesy.
@@ -33,11 +31,10 @@ import mmap
 import os
 import socket
 import struct
-import sys
-import threading
 import weakref
 from typing import Any
 
+from . import recycle
 from .errors import ProtocolError
 from .staging import discard_staged, push, take_staged
 
@@ -50,7 +47,6 @@ __all__ = [
     "alloc_array",
     "as_array",
     "channel",
-    "release",
     "discard_staged",
     "export",
     "stage",
@@ -71,8 +67,6 @@ _SIZE_SEALS = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW
 # fault per 4 KiB on first touch (the largest cost of a fresh buffer; see the design note).
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 _COUNT = struct.Struct("<I")
-#: How many bytes of released memfds are kept for reuse when ``SNAKEPIT_SHM_CACHE`` is not set.
-DEFAULT_CACHE = 256 * 1024 * 1024
 _SCM_MAX_FD = 253
 _FD_SIZE = array.array("i").itemsize
 
@@ -114,111 +108,13 @@ def _memfd(length: int) -> int:
     return fd
 
 
-class _Recycler:
-    """The worker's memfds: those lent to the host (sent, not yet released) and those the
-    host released, kept mapped for reuse by size."""
-
-    def __init__(self, limit: int) -> None:
-        self.lock = threading.Lock()
-        self.limit = limit
-        self.next_ident = 1
-        #: ident -> [map, times sent and not yet released].
-        self.lent: dict[int, list[Any]] = {}
-        #: length -> released maps of that length, oldest first.
-        self.free: dict[int, list[SharedMap]] = {}
-        self.free_bytes = 0
-        #: Released maps something of the worker still viewed at release (a thread's
-        #: last result, say), oldest first; reused once nothing views them any more.
-        self.held: list[SharedMap] = []
-        self.held_bytes = 0
-
-    def take(self, length: int) -> SharedMap | None:
-        with self.lock:
-            maps = self.free.get(length)
-            if maps:
-                self.free_bytes -= length
-                return maps.pop()
-            held = self.held
-            for index in range(len(held)):
-                # The list's reference and getrefcount's argument: nothing else views it.
-                if len(held[index]) == length and sys.getrefcount(held[index]) <= 2:
-                    self.held_bytes -= length
-                    return held.pop(index)
-            return None
-
-    def lend(self, shared: SharedMap) -> None:
-        with self.lock:
-            entry = self.lent.get(shared.ident)
-            if entry is None:
-                self.lent[shared.ident] = [shared, 1]
-            else:
-                entry[1] += 1
-
-    def release(self, idents: list[int]) -> None:
-        evicted: list[SharedMap] = []
-        with self.lock:
-            for ident in idents:
-                entry = self.lent.get(ident)
-                if entry is None:
-                    continue
-                entry[1] -= 1
-                if entry[1] > 0:
-                    continue
-                del self.lent[ident]
-                shared: SharedMap = entry[0]
-                del entry
-                if len(shared) > self.limit:
-                    continue
-                # Free when nothing of the worker's still views it (the local name and
-                # getrefcount's argument are the only references then); held otherwise.
-                if sys.getrefcount(shared) > 2:
-                    self.held.append(shared)
-                    self.held_bytes += len(shared)
-                    while self.held_bytes > self.limit:
-                        self.held_bytes -= len(self.held.pop(0))
-                    continue
-                self.free.setdefault(len(shared), []).append(shared)
-                self.free_bytes += len(shared)
-                while self.free_bytes > self.limit:
-                    evicted.append(self._evict_oldest())
-        for old in evicted:
-            old.close()
-
-    def _evict_oldest(self) -> SharedMap:
-        length = next(iter(self.free))
-        maps = self.free[length]
-        shared = maps.pop(0)
-        if not maps:
-            del self.free[length]
-        self.free_bytes -= length
-        return shared
-
-
-def _cache_from_env() -> int:
-    raw = os.environ.get("SNAKEPIT_SHM_CACHE")
-    try:
-        value = int(raw) if raw else DEFAULT_CACHE
-    except ValueError:
-        return DEFAULT_CACHE
-    return max(0, value)
-
-
-_recycler = _Recycler(_cache_from_env())
-
-
-def release(idents: Any) -> None:
-    """The host's ``release`` frame: these memfds of ours may be written again."""
-    if isinstance(idents, list):
-        _recycler.release([ident for ident in idents if type(ident) is int])
-
-
 def alloc(length: int, zeroed: bool = True) -> SharedMap:
     """A writable mapping of a memfd of ``length`` bytes (size already sealed): a released
     one of that size when there is one (zeroed again unless ``zeroed`` is false), else a
     new, zeroed one."""
     if length <= 0:
         raise ValueError("a shared buffer needs at least one byte")
-    reused = _recycler.take(length)
+    reused = recycle.take(length)
     if reused is not None:
         if zeroed:
             ctypes.memset(reused.address, 0, length)
@@ -234,9 +130,7 @@ def alloc(length: int, zeroed: bool = True) -> SharedMap:
     shared.fd = fd
     shared.writable = True
     shared.address = ctypes.addressof(ctypes.c_char.from_buffer(shared))
-    with _recycler.lock:
-        shared.ident = _recycler.next_ident
-        _recycler.next_ident += 1
+    shared.ident = recycle.new_ident()
     weakref.finalize(shared, os.close, fd)
     return shared
 
@@ -330,7 +224,7 @@ def export(value: Any) -> tuple[dict[str, Any], int, bool]:
 def _lend(shared: SharedMap) -> dict[str, Any]:
     """The descriptor of one of our memfds about to go to the host, kept aside until the
     host releases it."""
-    _recycler.lend(shared)
+    recycle.lend(shared)
     return {"shm": "memfd", "len": len(shared), "id": shared.ident}
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy
 
-from snakepit_bridge import BaseAdapter, CallContext, shm, tool
+from snakepit_bridge import BaseAdapter, CallContext, recycle, shm, tool
 
 
 def _unsealed(data: Any) -> tuple[dict[str, Any], int, bool]:
@@ -127,8 +127,8 @@ class ShmAdapter(BaseAdapter):
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with shm._recycler.lock:
-                if ident not in shm._recycler.lent:
+            with recycle._recycler.lock:
+                if ident not in recycle._recycler.lent:
                     return True
             time.sleep(0.005)
         return False
