@@ -1,7 +1,8 @@
 //! Tests of the config module as a whole, with helpers they share: `parse` (a full file,
-//! defaults, overrides, paths, interpreters, printing back) and `errors` (every kind of error
-//! with its file, line and key).
+//! defaults, paths, interpreters, printing back), `errors` (every kind of error
+//! with its file, line and key) and `env` (environment overrides).
 
+mod env;
 mod errors;
 mod parse;
 
