@@ -40,6 +40,19 @@ pub(crate) fn floats(count: usize) -> NdArray {
     .unwrap()
 }
 
+/// Calls `command` with `{"array": array}` and reads the answer as `R`.
+async fn send_array<R: serde::de::DeserializeOwned>(
+    pool: &Pool,
+    command: &str,
+    array: &NdArray,
+) -> snakepit::Result<R> {
+    pool.call(command)
+        .args(&Array1 { array })
+        .unwrap()
+        .send_as()
+        .await
+}
+
 pub(crate) async fn describe(pool: &Pool, array: &NdArray) -> Value {
     pool.call("describe")
         .args(&Value1 { value: array })
@@ -57,15 +70,7 @@ async fn buffers_over_the_threshold_arrive_as_read_only_views_of_shared_memory()
     assert_eq!(over, json!({"shared": true, "writeable": false}));
     let under = describe(&pool, &floats(8191)).await;
     assert_eq!(under["shared"], json!(false));
-    let wrote: String = pool
-        .call("write")
-        .args(&Array1 {
-            array: &floats(100_000),
-        })
-        .unwrap()
-        .send_as()
-        .await
-        .unwrap();
+    let wrote: String = send_array(&pool, "write", &floats(100_000)).await.unwrap();
     assert_eq!(wrote, "ValueError", "a tool wrote into a shared input");
     pool.shutdown().await;
 }
@@ -75,13 +80,7 @@ async fn results_round_trip_above_and_below_the_threshold() {
     let pool = shm_pool().await;
     for count in [10, 8191, 8192, 1_000_000] {
         let input = floats(count);
-        let doubled: NdArray = pool
-            .call("double")
-            .args(&Array1 { array: &input })
-            .unwrap()
-            .send_as()
-            .await
-            .unwrap();
+        let doubled: NdArray = send_array(&pool, "double", &input).await.unwrap();
         let expected: Vec<f64> = input
             .as_slice::<f64>()
             .unwrap()
@@ -113,13 +112,7 @@ async fn a_buffer_the_host_fills_in_place_goes_without_a_copy() {
     let buffer = Buffer::from(shared.freeze().unwrap());
     assert!(buffer.is_shared());
     let array = NdArray::new(Dtype::Float64, vec![count], buffer).unwrap();
-    let doubled: NdArray = pool
-        .call("double")
-        .args(&Array1 { array: &array })
-        .unwrap()
-        .send_as()
-        .await
-        .unwrap();
+    let doubled: NdArray = send_array(&pool, "double", &array).await.unwrap();
     assert_eq!(
         doubled.as_slice::<f64>().unwrap()[count - 1],
         (count - 1) as f64 * 2.0
@@ -149,15 +142,7 @@ async fn hostile_memfds_fail_their_call_and_the_worker_serves_on() {
         assert!(matches!(err, Error::Protocol(_)), "{mode}: {err}");
         assert!(err.to_string().contains(expected), "{mode}: {err}");
         // The worker is the same and the channel is still in step.
-        let doubled: NdArray = pool
-            .call("double")
-            .args(&Array1 {
-                array: &floats(10_000),
-            })
-            .unwrap()
-            .send_as()
-            .await
-            .unwrap();
+        let doubled: NdArray = send_array(&pool, "double", &floats(10_000)).await.unwrap();
         assert!(doubled.data().is_shared(), "after {mode}");
         assert_eq!(pool.stats().restarts, 0, "after {mode}");
     }
@@ -171,13 +156,7 @@ async fn shared_memory_over_the_pool_cap_is_a_clear_error() {
         .start()
         .await
         .unwrap();
-    let err = pool
-        .call("double")
-        .args(&Array1 {
-            array: &floats(200_000),
-        })
-        .unwrap()
-        .send_as::<NdArray>()
+    let err = send_array::<NdArray>(&pool, "double", &floats(200_000))
         .await
         .unwrap_err();
     assert!(
@@ -192,15 +171,7 @@ async fn shared_memory_over_the_pool_cap_is_a_clear_error() {
     drop(held);
     assert_eq!(pool.shared_memory_in_use(), 0);
     // Under the cap it works.
-    let doubled: NdArray = pool
-        .call("double")
-        .args(&Array1 {
-            array: &floats(50_000),
-        })
-        .unwrap()
-        .send_as()
-        .await
-        .unwrap();
+    let doubled: NdArray = send_array(&pool, "double", &floats(50_000)).await.unwrap();
     assert_eq!(doubled.shape(), &[50_000]);
     pool.shutdown().await;
 }
@@ -236,15 +207,7 @@ async fn workers_killed_mid_transfer_leak_no_descriptor_and_no_mapping() {
         .start()
         .await
         .unwrap();
-    let warm: NdArray = pool
-        .call("double")
-        .args(&Array1 {
-            array: &floats(10_000),
-        })
-        .unwrap()
-        .send_as()
-        .await
-        .unwrap();
+    let warm: NdArray = send_array(&pool, "double", &floats(10_000)).await.unwrap();
     drop(warm);
     let before = counts();
     assert_eq!((before.0, before.2), (0, 0), "memfds before the test");
@@ -259,11 +222,7 @@ async fn workers_killed_mid_transfer_leak_no_descriptor_and_no_mapping() {
                 .await
         } else {
             // Dies holding the host's memfd, before it answers.
-            pool.call("die_on_receive")
-                .args(&Array1 { array: &input })
-                .unwrap()
-                .send_as::<NdArray>()
-                .await
+            send_array::<NdArray>(&pool, "die_on_receive", &input).await
         };
         assert!(
             matches!(outcome, Err(Error::WorkerExited { .. })),
@@ -273,11 +232,7 @@ async fn workers_killed_mid_transfer_leak_no_descriptor_and_no_mapping() {
     // The last replacement must be up (it holds a link and a channel, as at the start).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let ready = pool
-            .call("double")
-            .args(&Array1 { array: &floats(10) })
-            .unwrap()
-            .send_as::<NdArray>()
+        let ready = send_array::<NdArray>(&pool, "double", &floats(10))
             .await
             .is_ok();
         let now = counts();

@@ -28,6 +28,14 @@ fn zygote_adapter(log: &Path) -> snakepit::PythonAdapter {
 }
 
 /// `(parent pid, process group)` of a live process, from `/proc`.
+/// A started pool of `size` zygote workers whose imports are logged under `scratch`.
+async fn zygote_pool(scratch: &Path, size: usize) -> snakepit::Pool {
+    support::builder(zygote_adapter(&scratch.join("imports")), size)
+        .start()
+        .await
+        .unwrap()
+}
+
 fn parent_and_group(pid: u32) -> (u32, u32) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let (_, rest) = stat.rsplit_once(')').unwrap();
@@ -103,10 +111,7 @@ async fn zygote_workers_are_separate_processes_in_own_groups_and_import_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkilled_zygote_worker_is_replaced_by_a_forked_one() {
     let scratch = tempfile::tempdir().unwrap();
-    let pool = support::builder(zygote_adapter(&scratch.path().join("imports")), 2)
-        .start()
-        .await
-        .unwrap();
+    let pool = zygote_pool(scratch.path(), 2).await;
     let zygote = zygote_of(&pool);
     let victim = pool.worker_pids()[0];
     sigkill(victim);
@@ -128,10 +133,7 @@ async fn a_sigkilled_zygote_worker_is_replaced_by_a_forked_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_zygote_dies_workers_keep_serving_and_new_ones_are_spawned() {
     let scratch = tempfile::tempdir().unwrap();
-    let pool = support::builder(zygote_adapter(&scratch.path().join("imports")), 2)
-        .start()
-        .await
-        .unwrap();
+    let pool = zygote_pool(scratch.path(), 2).await;
     let zygote = zygote_of(&pool);
     let forked = pool.worker_pids();
     sigkill(zygote);
@@ -273,10 +275,7 @@ async fn a_sigkilled_host_takes_its_zygote_workers_and_their_children_along() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forked_workers_output_is_captured_and_its_crash_classified() {
     let scratch = tempfile::tempdir().unwrap();
-    let pool = support::builder(zygote_adapter(&scratch.path().join("imports")), 1)
-        .start()
-        .await
-        .unwrap();
+    let pool = zygote_pool(scratch.path(), 1).await;
     pool.execute("noisy", json!({"message": "forked-noise", "times": 2}))
         .await
         .unwrap();
