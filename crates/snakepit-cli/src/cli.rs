@@ -337,4 +337,8 @@ pub(crate) enum BenchOnly {
     /// `ping` through a pool of one worker.
     #[value(name = "ping-pool")]
     Pool,
+    /// `ping_inline` through the profiles section's concurrent pool (2 workers × capacity
+    /// 8, 64 callers), with the CPU per call of the host and of the workers.
+    #[value(name = "ping-concurrent")]
+    Concurrent,
 }

@@ -122,23 +122,26 @@ class InlineServer:
         args = message.get("args")
         if tool is not None and type(args) is dict:
             # The fast path, for a synchronous tool that takes neither ctx nor stream:
-            # Runtime.open_call and Runtime.run_call with nothing to set up.
-            call = self.current = Call(
-                message.get("id"), tool.name, bool(message.get("stream")), self
-            )
+            # Runtime.open_call and Runtime.run_call with nothing to set up. Such a tool
+            # never reads the link, so its call needs per-call state (a cancel flag the
+            # link watch can set) only if it returns a generator to drive.
+            call_id = message.get("id")
             telemetry.begin_call(runtime.link, message)
             try:
                 result = tool.invoke(args, None, None)
                 if type(result) in DRIVEN:
-                    result = drive_result(result, call)
+                    streaming = bool(message.get("stream"))
+                    call = self.current = Call(call_id, tool.name, streaming, self)
+                    try:
+                        result = drive_result(result, call)
+                    finally:
+                        self.current = None
             except LinkClosed:
                 raise
             except Exception as exc:
-                runtime.send_error(call.id, error_payload(exc))
+                runtime.send_error(call_id, error_payload(exc))
                 return
-            finally:
-                self.current = None
-            runtime.send_result(call, result)
+            runtime.send_result(call_id, tool.name, result)
             return
         opened = runtime.open_call(message, self)
         if opened is None:

@@ -373,25 +373,26 @@ class Runtime:
         except Exception as exc:
             self.send_error(call.id, error_payload(exc))
             return
-        self.send_result(call, result)
+        self.send_result(call.id, call.command, result)
 
-    def send_result(self, call: Call, result: Any, queue: bool = False) -> None:
-        """Send the successful ``result`` of ``call``, or an error if it cannot be sent.
+    def send_result(self, call_id: Any, command: str, result: Any, queue: bool = False) -> None:
+        """Send the successful ``result`` of call ``call_id`` (of tool ``command``), or an
+        error if it cannot be sent.
 
         ``queue``: leave a plain result in the link's queue (:meth:`Link.queue_raw`) for the
         reading thread to write with the others it makes before its next read.
         """
         telemetry.end_call()
-        message = {"kind": "result", "id": call.id, "success": True, "result": result}
+        message = {"kind": "result", "id": call_id, "success": True, "result": result}
         link = self.link
         payload = encode_plain(message, "result", link.encoding, link.reader.max_frame)
         staged = None
         if payload is None:
             try:
-                what = f"the result of tool {call.command!r}"
+                what = f"the result of tool {command!r}"
                 payload = encode_lenient(message, "result", link.encoding, link.max_frame, what)
             except (SerializationError, DepthLimitExceeded) as exc:
-                self.send_error(call.id, error_payload(exc))
+                self.send_error(call_id, error_payload(exc))
                 return
             staged = take_staged()
         if staged:

@@ -32,10 +32,10 @@ BATCH = 64
 #: Events dropped on this side (could not be encoded or written).
 dropped = 0
 
-#: The running call of this thread (or task): its id, correlation id and ``traceparent``.
-_current: ContextVar[tuple[Any, str | None, str | None] | None] = ContextVar(
-    "snakepit_telemetry_call", default=None
-)
+#: The ``call`` message of the call running on this thread (or task): events read its
+#: ``id``, ``correlation_id`` and ``traceparent`` when they are emitted, so that starting a
+#: call costs one assignment.
+_current: ContextVar[dict[str, Any] | None] = ContextVar("snakepit_telemetry_call", default=None)
 _link: Link | None = None
 # `threading.Lock` is this; `threading` itself is not needed by a worker of capacity 1.
 _lock = _thread.allocate_lock()
@@ -47,7 +47,7 @@ def begin_call(link: Link, message: dict[str, Any]) -> None:
     its id, correlation id and ``traceparent``."""
     global _link
     _link = link
-    _current.set((message.get("id"), message.get("correlation_id"), message.get("traceparent")))
+    _current.set(message)
 
 
 def trace_id(traceparent: str | None) -> str | None:
@@ -65,7 +65,7 @@ def correlation_id() -> str | None:
     than the one that read them: there, pass ``correlation_id=ctx.correlation_id``.
     """
     current = _current.get()
-    return current[1] if current is not None else None
+    return current.get("correlation_id") if current is not None else None
 
 
 def emit(
@@ -86,10 +86,11 @@ def emit(
     message: dict[str, Any] = {"kind": "event", "name": name, "data": data}
     current = _current.get()
     if current is not None:
-        message["id"] = current[0]
-        correlation_id = correlation_id or current[1]
-        if current[2] is not None:
-            message["traceparent"] = current[2]
+        message["id"] = current.get("id")
+        correlation_id = correlation_id or current.get("correlation_id")
+        traceparent = current.get("traceparent")
+        if traceparent is not None:
+            message["traceparent"] = traceparent
     if correlation_id is not None:
         message["correlation_id"] = correlation_id
     link = _link

@@ -95,24 +95,46 @@ class ThreadedServer:
     def serve(self) -> int:
         """Read and dispatch messages until ``shutdown`` or end-of-file; the exit code."""
         runtime = self.runtime
-        first = runtime.first_message
+        # A message read during the handshake is served first.
+        message = runtime.first_message
         runtime.first_message = None
         try:
-            if first is not None and self.dispatch(first):
-                return 0
             link = self.link
+            next_buffered = link.reader.next_buffered
+            decode = runtime.decode
+            dispatch = self.dispatch
+            inline = self._inline
+            run_inline = self._run_inline
             while True:
-                payload = link.buffered_payload()
-                if payload is None:
-                    # All that was read is handled: write the inline results it made in one
-                    # go, then wait for more.
-                    link.flush_queued()
-                    payload = link.next_payload()
+                if message is None:
+                    payload = next_buffered()
                     if payload is None:
-                        return 0
-                message = runtime.decode(payload)
-                if message is not None and self.dispatch(message):
+                        # All that was read is handled: write the inline results it made in
+                        # one go, then wait for more.
+                        link.flush_queued()
+                        payload = link.next_payload()
+                        if payload is None:
+                            return 0
+                    message = decode(payload)
+                    if message is None:
+                        continue
+                kind = message.get("kind")
+                if inline and (kind == "call" or (kind is None and "command" in message)):
+                    # An inline tool's call goes straight from the frame to the tool.
+                    try:
+                        tool = inline.get(message.get("command"))
+                    except TypeError:  # An unhashable command names no tool.
+                        tool = None
+                    args = message.get("args")
+                    if args is None:
+                        args = {}
+                    if tool is not None and type(args) is dict:
+                        run_inline(message, tool, args)
+                        message = None
+                        continue
+                if dispatch(message):
                     return 0
+                message = None
         finally:
             # The host is gone or said stop: let every running tool see a cancel.
             for call in list(self.calls.values()):
@@ -148,19 +170,8 @@ class ThreadedServer:
         return False
 
     def _start(self, message: dict[str, Any]) -> None:
-        inline = self._inline
-        if inline:
-            try:
-                tool = inline.get(message.get("command"))
-            except TypeError:  # An unhashable command names no tool.
-                tool = None
-            if tool is not None:
-                args = message.get("args")
-                if args is None:
-                    args = {}
-                if type(args) is dict:
-                    self._run_inline(message, tool, args)
-                    return
+        """Start a call on the pool's threads or the event loop (inline tools never get
+        here: :meth:`serve` runs them as it reads them)."""
         opened = self.runtime.open_call(message, self)
         if opened is None:
             return
@@ -183,7 +194,7 @@ class ThreadedServer:
         result: :meth:`Runtime.open_call` and :meth:`Runtime.run_call` with nothing to set
         up, since such a tool takes neither ctx nor stream and is never cancelled."""
         runtime = self.runtime
-        call = Call(message.get("id"), tool.name, bool(message.get("stream")), self)
+        call_id = message.get("id")
         telemetry.begin_call(runtime.link, message)
         try:
             result = tool.invoke(args, None, None)
@@ -199,9 +210,9 @@ class ThreadedServer:
         except LinkClosed:
             raise
         except Exception as exc:
-            runtime.send_error(call.id, error_payload(exc))
+            runtime.send_error(call_id, error_payload(exc))
             return
-        runtime.send_result(call, result, queue=True)
+        runtime.send_result(call_id, tool.name, result, queue=True)
 
     def _cancel(self, call: Call) -> None:
         call.cancelled = True
@@ -311,7 +322,7 @@ class ThreadedServer:
             except Exception as exc:
                 runtime.send_error(call.id, error_payload(exc))
             else:
-                runtime.send_result(call, result)
+                runtime.send_result(call.id, call.command, result)
         except LinkClosed:
             pass
         finally:

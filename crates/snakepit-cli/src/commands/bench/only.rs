@@ -15,7 +15,11 @@ use anyhow::Context as _;
 use serde_json::json;
 use snakepit::floor::{BlockingFloor, Encoding, Floor};
 
+use snakepit::Profile;
+
 use super::ping_pool::ping_pool;
+use super::profiles::{CALLERS, CAPACITY, PING_INLINE, WORKERS, bench_pool_with, calls_per_s};
+use crate::commands::serve_bench::cpu;
 use super::setup::EMPTY;
 use crate::cli::BenchOnly;
 
@@ -33,6 +37,7 @@ pub(super) async fn run(python: &Path, path: BenchOnly, calls: usize) -> anyhow:
         BenchOnly::Floor => floor(python, calls_u64).await,
         BenchOnly::BlockingFloor => blocking_floor(python, calls_u64).await,
         BenchOnly::Pool => pool(python, calls_u64).await,
+        BenchOnly::Concurrent => concurrent(python, calls).await,
     }?;
     let micros = elapsed.as_secs_f64() * 1e6;
     #[expect(clippy::cast_precision_loss, reason = "call counts are far below 2^52")]
@@ -50,6 +55,7 @@ fn name(path: BenchOnly) -> &'static str {
         BenchOnly::Floor => "tokio floor",
         BenchOnly::BlockingFloor => "blocking floor",
         BenchOnly::Pool => "pool",
+        BenchOnly::Concurrent => "concurrent pool",
     }
 }
 
@@ -114,4 +120,27 @@ async fn pool(python: &Path, calls: u64) -> anyhow::Result<Duration> {
     .await;
     pool.shutdown().await;
     outcome.map_err(|err: snakepit::Error| anyhow::Error::new(err).context("ping failed"))
+}
+
+/// `ping_inline` from the profiles section's callers through its concurrent pool; prints
+/// the host's and the workers' CPU per call.
+async fn concurrent(python: &Path, calls: usize) -> anyhow::Result<Duration> {
+    let pool = bench_pool_with(python, WORKERS, Profile::concurrent(CAPACITY)).await?;
+    let outcome = async {
+        calls_per_s(&pool, PING_INLINE, json!({}), calls.min(10_000), CALLERS).await?;
+        let pids = pool.worker_pids();
+        let before = cpu::sample(&pids);
+        let started = Instant::now();
+        calls_per_s(&pool, PING_INLINE, json!({}), calls, CALLERS).await?;
+        let elapsed = started.elapsed();
+        let used = before.per_call(cpu::sample(&pids), u64::try_from(calls)?);
+        println!(
+            "CPU per call: host {:.1} µs, workers {:.1} µs",
+            used.own_us, used.others_us
+        );
+        anyhow::Ok(elapsed)
+    }
+    .await;
+    pool.shutdown().await;
+    outcome
 }

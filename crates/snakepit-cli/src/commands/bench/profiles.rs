@@ -29,7 +29,7 @@ pub(super) const WORKERS: usize = 2;
 /// Calls at once per worker of the trivial-call figure.
 pub(super) const CAPACITY: usize = 8;
 /// Concurrent callers of the trivial-call figure: enough to keep every place busy.
-const CALLERS: usize = 4 * WORKERS * CAPACITY;
+pub(super) const CALLERS: usize = 4 * WORKERS * CAPACITY;
 /// Concurrent callers of the I/O figures.
 pub(super) const IO_CALLERS: usize = 64;
 /// Calls at once per worker of the concurrent I/O figure.

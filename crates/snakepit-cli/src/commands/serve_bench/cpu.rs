@@ -16,7 +16,7 @@ const TICK: Duration = Duration::from_millis(10);
 
 /// CPU time used so far.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Cpu {
+pub(crate) struct Cpu {
     /// This process, every thread.
     own: Duration,
     /// Its reaped children (a load generator once it has exited).
@@ -27,13 +27,13 @@ pub(super) struct Cpu {
 
 /// CPU per call of one measurement, in microseconds.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct PerCall {
+pub(crate) struct PerCall {
     /// This process (server and pool host side, plus an in-process client).
-    pub(super) own_us: f64,
+    pub(crate) own_us: f64,
     /// The given processes (the pool's workers, or the baseline's server).
-    pub(super) others_us: f64,
+    pub(crate) others_us: f64,
     /// A load generator in its own process.
-    pub(super) loadgen_us: f64,
+    pub(crate) loadgen_us: f64,
 }
 
 /// Reads `utime stime cutime cstime` of `/proc/{pid}/stat`, in ticks.
@@ -52,7 +52,7 @@ fn ticks(count: u64) -> Duration {
 }
 
 /// The CPU used so far by this process, its reaped children, and `pids`.
-pub(super) fn sample(pids: &[u32]) -> Cpu {
+pub(crate) fn sample(pids: &[u32]) -> Cpu {
     let [utime, stime, cutime, cstime] = times("self").unwrap_or_default();
     let others = pids
         .iter()
@@ -68,7 +68,7 @@ pub(super) fn sample(pids: &[u32]) -> Cpu {
 
 impl Cpu {
     /// The CPU used between `self` (before) and `after`, per call of `calls`.
-    pub(super) fn per_call(self, after: Self, calls: u64) -> PerCall {
+    pub(crate) fn per_call(self, after: Self, calls: u64) -> PerCall {
         #[expect(clippy::cast_precision_loss, reason = "a call count")]
         let calls = calls.max(1) as f64;
         let per = |before: Duration, after: Duration| {

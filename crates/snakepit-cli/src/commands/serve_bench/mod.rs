@@ -20,7 +20,7 @@
 //! Prometheus recorder is installed before the first measurement, as `snakepit serve` does,
 //! so every figure includes recording the call's metrics.
 
-mod cpu;
+pub(crate) mod cpu;
 mod grpc;
 mod h2load;
 mod report;
