@@ -19,6 +19,7 @@ mod examples;
 mod frame;
 mod loose;
 mod message;
+mod plain_reply;
 
 pub(crate) use call::CallOut;
 pub use codec::Encoding;
@@ -32,6 +33,7 @@ pub(crate) use loose::decode_inline_bins;
 pub(crate) use message::Kind;
 pub use message::Message;
 pub use message::{ParamSpec, ToolSpec};
+pub(crate) use plain_reply::plain_reply;
 
 /// The protocol version this crate speaks.
 pub(crate) const PROTOCOL_VERSION: u32 = 1;

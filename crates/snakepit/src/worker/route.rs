@@ -11,7 +11,7 @@ use super::pending::{ChunkSender, Reply};
 use super::shared::Shared;
 use crate::error::Error;
 use crate::protocol::{
-    FrameError, Kind, MAX_DEPTH, Message, Scan, decode_frame, decode_inline_bins,
+    FrameError, Kind, MAX_DEPTH, Message, Scan, decode_frame, decode_inline_bins, plain_reply,
 };
 use crate::value::{Buffer, Payload, wire};
 
@@ -39,6 +39,15 @@ pub(super) fn route_as(
     payload: &[u8],
     reader: Option<u64>,
 ) -> Result<Routed, String> {
+    if let Some(plain) = plain_reply(payload) {
+        let reply = Reply {
+            success: Some(plain.success),
+            result: plain.result,
+            error: plain.error,
+            buffers: Vec::new(),
+        };
+        return Ok(deliver(shared, plain.id, Kind::Result, Ok(reply), reader));
+    }
     let mut message = match decode_frame(payload) {
         Ok(message) => message,
         Err(FrameError::TooDeep(scan)) => return too_deep(shared, &scan),
@@ -79,27 +88,9 @@ pub(super) fn route_as(
                 },
                 None => return Err("a reply without an id".to_owned()),
             };
-            if shared.capacity == 1 && message.kind() == Kind::Result {
-                // Cleared before the answer wakes the caller, who may start the next call.
-                // Clearing an empty id costs less than asking whether output is logged.
-                shared.output.set_call(None);
-            }
+            let kind = message.kind();
             let reply = buffers(&mut message).map(|buffers| Reply::new(message, buffers));
-            if reader == Some(id) {
-                // The caller never waited on its oneshot: dropping the sender wakes no one.
-                if shared.pending.remove(id).is_some() {
-                    return Ok(Routed::Mine(reply));
-                }
-                tracing::debug!(worker = %shared.id, id, "reply to no pending call");
-                return Ok(Routed::Done);
-            }
-            if !shared.pending.answer(id, reply) {
-                tracing::debug!(worker = %shared.id, id, "reply to no pending call");
-            }
-            // A caller reading its own reply is woken by the answer (a no-op when that caller
-            // routed it).
-            shared.read.wake_caller();
-            Ok(Routed::Done)
+            Ok(deliver(shared, id, kind, reply, reader))
         }
         Kind::Event => {
             if let Some(host) = &shared.host {
@@ -113,6 +104,36 @@ pub(super) fn route_as(
             Ok(Routed::Done)
         }
     }
+}
+
+/// Hands the reply to call `id` (a `result` or a `pong`) to its caller.
+fn deliver(
+    shared: &Shared,
+    id: u64,
+    kind: Kind,
+    reply: crate::Result<Reply>,
+    reader: Option<u64>,
+) -> Routed {
+    if shared.capacity == 1 && kind == Kind::Result {
+        // Cleared before the answer wakes the caller, who may start the next call.
+        // Clearing an empty id costs less than asking whether output is logged.
+        shared.output.set_call(None);
+    }
+    if reader == Some(id) {
+        // The caller never waited on its oneshot: dropping the sender wakes no one.
+        if shared.pending.remove(id).is_some() {
+            return Routed::Mine(reply);
+        }
+        tracing::debug!(worker = %shared.id, id, "reply to no pending call");
+        return Routed::Done;
+    }
+    if !shared.pending.answer(id, reply) {
+        tracing::debug!(worker = %shared.id, id, "reply to no pending call");
+    }
+    // A caller reading its own reply is woken by the answer (a no-op when that caller
+    // routed it).
+    shared.read.wake_caller();
+    Routed::Done
 }
 
 /// The buffers of a frame, taken out of it; an unusable entry fails the frame's call.

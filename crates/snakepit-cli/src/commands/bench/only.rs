@@ -19,9 +19,9 @@ use snakepit::Profile;
 
 use super::ping_pool::ping_pool;
 use super::profiles::{CALLERS, CAPACITY, PING_INLINE, WORKERS, bench_pool_with, calls_per_s};
-use crate::commands::serve_bench::cpu;
 use super::setup::EMPTY;
 use crate::cli::BenchOnly;
+use crate::commands::serve_bench::cpu;
 
 /// Pings before the measured ones, the same for every run.
 const WARM_UP: u64 = 100;
