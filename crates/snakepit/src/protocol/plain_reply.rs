@@ -39,8 +39,23 @@ pub(crate) fn plain_reply(payload: &[u8]) -> Option<PlainReply> {
     let mut success = None;
     let mut result = None;
     let mut error = None;
-    for _ in 0..(first & 0x0f) {
+    let entries = first & 0x0f;
+    for entry in 1..=entries {
         let key = read_str(&mut rest)?;
+        if matches!(key, b"result" | b"error") {
+            // The value comes last (as every bridge writes it), so it is read in place;
+            // what follows it is ignored, as the general path ignores it.
+            if entry != entries || result.is_some() || error.is_some() {
+                return None;
+            }
+            let value = Some(read_last_value(rest)?);
+            if key == b"result" {
+                result = value;
+            } else {
+                error = value;
+            }
+            break;
+        }
         match key {
             b"kind" if !kind => {
                 if read_str(&mut rest)? != b"result" {
@@ -50,12 +65,10 @@ pub(crate) fn plain_reply(payload: &[u8]) -> Option<PlainReply> {
             }
             b"id" if id.is_none() => id = Some(read_uint(&mut rest)?),
             b"success" if success.is_none() => success = Some(read_bool(&mut rest)?),
-            b"result" if result.is_none() => result = Some(read_value(&mut rest)?),
-            b"error" if error.is_none() => error = Some(read_value(&mut rest)?),
             _ => return None,
         }
     }
-    if !kind || !rest.is_empty() {
+    if !kind {
         return None;
     }
     Some(PlainReply {
@@ -116,10 +129,11 @@ fn read_bool(rest: &mut &[u8]) -> Option<bool> {
     Some(value)
 }
 
-/// One value; the envelope is one level, so the value may nest one level less than the
-/// general path allows the whole frame.
-fn read_value(rest: &mut &[u8]) -> Option<Value> {
-    let mut msgpack = rmp_serde::Deserializer::new(&mut *rest);
+/// The last value of the envelope, borrowed from the payload while decoding. The envelope
+/// is one level, so the value may nest one level less than the general path allows the
+/// whole frame.
+fn read_last_value(rest: &[u8]) -> Option<Value> {
+    let mut msgpack = rmp_serde::Deserializer::from_read_ref(rest);
     msgpack.set_max_depth(MAX_DEPTH + 1);
     Value::deserialize(&mut msgpack).ok()
 }
@@ -139,58 +153,113 @@ mod tests {
         out
     }
 
+    /// A msgpack map with its entries in the order given (a `json!` map sorts its keys).
+    fn envelope(entries: &[(&str, Value)]) -> Vec<u8> {
+        let mut out = vec![0x80 | u8::try_from(entries.len()).expect("a fixmap")];
+        for (key, value) in entries {
+            out.extend(msgpack(&json!(key)));
+            out.extend(msgpack(value));
+        }
+        out
+    }
+
+    fn same_as_general(payload: &[u8], fast: &PlainReply) {
+        let general = decode_frame(payload).expect("the general path decodes it");
+        assert_eq!(Some(fast.id), general.id);
+        assert_eq!(Some(fast.success), general.success);
+        assert_eq!(fast.result, general.result);
+        assert_eq!(fast.error, general.error);
+        assert!(general.buffers.is_none());
+    }
+
     #[test]
     fn a_plain_result_is_read_as_the_general_path_reads_it() {
-        for frame in [
-            json!({"kind": "result", "id": 7, "success": true, "result": {"a": [1, "x", null]}}),
-            json!({"id": 300, "success": true, "result": {}, "kind": "result"}),
-            json!({"kind": "result", "id": 70_000, "success": false,
-                   "error": {"type": "ValueError", "message": "m", "traceback": "t"}}),
-            json!({"kind": "result", "id": u64::MAX, "success": true, "result": 1.5}),
+        let error = json!({"type": "ValueError", "message": "m", "traceback": "t"});
+        for entries in [
+            vec![
+                ("kind", json!("result")),
+                ("id", json!(7)),
+                ("success", json!(true)),
+                ("result", json!({"a": [1, "x", null]})),
+            ],
+            vec![
+                ("id", json!(300)),
+                ("success", json!(true)),
+                ("kind", json!("result")),
+                ("result", json!({})),
+            ],
+            vec![
+                ("kind", json!("result")),
+                ("id", json!(70_000)),
+                ("success", json!(false)),
+                ("error", error),
+            ],
+            vec![
+                ("kind", json!("result")),
+                ("id", json!(u64::MAX)),
+                ("success", json!(true)),
+                ("result", json!(1.5)),
+            ],
+            vec![
+                ("kind", json!("result")),
+                ("id", json!(1)),
+                ("success", json!(true)),
+            ],
         ] {
-            let payload = msgpack(&frame);
+            let payload = envelope(&entries);
             let fast = plain_reply(&payload).expect("the shortcut takes it");
-            let general = decode_frame(&payload).expect("decodes");
-            assert_eq!(Some(fast.id), general.id);
-            assert_eq!(Some(fast.success), general.success);
-            assert_eq!(fast.result, general.result);
-            assert_eq!(fast.error, general.error);
+            same_as_general(&payload, &fast);
         }
     }
 
     #[test]
     fn anything_else_goes_to_the_general_path() {
-        for frame in [
-            json!({"kind": "chunk", "id": 1, "seq": 0, "data": 1}),
-            json!({"kind": "result", "id": 1, "success": true, "result": 1, "buffers": []}),
-            json!({"id": 1, "success": true, "result": 1}),
-            json!({"kind": "result", "id": -1, "success": true, "result": 1}),
-            json!({"kind": "result", "id": 1, "success": "yes", "result": 1}),
-            json!({"kind": "result", "success": true, "result": 1}),
+        let ok = || {
+            vec![
+                ("kind", json!("result")),
+                ("id", json!(1)),
+                ("success", json!(true)),
+            ]
+        };
+        let with = |extra: (&'static str, Value)| {
+            let mut entries = ok();
+            entries.insert(0, extra);
+            entries
+        };
+        for entries in [
+            vec![
+                ("kind", json!("chunk")),
+                ("id", json!(1)),
+                ("seq", json!(0)),
+                ("data", json!(1)),
+            ],
+            with(("buffers", json!([]))),
+            vec![
+                ("id", json!(1)),
+                ("success", json!(true)),
+                ("result", json!(1)),
+            ],
+            vec![
+                ("kind", json!("result")),
+                ("id", json!(-1)),
+                ("success", json!(true)),
+            ],
+            vec![
+                ("kind", json!("result")),
+                ("id", json!(1)),
+                ("success", json!("yes")),
+            ],
+            vec![("kind", json!("result")), ("success", json!(true))],
+            // A key twice.
+            with(("id", json!(2))),
+            // The value not last (every bridge writes it last).
+            with(("result", json!(1))),
         ] {
-            assert_eq!(plain_reply(&msgpack(&frame)), None, "{frame}");
+            assert_eq!(plain_reply(&envelope(&entries)), None, "{entries:?}");
         }
         let json = serde_json::to_vec(&json!({"kind": "result", "id": 1, "success": true}))
             .expect("encodes");
         assert_eq!(plain_reply(&json), None);
-        let mut trailing = msgpack(&json!({"kind": "result", "id": 1, "success": true}));
-        trailing.push(0xc0);
-        assert_eq!(plain_reply(&trailing), None);
-        // A key twice: fixmap of 4 with `id` repeated.
-        let mut twice = vec![0x84];
-        for part in [
-            json!("kind"),
-            json!("result"),
-            json!("id"),
-            json!(1),
-            json!("id"),
-        ] {
-            twice.extend(msgpack(&part));
-        }
-        twice.extend(msgpack(&json!(2)));
-        twice.extend(msgpack(&json!("success")));
-        twice.extend(msgpack(&json!(true)));
-        assert_eq!(plain_reply(&twice), None);
     }
 
     #[test]
@@ -199,7 +268,12 @@ mod tests {
         for _ in 0..MAX_DEPTH + 1 {
             deep = json!([deep]);
         }
-        let payload = msgpack(&json!({"kind": "result", "id": 1, "success": true, "result": deep}));
+        let payload = envelope(&[
+            ("kind", json!("result")),
+            ("id", json!(1)),
+            ("success", json!(true)),
+            ("result", deep),
+        ]);
         assert_eq!(plain_reply(&payload), None);
         assert!(
             decode_frame(&payload).is_err(),
@@ -208,20 +282,19 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the bytes, the shortcut never accepts what the general path would read
-        /// differently.
+        /// Whatever follows a `kind`, the shortcut never reads what the general path would
+        /// read differently.
         #[test]
-        fn the_shortcut_agrees_with_the_general_path(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let mut payload = vec![0x83];
+        fn the_shortcut_agrees_with_the_general_path(
+            entries in 1..6_u8,
+            bytes in proptest::collection::vec(any::<u8>(), 0..48),
+        ) {
+            let mut payload = vec![0x80 | entries];
             payload.extend(msgpack(&json!("kind")));
             payload.extend(msgpack(&json!("result")));
             payload.extend(bytes);
             if let Some(fast) = plain_reply(&payload) {
-                let general = decode_frame(&payload).expect("the general path decodes it too");
-                prop_assert_eq!(Some(fast.id), general.id);
-                prop_assert_eq!(Some(fast.success), general.success);
-                prop_assert_eq!(fast.result, general.result);
-                prop_assert_eq!(fast.error, general.error);
+                same_as_general(&payload, &fast);
             }
         }
     }
