@@ -319,8 +319,9 @@ pub(crate) struct BenchArgs {
     /// beside the pool with the concurrent profile.
     #[arg(long)]
     pub(crate) peers: bool,
-    /// Run only this one path, `--iterations` sequential pings through one worker, and
-    /// print how long it took (for counting instructions per call under callgrind).
+    /// Run only this one path, `--iterations` pings (sequential through one worker, or
+    /// from the profiles section's callers for `ping-concurrent`), and print how long they
+    /// took (for counting instructions per call under callgrind).
     #[arg(long, value_enum, value_name = "PATH", conflicts_with_all = ["json", "check", "grpc"])]
     pub(crate) only: Option<BenchOnly>,
 }

@@ -5,7 +5,10 @@
 //! [`WARM_UP`] pings, then `--iterations` sequential pings, stops the setup and prints how
 //! long the measured pings took. The fixed work (start, warm-up, stop) is the same for any
 //! `--iterations`, so two runs with different counts give the instructions of one call as
-//! the difference of their totals over the difference of their counts. The floors speak
+//! the difference of their totals over the difference of their counts. `ping-concurrent`
+//! makes its pings from the profiles section's callers through its concurrent pool, after
+//! a warm-up of `min(N, 10 000)` calls (so compare counts of 10 000 and more), and also
+//! prints the host's and the workers' CPU per call. The floors speak
 //! msgpack: the interpreter needs the `msgpack` package.
 
 use std::path::Path;
