@@ -34,10 +34,11 @@ from collections.abc import Coroutine
 
 from . import telemetry
 from .calls import Call
-from .drive import DRIVEN, run_async_tool
-from .errors import Cancelled, LinkClosed, error, error_payload
+from .drive import DRIVEN
+from .errors import Cancelled, LinkClosed, error_payload
 from .log import log
 from .protocol import QUIET_KINDS, message_kind, share_encoders
+from .threaded_async import AsyncCalls
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 __all__ = ["ThreadedServer"]
 
 
-class ThreadedServer:
+class ThreadedServer(AsyncCalls):
     """Serves up to ``capacity`` calls at once; implements the calls' ``Server``."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -260,84 +261,6 @@ class ThreadedServer:
                 log(f"call {call.id} ended with {type(exc).__name__}: {exc}")
             finally:
                 self._finish(call)
-
-    # Async calls, on the event loop thread.
-
-    def _event_loop(self) -> asyncio.AbstractEventLoop:
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = self.runtime.loop
-            thread = threading.Thread(
-                target=self._run_loop, args=(loop,), name="snakepit-loop", daemon=True
-            )
-            thread.start()
-        return loop
-
-    @staticmethod
-    def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
-        import asyncio
-
-        asyncio.set_event_loop(loop)
-        loop.run_forever()
-
-    def _start_task(self, opened: Opened) -> None:
-        call = opened[0]
-        loop = self._event_loop()
-        task = self._tasks[call.id] = loop.create_task(self._run_async(opened))
-        task.add_done_callback(lambda done: self._task_done(call, done))
-        if call.cancelled:
-            task.cancel()
-
-    def _task_done(self, call: Call, task: asyncio.Task[None]) -> None:
-        if not task.cancelled():
-            return
-        # Cancelled before its first step: the coroutine never ran, so answer for it.
-        self._tasks.pop(call.id, None)
-        self._finish(call)
-        try:
-            self.runtime.send_error(call.id, error("Cancelled", str(Cancelled())))
-        except LinkClosed:
-            pass
-
-    def _cancel_task(self, call_id: Any) -> None:
-        task = self._tasks.get(call_id)
-        if task is not None:
-            task.cancel()
-
-    async def _run_async(self, opened: Opened) -> None:
-        import asyncio
-
-        call, tool, args, ctx, stream = opened
-        runtime = self.runtime
-        try:
-            try:
-                lock = self._async_lock(tool)
-                if lock is None:
-                    result = await run_async_tool(tool, args, ctx, stream, call)
-                else:
-                    async with lock:
-                        result = await run_async_tool(tool, args, ctx, stream, call)
-            except asyncio.CancelledError:
-                runtime.send_error(call.id, error("Cancelled", str(Cancelled())))
-            except Exception as exc:
-                runtime.send_error(call.id, error_payload(exc))
-            else:
-                runtime.send_result(call.id, call.command, result)
-        except LinkClosed:
-            pass
-        finally:
-            self._tasks.pop(call.id, None)
-            self._finish(call)
-
-    def _async_lock(self, tool: Tool) -> asyncio.Lock | None:
-        if tool.thread_safe:
-            return None
-        import asyncio
-
-        lock = self._async_locks.get(tool.name)
-        if lock is None:
-            lock = self._async_locks[tool.name] = asyncio.Lock()
-        return lock
 
     # The calls' Server interface.
 
