@@ -22,12 +22,6 @@ use clap::Parser as _;
 use crate::cli::{Cli, Command};
 use crate::exit::Code;
 
-/// mimalloc instead of the system allocator: a call allocates and frees small blocks on
-/// several runtime threads (frames, maps, strings, HTTP heads), which glibc's allocator
-/// serves with per-arena locks and consolidation passes (`docs/design/allocator.md`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.verbose, cli.quiet);
