@@ -48,7 +48,8 @@ pub(crate) fn plain_reply(payload: &[u8]) -> Option<PlainReply> {
             if entry != entries || result.is_some() || error.is_some() {
                 return None;
             }
-            let value = Some(read_last_value(rest)?);
+            // `nil` is an absent value, as the general path's `Option` reads it.
+            let value = Some(read_last_value(rest)?).filter(|value| !value.is_null());
             if key == b"result" {
                 result = value;
             } else {
@@ -205,6 +206,18 @@ mod tests {
                 ("id", json!(1)),
                 ("success", json!(true)),
             ],
+            vec![
+                ("kind", json!("result")),
+                ("id", json!(2)),
+                ("success", json!(true)),
+                ("result", Value::Null),
+            ],
+            vec![
+                ("kind", json!("result")),
+                ("id", json!(3)),
+                ("success", json!(false)),
+                ("error", Value::Null),
+            ],
         ] {
             let payload = envelope(&entries);
             let fast = plain_reply(&payload).expect("the shortcut takes it");
@@ -281,7 +294,53 @@ mod tests {
         );
     }
 
+    fn arb_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            "[a-z]{0,6}".prop_map(Value::from),
+            proptest::collection::vec(any::<u8>().prop_map(Value::from), 0..3)
+                .prop_map(Value::from),
+            ("[a-z]{1,4}", any::<u16>()).prop_map(|(key, n)| json!({ key: n })),
+        ]
+    }
+
+    fn arb_key() -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            Just("kind"),
+            Just("id"),
+            Just("success"),
+            Just("result"),
+            Just("error"),
+            Just("seq"),
+            Just("buffers"),
+        ]
+    }
+
     proptest! {
+        /// Envelopes near a plain result (its keys in any order, values of any type, now and
+        /// then an extra key): what the shortcut takes, the general path reads alike.
+        #[test]
+        fn the_shortcut_agrees_on_any_envelope(
+            id in prop_oneof![any::<u64>().prop_map(Value::from), arb_value()],
+            success in prop_oneof![any::<bool>().prop_map(Value::from), arb_value()],
+            last in (prop_oneof![Just("result"), Just("error"), arb_key()], arb_value()),
+            extra in proptest::collection::vec((arb_key(), arb_value()), 0..2),
+            rotate in any::<usize>(),
+        ) {
+            let mut entries = vec![("kind", json!("result")), ("id", id), ("success", success)];
+            entries.extend(extra);
+            let turn = rotate % entries.len();
+            entries.rotate_left(turn);
+            entries.push(last);
+            let payload = envelope(&entries);
+            if let Some(fast) = plain_reply(&payload) {
+                same_as_general(&payload, &fast);
+            }
+        }
+
         /// Whatever follows a `kind`, the shortcut never reads what the general path would
         /// read differently.
         #[test]
