@@ -1,11 +1,11 @@
 //! The shortcut for the frame a worker sends most: a MessagePack `result` holding only
-//! `kind`, `id`, `success` and `result` or `error`. The envelope is read by hand and only
-//! the values go through rmp-serde, so a reply costs no [`Message`](super::Message) (a
+//! `kind`, `id`, `success` and, last, `result` or `error`. The envelope is read by hand and
+//! only the value goes through rmp-serde, so a reply costs no [`Message`](super::Message) (a
 //! struct of some thirty fields) to build, move and drop.
 //!
 //! The shortcut never decides what a frame means on its own: anything it does not fully
-//! recognise (another kind or key, JSON, `buffers`, a key twice, a value rmp-serde refuses,
-//! bytes left over) gives `None`, and the frame takes the general path
+//! recognise (another kind or key, JSON, `buffers`, a key twice, the value not last, a
+//! value rmp-serde refuses) gives `None`, and the frame takes the general path
 //! ([`decode_frame`](super::decode_frame)), which accepts or rejects it as it always has.
 //! What the shortcut accepts, the general path would decode to the same reply.
 
