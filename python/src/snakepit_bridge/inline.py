@@ -26,8 +26,8 @@ from .depth import MAX_DEPTH
 from .drive import DRIVEN, drive_result
 from .errors import Cancelled, DepthLimitExceeded, LinkClosed, ProtocolError, error_payload
 from .log import log
-from .protocol import QUIET_KINDS, decode, message_kind
-from .staging import take_staged
+from .protocol import QUIET_KINDS, decode, message_kind, plain_encoder
+from .staging import shared_from, take_staged
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,6 +61,10 @@ class InlineServer:
         self._open_refs: set[int] = set()
         self._next_ref = 1
         self._last_check = 0.0
+        telemetry.bind(self.link)
+        #: A result payload shorter than this needs none of the checks of
+        #: ``Runtime.send_result`` (depth, frame size, shared memory).
+        self._small = min(MAX_DEPTH + 1, shared_from())
 
     # The main loop.
 
@@ -126,7 +130,8 @@ class InlineServer:
             # never reads the link, so its call needs per-call state (a cancel flag the
             # link watch can set) only if it returns a generator to drive.
             call_id = message.get("id")
-            telemetry.begin_call(runtime.link, message)
+            set_call = telemetry.set_call
+            set_call(message)
             try:
                 result = tool.invoke(args, None, None)
                 if type(result) in DRIVEN:
@@ -141,7 +146,21 @@ class InlineServer:
             except Exception as exc:
                 runtime.send_error(call_id, error_payload(exc))
                 return
-            runtime.send_result(call_id, tool.name, result)
+            if telemetry.buffered:
+                telemetry.flush()
+            set_call(None)
+            # Runtime.send_result, for a small result that encodes as it is.
+            reply = {"kind": "result", "id": call_id, "success": True, "result": result}
+            link = self.link
+            pack = plain_encoder(link.encoding)
+            try:
+                payload = pack(reply) if pack is not None else None
+            except Exception:  # The general path converts it, or says why it cannot.
+                payload = None
+            if payload is None or len(payload) >= self._small or len(payload) > link.max_frame:
+                runtime.send_result(call_id, tool.name, result)
+            else:
+                link.write_raw(len(payload).to_bytes(4, "big") + payload)
             return
         opened = runtime.open_call(message, self)
         if opened is None:

@@ -150,6 +150,12 @@ def encode(message: Any, encoding: str = "json") -> bytes:
     raise ProtocolError(f"unknown encoding {encoding!r}")
 
 
+def plain_encoder(encoding: str) -> Callable[[Any], bytes] | None:
+    """The encoder of ``encoding`` for a single-threaded caller that encodes often (the
+    persistent msgpack packer), or ``None`` when :func:`encode` should be used."""
+    return _pack if encoding == "msgpack" else None
+
+
 def share_encoders() -> None:
     """Make :func:`encode` safe to call from several threads at once.
 
