@@ -26,8 +26,8 @@ from .depth import MAX_DEPTH
 from .drive import DRIVEN, drive_result
 from .errors import Cancelled, DepthLimitExceeded, LinkClosed, ProtocolError, error_payload
 from .log import log
-from .protocol import QUIET_KINDS, decode, message_kind, plain_encoder
-from .staging import shared_from, take_staged
+from .protocol import QUIET_KINDS, decode, message_kind, own_encoder
+from .staging import take_staged
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,9 +62,8 @@ class InlineServer:
         self._next_ref = 1
         self._last_check = 0.0
         telemetry.bind(self.link)
-        #: A result payload shorter than this needs none of the checks of
-        #: ``Runtime.send_result`` (depth, frame size, shared memory).
-        self._small = min(MAX_DEPTH + 1, shared_from())
+        self._pack: Callable[[Any], bytes] | None = None
+        self._pack_encoding = ""
 
     # The main loop.
 
@@ -149,18 +148,16 @@ class InlineServer:
             if telemetry.buffered:
                 telemetry.flush()
             set_call(None)
-            # Runtime.send_result, for a small result that encodes as it is.
-            reply = {"kind": "result", "id": call_id, "success": True, "result": result}
             link = self.link
-            pack = plain_encoder(link.encoding)
-            try:
-                payload = pack(reply) if pack is not None else None
-            except Exception:  # The general path converts it, or says why it cannot.
-                payload = None
-            if payload is None or len(payload) >= self._small or len(payload) > link.max_frame:
+            if self._pack_encoding != link.encoding:
+                self._pack = own_encoder(link.encoding)
+                self._pack_encoding = link.encoding
+            pack = self._pack
+            data = runtime.small_result(pack, call_id, result) if pack is not None else None
+            if data is None:
                 runtime.send_result(call_id, tool.name, result)
             else:
-                link.write_raw(len(payload).to_bytes(4, "big") + payload)
+                link.write_raw(data)
             return
         opened = runtime.open_call(message, self)
         if opened is None:

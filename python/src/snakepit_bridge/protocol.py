@@ -150,10 +150,13 @@ def encode(message: Any, encoding: str = "json") -> bytes:
     raise ProtocolError(f"unknown encoding {encoding!r}")
 
 
-def plain_encoder(encoding: str) -> Callable[[Any], bytes] | None:
-    """The encoder of ``encoding`` for a single-threaded caller that encodes often (the
-    persistent msgpack packer), or ``None`` when :func:`encode` should be used."""
-    return _pack if encoding == "msgpack" else None
+def own_encoder(encoding: str) -> Callable[[Any], bytes] | None:
+    """A msgpack encoder of the calling thread's own (a persistent packer nobody else
+    uses), for a thread that encodes often; ``None`` for any other encoding, or without
+    msgpack, when :func:`encode` should be used."""
+    if encoding != "msgpack" or _msgpack is None:
+        return None
+    return _msgpack.Packer(use_bin_type=True).pack  # type: ignore[no-any-return]
 
 
 def share_encoders() -> None:

@@ -42,12 +42,12 @@ from .errors import (
 from .link import Link
 from .log import log
 from .protocol import message_kind
-from .staging import take_staged
+from .staging import shared_from, take_staged
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
-    from typing import Any
+    from typing import Any, Callable
 
     from .inline import InlineServer
 
@@ -129,6 +129,8 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inline: InlineServer | None = None
         self._tool_list = ", ".join(self.tools) or "(none)"
+        #: Result payloads shorter than this need none of send_result's checks.
+        self._small = min(MAX_DEPTH + 1, shared_from())
 
     # Lifecycle.
 
@@ -401,6 +403,24 @@ class Runtime:
             link.queue_raw(len(payload).to_bytes(4, "big") + payload)
         else:
             link.write_raw(len(payload).to_bytes(4, "big") + payload)
+
+    def small_result(self, pack: Callable[[Any], bytes], call_id: Any, result: Any) -> bytes | None:
+        """The framed ``result`` frame of a call that succeeded with ``result``, packed with
+        ``pack`` (a msgpack encoder of the caller's thread), when it is small: shorter than
+        every limit :meth:`send_result` checks (depth, shared memory, frame size), so none
+        of its checks can apply. ``None`` otherwise: then :meth:`send_result` sends it.
+
+        For the serving loops' trivial calls; the caller has ended the call's telemetry.
+        """
+        message = {"kind": "result", "id": call_id, "success": True, "result": result}
+        try:
+            payload = pack(message)
+        except Exception:  # send_result converts it, or says why it cannot.
+            return None
+        size = len(payload)
+        if size >= self._small or size > self.link.max_frame:
+            return None
+        return size.to_bytes(4, "big") + payload
 
     def send_lenient(self, message: dict[str, Any], field: str, what: str) -> None:
         """Encode and write ``message``, converting its ``field`` if the wire cannot carry it.
