@@ -26,7 +26,7 @@ from .depth import MAX_DEPTH
 from .drive import DRIVEN, drive_result
 from .errors import Cancelled, DepthLimitExceeded, LinkClosed, ProtocolError, error_payload
 from .log import log
-from .protocol import QUIET_KINDS, decode, message_kind, own_encoder
+from .protocol import QUIET_KINDS, decode, message_kind
 from .staging import take_staged
 
 TYPE_CHECKING = False
@@ -62,8 +62,6 @@ class InlineServer:
         self._next_ref = 1
         self._last_check = 0.0
         telemetry.bind(self.link)
-        self._pack: Callable[[Any], bytes] | None = None
-        self._pack_encoding = ""
 
     # The main loop.
 
@@ -129,8 +127,7 @@ class InlineServer:
             # never reads the link, so its call needs per-call state (a cancel flag the
             # link watch can set) only if it returns a generator to drive.
             call_id = message.get("id")
-            set_call = telemetry.set_call
-            set_call(message)
+            telemetry.set_call(message)
             try:
                 result = tool.invoke(args, None, None)
                 if type(result) in DRIVEN:
@@ -145,19 +142,7 @@ class InlineServer:
             except Exception as exc:
                 runtime.send_error(call_id, error_payload(exc))
                 return
-            if telemetry.buffered:
-                telemetry.flush()
-            set_call(None)
-            link = self.link
-            if self._pack_encoding != link.encoding:
-                self._pack = own_encoder(link.encoding)
-                self._pack_encoding = link.encoding
-            pack = self._pack
-            data = runtime.small_result(pack, call_id, result) if pack is not None else None
-            if data is None:
-                runtime.send_result(call_id, tool.name, result)
-            else:
-                link.write_raw(data)
+            runtime.send_fast_result(call_id, tool.name, result)
             return
         opened = runtime.open_call(message, self)
         if opened is None:

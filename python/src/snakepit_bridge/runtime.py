@@ -41,7 +41,7 @@ from .errors import (
 )
 from .link import Link
 from .log import log
-from .protocol import message_kind
+from .protocol import message_kind, own_encoder
 from .staging import shared_from, take_staged
 
 TYPE_CHECKING = False
@@ -131,6 +131,9 @@ class Runtime:
         self._tool_list = ", ".join(self.tools) or "(none)"
         #: Result payloads shorter than this need none of send_result's checks.
         self._small = min(MAX_DEPTH + 1, shared_from())
+        #: The reading thread's own encoder for :meth:`send_fast_result`, for the link's
+        #: encoding (made again when the handshake settles it).
+        self._pack: Callable[[Any], bytes] | None = own_encoder(link.encoding)
 
     # Lifecycle.
 
@@ -199,6 +202,7 @@ class Runtime:
             log(f"host chose encoding {encoding!r}, which was not offered; using json")
             encoding = "json"
         self.link.encoding = encoding
+        self._pack = own_encoder(encoding)
         if self.worker_id is None and isinstance(message.get("worker_id"), str):
             self.worker_id = message["worker_id"]
         max_frame = message.get("max_frame")
@@ -404,23 +408,35 @@ class Runtime:
         else:
             link.write_raw(len(payload).to_bytes(4, "big") + payload)
 
-    def small_result(self, pack: Callable[[Any], bytes], call_id: Any, result: Any) -> bytes | None:
-        """The framed ``result`` frame of a call that succeeded with ``result``, packed with
-        ``pack`` (a msgpack encoder of the caller's thread), when it is small: shorter than
-        every limit :meth:`send_result` checks (depth, shared memory, frame size), so none
-        of its checks can apply. ``None`` otherwise: then :meth:`send_result` sends it.
+    def send_fast_result(
+        self, call_id: Any, command: str, result: Any, queue: bool = False
+    ) -> None:
+        """:meth:`send_result` for the serving loops' fast paths, on the reading (main)
+        thread, whose call set its telemetry context with ``telemetry.set_call``.
 
-        For the serving loops' trivial calls; the caller has ended the call's telemetry.
+        A small result (shorter than every limit :meth:`send_result` checks: depth, shared
+        memory, frame size) is packed with this thread's own encoder and written, or with
+        ``queue`` queued, as it is; anything else goes through :meth:`send_result`.
         """
-        message = {"kind": "result", "id": call_id, "success": True, "result": result}
-        try:
-            payload = pack(message)
-        except Exception:  # send_result converts it, or says why it cannot.
-            return None
-        size = len(payload)
-        if size >= self._small or size > self.link.max_frame:
-            return None
-        return size.to_bytes(4, "big") + payload
+        if telemetry.buffered:
+            telemetry.flush()
+        telemetry.set_call(None)
+        link = self.link
+        payload = None
+        if self._pack is not None:
+            message = {"kind": "result", "id": call_id, "success": True, "result": result}
+            try:
+                payload = self._pack(message)
+            except Exception:  # send_result converts it, or says why it cannot.
+                payload = None
+        if payload is None or len(payload) >= self._small or len(payload) > link.max_frame:
+            self.send_result(call_id, command, result, queue)
+            return
+        data = len(payload).to_bytes(4, "big") + payload
+        if queue:
+            link.queue_raw(data)
+        else:
+            link.write_raw(data)
 
     def send_lenient(self, message: dict[str, Any], field: str, what: str) -> None:
         """Encode and write ``message``, converting its ``field`` if the wire cannot carry it.

@@ -37,7 +37,7 @@ from .calls import Call
 from .drive import DRIVEN
 from .errors import Cancelled, LinkClosed, error_payload
 from .log import log
-from .protocol import QUIET_KINDS, message_kind, own_encoder, share_encoders
+from .protocol import QUIET_KINDS, message_kind, share_encoders
 from .threaded_async import AsyncCalls
 
 TYPE_CHECKING = False
@@ -63,8 +63,6 @@ class ThreadedServer(AsyncCalls):
         self.link.share_writes()
         share_encoders()
         telemetry.bind(self.link)
-        #: The reader thread's own encoder, for its inline calls' results.
-        self._reader_pack = own_encoder(self.link.encoding)
         #: The calls running now, by id.
         self.calls: dict[Any, Call] = {}
         self._events: dict[Any, threading.Event] = {}
@@ -199,8 +197,7 @@ class ThreadedServer(AsyncCalls):
         up, since such a tool takes neither ctx nor stream and is never cancelled."""
         runtime = self.runtime
         call_id = message.get("id")
-        set_call = telemetry.set_call
-        set_call(message)
+        telemetry.set_call(message)
         try:
             result = tool.invoke(args, None, None)
             if type(result) in DRIVEN:
@@ -217,15 +214,7 @@ class ThreadedServer(AsyncCalls):
         except Exception as exc:
             runtime.send_error(call_id, error_payload(exc))
             return
-        if telemetry.buffered:
-            telemetry.flush()
-        set_call(None)
-        pack = self._reader_pack
-        data = runtime.small_result(pack, call_id, result) if pack is not None else None
-        if data is None:
-            runtime.send_result(call_id, tool.name, result, queue=True)
-        else:
-            self.link.queue_raw(data)
+        runtime.send_fast_result(call_id, tool.name, result, queue=True)
 
     def _cancel(self, call: Call) -> None:
         call.cancelled = True
