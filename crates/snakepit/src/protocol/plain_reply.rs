@@ -45,7 +45,7 @@ pub(crate) fn plain_reply(payload: &[u8]) -> Option<PlainReply> {
         if matches!(key, b"result" | b"error") {
             // The value comes last (as every bridge writes it), so it is read in place;
             // what follows it is ignored, as the general path ignores it.
-            if entry != entries || result.is_some() || error.is_some() {
+            if entry != entries {
                 return None;
             }
             // `nil` is an absent value, as the general path's `Option` reads it.
