@@ -1,10 +1,11 @@
 //! The subcommands, one module each; `main` dispatches to their `run` functions on the tokio
-//! runtime it builds.
+//! runtime it builds. `cpu` is shared by the benchmarks.
 
 pub(crate) mod bench;
 pub(crate) mod call;
 pub(crate) mod completions;
 pub(crate) mod config;
+pub(crate) mod cpu;
 pub(crate) mod demo;
 pub(crate) mod doctor;
 pub(crate) mod doctor_checks;

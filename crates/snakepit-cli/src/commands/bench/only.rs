@@ -24,7 +24,7 @@ use super::ping_pool::ping_pool;
 use super::profiles::{CALLERS, CAPACITY, PING_INLINE, WORKERS, bench_pool_with, calls_per_s};
 use super::setup::EMPTY;
 use crate::cli::BenchOnly;
-use crate::commands::serve_bench::cpu;
+use crate::commands::cpu;
 
 /// Pings before the measured ones, the same for every run.
 const WARM_UP: u64 = 100;

@@ -20,7 +20,6 @@
 //! Prometheus recorder is installed before the first measurement, as `snakepit serve` does,
 //! so every figure includes recording the call's metrics.
 
-pub(crate) mod cpu;
 mod grpc;
 mod h2load;
 mod report;
@@ -46,6 +45,7 @@ use snakepit_server::{Server, ServerConfig};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::cli::ServeBenchArgs;
+use crate::commands::cpu;
 
 /// One measurement.
 #[derive(Debug)]

@@ -1,7 +1,7 @@
-//! Where the CPU goes in a `serve-bench` measurement: the CPU time this process, the pool's
-//! workers and the load generator used, divided by the calls made. Wall-clock calls/s on a
-//! shared machine swing with whatever else runs; CPU per call swings much less, and says
-//! which side a change made cheaper.
+//! Where the CPU goes in a benchmark (`serve-bench`, `bench --only ping-concurrent`): the
+//! CPU time this process, the pool's workers and a load generator used, divided by the
+//! calls made. Wall-clock calls/s on a shared machine swing with whatever else runs; CPU
+//! per call swings much less, and says which side a change made cheaper.
 //!
 //! Read from `/proc`: this process's own time (every thread: the server, the pool's host
 //! side, and the in-process callers or hyper client when they run here), the time of its
