@@ -2,9 +2,11 @@
 //! same run: `concurrent.futures.ProcessPoolExecutor` and `multiprocessing.Pool` from the
 //! standard library (`peers.py`, run with the same interpreter), each with [`WORKERS`]
 //! processes running the same trivial function with every call submitted at once, beside
-//! the pool with the concurrent profile ([`WORKERS`] workers × capacity
-//! [`CAPACITY`], the profiles section's trivial-call figures: `ping_inline`, marked
-//! `@tool(inline=True)`, and `ping`, an ordinary tool run on the workers' pool threads).
+//! the pool with the concurrent profile: [`WORKERS`] workers × capacity [`PEER_CAPACITY`],
+//! so that each of the [`CALLERS`] callers always has a place (the peers, too, have every
+//! call in flight; the profiles section measures capacity 8 against the pipelined floor).
+//! The pool runs `ping_inline`, marked `@tool(inline=True)`, and `ping`, an ordinary tool
+//! run on the workers' pool threads.
 //! Targets, judged on `ping_inline` and printed as such: the pool at least
 //! [`TARGET_PPE_RATIO`] × PPE and [`TARGET_MP_POOL_RATIO`] × `multiprocessing.Pool`. The
 //! four alternate over `--rounds` rounds; every figure is a median.
@@ -14,11 +16,13 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-use super::profiles::{CAPACITY, PING, PING_INLINE, WORKERS, concurrent_ping};
+use super::profiles::{CALLERS, PING, PING_INLINE, WORKERS, concurrent_ping};
 use super::stats::median;
 
 /// The peers' script.
 const SCRIPT: &str = include_str!("peers.py");
+/// Calls at once per worker of the pool measured here: a place for every caller.
+pub(crate) const PEER_CAPACITY: usize = CALLERS / WORKERS;
 /// The pool's calls/s over PPE's, at the least.
 pub(crate) const TARGET_PPE_RATIO: f64 = 10.0;
 /// The pool's calls/s over `multiprocessing.Pool`'s, at the least.
@@ -31,6 +35,8 @@ pub(crate) struct PeerFigures {
     pub(crate) ppe_calls_per_s: f64,
     /// `multiprocessing.Pool`, calls per second.
     pub(crate) mp_pool_calls_per_s: f64,
+    /// Calls at once per worker of the pool measured here ([`PEER_CAPACITY`]).
+    pub(crate) pool_capacity: usize,
     /// The pool with the concurrent profile, `ping_inline` (`@tool(inline=True)`), calls
     /// per second.
     pub(crate) pool_calls_per_s: f64,
@@ -73,14 +79,15 @@ pub(super) async fn measure(
         let printed = run_script(python, calls).await?;
         ppe.push(printed.ppe_calls_per_s);
         mp_pool.push(printed.mp_pool_calls_per_s);
-        pool.push(concurrent_ping(python, PING_INLINE, calls).await?);
-        threads.push(concurrent_ping(python, PING, calls).await?);
+        pool.push(concurrent_ping(python, PING_INLINE, calls, PEER_CAPACITY).await?);
+        threads.push(concurrent_ping(python, PING, calls, PEER_CAPACITY).await?);
     }
     let (ppe, mp_pool, pool) = (median(&mut ppe), median(&mut mp_pool), median(&mut pool));
     let threads = median(&mut threads);
     Ok(PeerFigures {
         ppe_calls_per_s: ppe,
         mp_pool_calls_per_s: mp_pool,
+        pool_capacity: PEER_CAPACITY,
         pool_calls_per_s: pool,
         pool_threads_calls_per_s: threads,
         ppe_ratio: pool / ppe,
@@ -141,14 +148,14 @@ pub(super) fn print(peers: &PeerFigures, calls: usize) {
         "multiprocessing.Pool", peers.mp_pool_calls_per_s
     );
     println!(
-        "{:<22} {:>12.0} calls/s ({WORKERS} workers x capacity {CAPACITY}, ping on the pool threads): {:.1}x PPE, {:.1}x multiprocessing.Pool",
+        "{:<22} {:>12.0} calls/s ({WORKERS} workers x capacity {PEER_CAPACITY}, {CALLERS} callers, ping on the pool threads): {:.1}x PPE, {:.1}x multiprocessing.Pool",
         "snakepit",
         peers.pool_threads_calls_per_s,
         peers.ppe_threads_ratio,
         peers.mp_pool_threads_ratio,
     );
     println!(
-        "{:<22} {:>12.0} calls/s ({WORKERS} workers x capacity {CAPACITY}, ping_inline: marked @tool(inline=True))",
+        "{:<22} {:>12.0} calls/s ({WORKERS} workers x capacity {PEER_CAPACITY}, {CALLERS} callers, ping_inline: marked @tool(inline=True))",
         "snakepit", peers.pool_calls_per_s
     );
     println!(

@@ -98,8 +98,8 @@ pub(super) async fn measure(
     let mut inline_pools = Vec::with_capacity(rounds);
     for _ in 0..rounds.max(1) {
         floors.push(floor_pipelined(python, encoding, calls).await?);
-        pools.push(concurrent_ping(python, PING, calls).await?);
-        inline_pools.push(concurrent_ping(python, PING_INLINE, calls).await?);
+        pools.push(concurrent_ping(python, PING, calls, CAPACITY).await?);
+        inline_pools.push(concurrent_ping(python, PING_INLINE, calls, CAPACITY).await?);
     }
     let (floor, concurrent) = (median(&mut floors), median(&mut pools));
     let concurrent_inline = median(&mut inline_pools);
@@ -123,14 +123,15 @@ pub(super) async fn measure(
     })
 }
 
-/// `command` ([`PING`] or [`PING_INLINE`]) through 2 workers of capacity 8, from
+/// `command` ([`PING`] or [`PING_INLINE`]) through [`WORKERS`] workers of `capacity`, from
 /// [`CALLERS`] tasks.
 pub(super) async fn concurrent_ping(
     python: &Path,
     command: &'static str,
     calls: usize,
+    capacity: usize,
 ) -> anyhow::Result<f64> {
-    let pool = bench_pool_with(python, WORKERS, Profile::concurrent(CAPACITY)).await?;
+    let pool = bench_pool_with(python, WORKERS, Profile::concurrent(capacity)).await?;
     let outcome = async {
         calls_per_s(&pool, command, json!({}), warm_up(calls), CALLERS).await?;
         calls_per_s(&pool, command, json!({}), calls, CALLERS).await
