@@ -15,7 +15,14 @@ import os
 import sys
 from typing import Any, Callable
 
-from .protocol import FrameReader, ProtocolError, decode, encode, max_frame_from_env
+from .protocol import (
+    FrameReader,
+    ProtocolError,
+    decode,
+    descriptor_reader,
+    encode,
+    max_frame_from_env,
+)
 
 
 def main() -> int:
@@ -25,7 +32,7 @@ def main() -> int:
         read_fd = write_fd = int(raw_fd)
     else:
         read_fd, write_fd = 0, 1
-    reader = FrameReader(lambda size: os.read(read_fd, size), max_frame_from_env())
+    reader = FrameReader(descriptor_reader(read_fd), max_frame_from_env())
     next_payload = reader.next_payload
     write = os.write
     try:

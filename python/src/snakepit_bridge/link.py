@@ -25,7 +25,13 @@ import select
 import sys
 
 from .errors import LinkClosed
-from .protocol import DEFAULT_MAX_FRAME, FrameReader, encode, max_frame_from_env
+from .protocol import (
+    DEFAULT_MAX_FRAME,
+    FrameReader,
+    descriptor_reader,
+    encode,
+    max_frame_from_env,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,6 +62,7 @@ class Link:
             # Programs the tools start must not inherit the link: they would keep it open
             # after this worker dies, and the host would never see end-of-file.
             os.set_inheritable(fd, False)
+        self._read_fd = descriptor_reader(self.read_fd)
         self.reader = FrameReader(self._read, max_frame)
         #: The encoding used for everything this side sends after the handshake.
         self.encoding = "json"
@@ -96,7 +103,7 @@ class Link:
 
     def _read(self, size: int) -> bytes:
         try:
-            return os.read(self.read_fd, size)
+            return self._read_fd(size)
         except ConnectionResetError:
             return b""
 
