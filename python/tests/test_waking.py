@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Callable
 
-from snakepit_bridge.protocol import descriptor_reader
+from snakepit_bridge.link import descriptor_reader
 
 
 def _switches(tid: int) -> int:

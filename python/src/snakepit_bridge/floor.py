@@ -15,14 +15,8 @@ import os
 import sys
 from typing import Any, Callable
 
-from .protocol import (
-    FrameReader,
-    ProtocolError,
-    decode,
-    descriptor_reader,
-    encode,
-    max_frame_from_env,
-)
+from .link import descriptor_reader
+from .protocol import FrameReader, ProtocolError, decode, encode, max_frame_from_env
 
 
 def main() -> int:

@@ -273,34 +273,6 @@ def message_kind(message: dict[str, Any]) -> str | None:
 # Reading frames from a byte source.
 
 
-def descriptor_reader(fd: int) -> Callable[[int], bytes]:
-    """Return ``read(n)`` for a :class:`FrameReader` over the blocking descriptor ``fd``.
-
-    On a socket it waits in ``poll()`` for input before it reads. A reader blocked in
-    ``read()`` itself sits on the socket's one wait queue, and the kernel wakes that queue
-    with "writable" each time the peer reads what this side wrote: the worker would be
-    woken once per call for nothing, between its answer and the next call, and both
-    processes pay for that wake-up. ``poll()`` waits for input only. A pipe has separate
-    queues for its two ends, so a pipe is read directly.
-    """
-    import stat
-
-    read = os.read
-    if not stat.S_ISSOCK(os.fstat(fd).st_mode):
-        return lambda size: read(fd, size)
-    import select
-
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    wait = poller.poll
-
-    def poll_then_read(size: int) -> bytes:
-        wait()
-        return read(fd, size)
-
-    return poll_then_read
-
-
 class FrameReader:
     """Split a byte source into frame payloads, buffering whatever a read returns.
 

@@ -12,7 +12,8 @@ This module owns a worker's life after its adapter is imported:
 
 Both modes share the call path here: :meth:`Runtime.open_call` turns a ``call`` message into
 per-call state (:class:`~snakepit_bridge.calls.Call`) or answers it with an error at once,
-:meth:`Runtime.run_call` runs the tool (:mod:`snakepit_bridge.drive`) and sends its result.
+:meth:`Runtime.run_call` runs the tool (:mod:`snakepit_bridge.drive`) and sends its result
+(:mod:`snakepit_bridge.answers`).
 Every failure of a call becomes an error result; the worker itself only stops when the link
 does.
 """
@@ -24,10 +25,10 @@ import sys
 
 from . import protocol, telemetry
 from .adapter import Tool, discover_tools
+from .answers import Answers
 from .calls import Call, Server
 from .compat import dispatcher_tool, has_own_dispatcher, legacy_tools
 from .context import CallContext, Stream
-from .convert import SerializationError, encode_lenient, encode_plain
 from .depth import MAX_DEPTH, exceeds, may_exceed, scan_envelope
 from .drive import DRIVEN, drive_result, run_tool
 from .environment import capacity_for, offered_encodings
@@ -40,9 +41,10 @@ from .errors import (
     error_payload,
 )
 from .link import Link
+from .loading import load_adapter_class
 from .log import log
 from .protocol import message_kind, own_encoder
-from .staging import shared_from, take_staged
+from .staging import shared_from
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -68,38 +70,7 @@ EXIT_ADAPTER = 2
 EXIT_PROTOCOL = 1
 
 
-def load_adapter_class(spec: str) -> type:
-    """Import ``module:Class`` (or ``module.Class``) and return the class."""
-    if ":" in spec:
-        module_name, _, attribute = spec.partition(":")
-    else:
-        module_name, _, attribute = spec.rpartition(".")
-    if not module_name or not attribute:
-        raise AdapterLoadError(f"adapter {spec!r} is not of the form 'module:Class'")
-    try:
-        # `__import__` rather than `importlib.import_module`, whose package a worker's start
-        # would otherwise import for this one call.
-        __import__(module_name)
-        module = sys.modules[module_name]
-    except Exception as exc:
-        raise AdapterLoadError(
-            f"cannot import module {module_name!r} for adapter {spec!r}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
-    target: Any = module
-    for part in attribute.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise AdapterLoadError(
-                f"module {module_name!r} has no attribute {attribute!r} (adapter {spec!r})"
-            ) from None
-    if not isinstance(target, type):
-        raise AdapterLoadError(f"adapter {spec!r} is a {type(target).__name__}, not a class")
-    return target
-
-
-class Runtime:
+class Runtime(Answers):
     """One worker: an adapter instance, its tools, its sessions and the link to the host."""
 
     def __init__(self, adapter: Any, adapter_name: str, link: Link) -> None:
@@ -380,94 +351,6 @@ class Runtime:
             self.send_error(call.id, error_payload(exc))
             return
         self.send_result(call.id, call.command, result)
-
-    def send_result(self, call_id: Any, command: str, result: Any, queue: bool = False) -> None:
-        """Send the successful ``result`` of call ``call_id`` (of tool ``command``), or an
-        error if it cannot be sent.
-
-        ``queue``: leave a plain result in the link's queue (:meth:`Link.queue_raw`) for the
-        reading thread to write with the others it makes before its next read.
-        """
-        telemetry.end_call()
-        message = {"kind": "result", "id": call_id, "success": True, "result": result}
-        link = self.link
-        payload = encode_plain(message, "result", link.encoding, link.reader.max_frame)
-        staged = None
-        if payload is None:
-            try:
-                what = f"the result of tool {command!r}"
-                payload = encode_lenient(message, "result", link.encoding, link.max_frame, what)
-            except (SerializationError, DepthLimitExceeded) as exc:
-                self.send_error(call_id, error_payload(exc))
-                return
-            staged = take_staged()
-        if staged:
-            link.write_with_fds(len(payload).to_bytes(4, "big") + payload, staged)
-        elif queue:
-            link.queue_raw(len(payload).to_bytes(4, "big") + payload)
-        else:
-            link.write_raw(len(payload).to_bytes(4, "big") + payload)
-
-    def send_fast_result(
-        self, call_id: Any, command: str, result: Any, queue: bool = False
-    ) -> None:
-        """:meth:`send_result` for the serving loops' fast paths, on the reading (main)
-        thread, whose call set its telemetry context with ``telemetry.set_call``.
-
-        A small result (shorter than every limit :meth:`send_result` checks: depth, shared
-        memory, frame size) is packed with this thread's own encoder and written, or with
-        ``queue`` queued, as it is; anything else goes through :meth:`send_result`.
-        """
-        if telemetry.buffered:
-            telemetry.flush()
-        telemetry.set_call(None)
-        link = self.link
-        payload = None
-        if self._pack is not None:
-            message = {"kind": "result", "id": call_id, "success": True, "result": result}
-            try:
-                payload = self._pack(message)
-            except Exception:  # send_result converts it, or says why it cannot.
-                payload = None
-        if payload is None or len(payload) >= self._small or len(payload) > link.max_frame:
-            self.send_result(call_id, command, result, queue)
-            return
-        data = len(payload).to_bytes(4, "big") + payload
-        if queue:
-            link.queue_raw(data)
-        else:
-            link.write_raw(data)
-
-    def send_lenient(self, message: dict[str, Any], field: str, what: str) -> None:
-        """Encode and write ``message``, converting its ``field`` if the wire cannot carry it.
-
-        ``what`` names the value in error messages. Raises
-        :class:`~snakepit_bridge.errors.SerializationError` when even the converted message
-        cannot be encoded or is over the frame limit; nothing is written then.
-        """
-        link = self.link
-        payload = encode_plain(message, field, link.encoding, link.reader.max_frame)
-        if payload is None:
-            payload = encode_lenient(message, field, link.encoding, link.max_frame, what)
-            staged = take_staged()
-            if staged:
-                link.write_with_fds(len(payload).to_bytes(4, "big") + payload, staged)
-                return
-        link.write_raw(len(payload).to_bytes(4, "big") + payload)
-
-    def send_error(self, call_id: Any, payload: dict[str, Any]) -> None:
-        """Send a failed ``result`` for ``call_id`` with the ``error`` map ``payload``."""
-        telemetry.end_call()
-        message = {"kind": "result", "id": call_id, "success": False, "error": payload}
-        try:
-            self.link.send(message)
-        except (TypeError, ValueError, OverflowError):
-            # Only odd exception text (a lone surrogate, say) can fail here; escape it.
-            safe = {
-                key: (ascii(value) if value is not None else None) for key, value in payload.items()
-            }
-            message["error"] = safe
-            self.link.send(message)
 
 
 def main(adapter_spec: str) -> int:
