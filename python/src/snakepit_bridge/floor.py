@@ -15,7 +15,6 @@ import os
 import sys
 from typing import Any, Callable
 
-from .link import descriptor_reader
 from .protocol import FrameReader, ProtocolError, decode, encode, max_frame_from_env
 
 
@@ -26,7 +25,7 @@ def main() -> int:
         read_fd = write_fd = int(raw_fd)
     else:
         read_fd, write_fd = 0, 1
-    reader = FrameReader(descriptor_reader(read_fd), max_frame_from_env())
+    reader = FrameReader(lambda size: os.read(read_fd, size), max_frame_from_env())
     next_payload = reader.next_payload
     write = os.write
     try:

@@ -13,8 +13,7 @@ This module owns the descriptors of the link and the bytes on them, nothing abou
   backpressure still holds); the reading thread may only queue (:meth:`Link.queue_raw`)
   and write the queue before it next blocks on a read (:meth:`Link.flush_queued`);
 * reading frame payloads through a buffered :class:`~snakepit_bridge.protocol.FrameReader`,
-  blocking or only from what is already buffered, and waiting for the link to be readable;
-  a blocking read of a socket first waits in ``poll()`` (:func:`descriptor_reader`).
+  blocking or only from what is already buffered, and waiting for the link to be readable.
 
 Decoding payloads into messages, and what a message means, belong to the runtime.
 """
@@ -31,7 +30,7 @@ from .protocol import DEFAULT_MAX_FRAME, FrameReader, encode, max_frame_from_env
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
-    from typing import Any, Callable
+    from typing import Any
 
     from .protocol import Buffer
 
@@ -39,34 +38,6 @@ __all__ = ["Link", "LinkClosed"]
 
 #: With shared writes, how many queued bytes make a writer wait for the flusher.
 PENDING_LIMIT = 1 << 20
-
-
-def descriptor_reader(fd: int) -> Callable[[int], bytes]:
-    """Return ``read(n)`` for a :class:`FrameReader` over the blocking descriptor ``fd``.
-
-    On a socket it waits in ``poll()`` for input before it reads. A reader blocked in
-    ``read()`` itself sits on the socket's one wait queue, and the kernel wakes that queue
-    with "writable" each time the peer reads what this side wrote: the worker would be
-    woken once per call for nothing, between its answer and the next call, and both
-    processes pay for that wake-up. ``poll()`` waits for input only. A pipe has separate
-    queues for its two ends, so a pipe is read directly.
-    """
-    import stat
-
-    read = os.read
-    if not stat.S_ISSOCK(os.fstat(fd).st_mode):
-        return lambda size: read(fd, size)
-    import select
-
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    wait = poller.poll
-
-    def poll_then_read(size: int) -> bytes:
-        wait()
-        return read(fd, size)
-
-    return poll_then_read
 
 
 class Link:
@@ -85,7 +56,6 @@ class Link:
             # Programs the tools start must not inherit the link: they would keep it open
             # after this worker dies, and the host would never see end-of-file.
             os.set_inheritable(fd, False)
-        self._read_fd = descriptor_reader(self.read_fd)
         self.reader = FrameReader(self._read, max_frame)
         #: The encoding used for everything this side sends after the handshake.
         self.encoding = "json"
@@ -126,7 +96,7 @@ class Link:
 
     def _read(self, size: int) -> bytes:
         try:
-            return self._read_fd(size)
+            return os.read(self.read_fd, size)
         except ConnectionResetError:
             return b""
 
