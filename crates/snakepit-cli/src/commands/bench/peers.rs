@@ -9,7 +9,8 @@
 //! run on the workers' pool threads.
 //! Targets, judged on `ping_inline` and printed as such: the pool at least
 //! [`TARGET_PPE_RATIO`] × PPE and [`TARGET_MP_POOL_RATIO`] × `multiprocessing.Pool`. The
-//! four alternate over `--rounds` rounds; every figure is a median.
+//! four alternate over `--rounds` rounds; every figure is a median, every ratio the median
+//! of the rounds' ratios.
 
 use std::path::Path;
 
@@ -42,13 +43,14 @@ pub(crate) struct PeerFigures {
     pub(crate) pool_calls_per_s: f64,
     /// The same pool with `ping`, an ordinary tool run on the pool threads, calls per second.
     pub(crate) pool_threads_calls_per_s: f64,
-    /// `pool_calls_per_s` over PPE.
+    /// The pool's calls/s over PPE's: the median of the rounds' ratios.
     pub(crate) ppe_ratio: f64,
-    /// `pool_calls_per_s` over `multiprocessing.Pool`.
+    /// The pool's calls/s over `multiprocessing.Pool`'s: the median of the rounds' ratios.
     pub(crate) mp_pool_ratio: f64,
-    /// `pool_threads_calls_per_s` over PPE.
+    /// `ping` on the pool threads over PPE: the median of the rounds' ratios.
     pub(crate) ppe_threads_ratio: f64,
-    /// `pool_threads_calls_per_s` over `multiprocessing.Pool`.
+    /// `ping` on the pool threads over `multiprocessing.Pool`: the median of the rounds'
+    /// ratios.
     pub(crate) mp_pool_threads_ratio: f64,
 }
 
@@ -59,8 +61,9 @@ struct Printed {
 }
 
 /// Runs `rounds` rounds, each both peers with `calls` calls and then the pool; every figure
-/// is the median over the rounds, so that a change in the machine's load between the peers
-/// and the pool does not skew the ratios.
+/// is the median over the rounds, and every ratio the median of the rounds' own ratios (as
+/// in the `ping` section), so that a change in the machine's load between rounds does not
+/// skew them.
 ///
 /// # Errors
 ///
@@ -82,19 +85,29 @@ pub(super) async fn measure(
         pool.push(concurrent_ping(python, PING_INLINE, calls, PEER_CAPACITY).await?);
         threads.push(concurrent_ping(python, PING, calls, PEER_CAPACITY).await?);
     }
-    let (ppe, mp_pool, pool) = (median(&mut ppe), median(&mut mp_pool), median(&mut pool));
-    let threads = median(&mut threads);
     Ok(PeerFigures {
-        ppe_calls_per_s: ppe,
-        mp_pool_calls_per_s: mp_pool,
+        ppe_ratio: median_ratio(&pool, &ppe),
+        mp_pool_ratio: median_ratio(&pool, &mp_pool),
+        ppe_threads_ratio: median_ratio(&threads, &ppe),
+        mp_pool_threads_ratio: median_ratio(&threads, &mp_pool),
+        ppe_calls_per_s: median(&mut ppe),
+        mp_pool_calls_per_s: median(&mut mp_pool),
         pool_capacity: PEER_CAPACITY,
-        pool_calls_per_s: pool,
-        pool_threads_calls_per_s: threads,
-        ppe_ratio: pool / ppe,
-        mp_pool_ratio: pool / mp_pool,
-        ppe_threads_ratio: threads / ppe,
-        mp_pool_threads_ratio: threads / mp_pool,
+        pool_calls_per_s: median(&mut pool),
+        pool_threads_calls_per_s: median(&mut threads),
     })
+}
+
+/// The median over the rounds of each round's `numerators[i] / denominators[i]`: both sides
+/// of a ratio measured a few seconds apart, so that the machine's load drifting between
+/// rounds moves them together.
+fn median_ratio(numerators: &[f64], denominators: &[f64]) -> f64 {
+    let mut ratios: Vec<f64> = numerators
+        .iter()
+        .zip(denominators)
+        .map(|(numerator, denominator)| numerator / denominator)
+        .collect();
+    median(&mut ratios)
 }
 
 /// Runs `peers.py` once.
