@@ -310,7 +310,7 @@ class Runtime(Answers):
             )
             return None
         call = Call(call_id, tool.name, bool(message.get("stream")), server)
-        telemetry.begin_call(self.link, message)
+        telemetry.set_call(message)
         ctx = None
         stream = None
         if tool.wants_ctx:

@@ -42,9 +42,10 @@ _lock = _thread.allocate_lock()
 _buffer: list[bytes] = []
 
 
-#: For a serving loop's fast path, :func:`begin_call` and :func:`end_call` without the calls:
-#: ``set_call(message)`` as a call starts, ``set_call(None)`` once :data:`buffered` is
-#: flushed as it ends. The link is given once with :func:`bind`.
+#: The runtime's hook as a call starts: ``set_call(message)`` with its ``call`` message; its
+#: events carry its id, correlation id and ``traceparent``. A call ends with :func:`end_call`,
+#: or, on a serving loop's fast path, a flush of :data:`buffered` and ``set_call(None)``. The
+#: serving loop gives the link once, with :func:`bind`.
 set_call = _current.set
 #: Events waiting to be written (the list itself; never rebound).
 buffered = _buffer
@@ -54,14 +55,6 @@ def bind(link: Link) -> None:
     """Write events to ``link`` from now on."""
     global _link
     _link = link
-
-
-def begin_call(link: Link, message: dict[str, Any]) -> None:
-    """The runtime's hook: the ``call`` ``message`` starts on this thread; its events carry
-    its id, correlation id and ``traceparent``."""
-    global _link
-    _link = link
-    _current.set(message)
 
 
 def trace_id(traceparent: str | None) -> str | None:

@@ -23,7 +23,7 @@ use super::stats::median;
 /// The peers' script.
 const SCRIPT: &str = include_str!("peers.py");
 /// Calls at once per worker of the pool measured here: a place for every caller.
-pub(crate) const PEER_CAPACITY: usize = CALLERS / WORKERS;
+const PEER_CAPACITY: usize = CALLERS / WORKERS;
 /// The pool's calls/s over PPE's, at the least.
 pub(crate) const TARGET_PPE_RATIO: f64 = 10.0;
 /// The pool's calls/s over `multiprocessing.Pool`'s, at the least.
