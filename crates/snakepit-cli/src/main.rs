@@ -38,7 +38,11 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
             commands::bench::pin_to_cpu(cpu)?;
         }
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = runtime_threads(&cli.command) {
+        builder.worker_threads(threads);
+    }
+    let runtime = builder
         .enable_all()
         .build()
         .context("could not start the tokio runtime")?;
@@ -71,6 +75,28 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
             Ok(code)
         }
     }
+}
+
+/// How many threads the runtime gets, when the command decides: `serve` and `serve-bench`
+/// take `--threads`, else `$TOKIO_WORKER_THREADS` (read by tokio itself), else half the
+/// CPUs, at least one. A server's host side waits on sockets while its Python workers
+/// compute; every runtime thread more than it needs competes with them for the CPUs and
+/// adds a cross-thread wake-up to calls (`docs/design/serve.md`). Other commands keep
+/// tokio's default, one thread per CPU.
+fn runtime_threads(command: &Command) -> Option<usize> {
+    let flag = match command {
+        Command::Serve(args) => args.threads,
+        Command::ServeBench(args) => args.threads,
+        _ => return None,
+    };
+    if let Some(threads) = flag {
+        return Some(usize::from(threads));
+    }
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_some() {
+        return None;
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    Some((cpus / 2).max(1))
 }
 
 async fn dispatch(command: Command, quiet: bool) -> anyhow::Result<()> {

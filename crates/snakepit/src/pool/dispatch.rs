@@ -194,7 +194,12 @@ async fn once(
     } = started;
     match guard.reply(deadline).await {
         Some(reply) => {
-            guard.complete();
+            if guard.complete() {
+                // The worker went straight to a waiting call: let that call send its
+                // request before this caller goes on with its answer (answering an HTTP
+                // request, say), so the worker is not left idle meanwhile.
+                tokio::task::yield_now().await;
+            }
             match reply.and_then(|message| to_result(shared, command, message)) {
                 // A worker that keeps the call's deadline itself (the frame's `timeout_ms`)
                 // may answer `Cancelled` just as the host's timer fires: the deadline passed,

@@ -40,12 +40,11 @@ impl InFlightGuard {
         self.lease.as_ref().map(Lease::worker)
     }
 
-    /// The reply arrived: the place goes back.
-    pub(super) fn complete(&mut self) {
+    /// The reply arrived: the place goes back. Returns whether it went straight to a
+    /// waiting call.
+    pub(super) fn complete(&mut self) -> bool {
         self.reply = None;
-        if let Some(mut lease) = self.lease.take() {
-            lease.served();
-        }
+        self.lease.take().is_some_and(Lease::served)
     }
 
     /// Waits until `deadline` for the reply (the caller reads it from the link when the call

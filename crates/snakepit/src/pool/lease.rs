@@ -46,26 +46,35 @@ impl Lease {
         self.gate = gate;
     }
 
-    /// Records that the call got its answer.
-    pub(super) fn served(&mut self) {
+    /// The call got its answer: gives the place back now. Returns whether it went
+    /// straight to a waiting call.
+    pub(super) fn served(mut self) -> bool {
         self.served = true;
+        self.give_back() > 0
+    }
+
+    /// Gives the places back (once; later calls do nothing). A served call may make the
+    /// worker due for recycling; a retiring worker that is now idle is stopped. Returns how
+    /// many places went straight to waiting calls.
+    fn give_back(&mut self) -> usize {
+        let places = std::mem::take(&mut self.places);
+        if places == 0 {
+            return 0;
+        }
+        if self.served {
+            recycle::count_call(&self.shared, &self.worker);
+        }
+        let released = self.shared.roster.release(self.worker.id(), places);
+        if let Some(retired) = released.retired {
+            recycle::stop_retired(&self.shared, retired);
+        }
+        released.handed_over
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        give_back(&self.shared, &self.worker, self.places, self.served);
-    }
-}
-
-/// Gives `places` places of `worker` back. A served call may make the worker due for
-/// recycling; a retiring worker that is now idle is stopped.
-fn give_back(shared: &Arc<PoolShared>, worker: &Worker, places: usize, served: bool) {
-    if served {
-        recycle::count_call(shared, worker);
-    }
-    if let Some(retired) = shared.roster.release(worker.id(), places) {
-        recycle::stop_retired(shared, retired);
+        self.give_back();
     }
 }
 

@@ -89,6 +89,16 @@ pub(super) struct Counts {
     pub(super) tainted: usize,
 }
 
+/// What giving places back did.
+#[derive(Debug)]
+#[must_use = "a retiring worker comes back and must be stopped"]
+pub(super) struct Released<W> {
+    /// The worker, when it is retiring and now idle: it must be stopped.
+    pub(super) retired: Option<W>,
+    /// How many of the places went straight to waiting calls.
+    pub(super) handed_over: usize,
+}
+
 /// The pool's workers and its queue.
 #[derive(Debug)]
 pub(super) struct Roster<W = Worker> {
@@ -205,12 +215,13 @@ impl<W: Seat> Roster<W> {
         Some(member.worker.clone())
     }
 
-    /// Gives back `places` places of worker `id` and hands them to waiting calls. Returns
-    /// the worker when it is retiring and now idle, to be stopped.
-    #[must_use = "a retiring worker comes back and must be stopped"]
-    pub(super) fn release(&self, id: WorkerId, places: usize) -> Option<W> {
+    /// Gives back `places` places of worker `id` and hands them to waiting calls; says
+    /// how many went to waiting calls and returns the worker when it is retiring and now
+    /// idle, to be stopped.
+    pub(super) fn release(&self, id: WorkerId, places: usize) -> Released<W> {
         let mut state = self.state();
         let mut retired = None;
+        let mut handed_over = 0;
         if let Some(member) = state.members.get_mut(&id) {
             member.load = member.load.saturating_sub(places);
             if member.worker.is_retiring() {
@@ -218,7 +229,7 @@ impl<W: Seat> Roster<W> {
                     retired = Some(member.worker.clone());
                 }
             } else if member.worker.is_alive() {
-                hand_over(&mut state, id);
+                handed_over = hand_over(&mut state, id);
             }
         }
         // Only a shutdown waits for places to come back.
@@ -227,7 +238,10 @@ impl<W: Seat> Roster<W> {
         if closing {
             self.released.notify_waiters();
         }
-        retired
+        Released {
+            retired,
+            handed_over,
+        }
     }
 
     /// Leaves the queue; `false` when the ticket already got a worker.
@@ -345,21 +359,24 @@ fn enqueue<W>(state: &mut State<W>, owner: Option<WorkerId>) -> Result<Checkout<
     }
 }
 
-/// Hands the free places of worker `id` to waiting calls, one place per call.
-fn hand_over<W: Seat>(state: &mut State<W>, id: WorkerId) {
+/// Hands the free places of worker `id` to waiting calls, one place per call; returns how
+/// many it handed.
+fn hand_over<W: Seat>(state: &mut State<W>, id: WorkerId) -> usize {
+    let mut handed = 0;
     loop {
         let Some(member) = state.members.get(&id) else {
-            return;
+            return handed;
         };
         if member.load >= member.worker.capacity() || !usable(member) {
-            return;
+            return handed;
         }
         let worker = member.worker.clone();
         let Some((_, sender)) = state.scheduler.next_for(id) else {
-            return;
+            return handed;
         };
         // A waiter that gave up is skipped; the place stays free for the next one.
         if sender.send(worker).is_ok() {
+            handed += 1;
             if let Some(member) = state.members.get_mut(&id) {
                 member.load += 1;
             }

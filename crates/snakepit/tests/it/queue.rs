@@ -31,7 +31,11 @@ async fn a_full_queue_refuses_at_once_and_queued_calls_are_served_in_order() {
         let caller = pool.clone();
         let order = Arc::clone(&order);
         queued.push(tokio::spawn(async move {
-            let reply = caller.execute("add", json!({"a": n})).await;
+            // Each call keeps the worker 20 ms, so a caller records its turn before the
+            // next call can be answered.
+            let reply = caller
+                .execute("tag", json!({"value": n, "spin_ms": 20.0}))
+                .await;
             order.lock().unwrap().push(n);
             reply
         }));
@@ -44,7 +48,7 @@ async fn a_full_queue_refuses_at_once_and_queued_calls_are_served_in_order() {
     );
     assert_eq!(blocker.await.unwrap().unwrap(), json!({"slept": 0.5}));
     for (n, call) in queued.into_iter().enumerate() {
-        assert_eq!(call.await.unwrap().unwrap(), json!(n));
+        assert_eq!(call.await.unwrap().unwrap()["value"], json!(n));
     }
     assert_eq!(*order.lock().unwrap(), vec![0, 1, 2]);
     let stats = pool.stats();
@@ -86,5 +90,40 @@ async fn an_abandoned_wait_leaves_the_queue_and_loses_no_worker() {
     blocker.await.unwrap().unwrap();
     support::assert_full_size(&pool, 1).await;
     pool.execute("pid", json!({})).await.unwrap();
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_caller_whose_worker_goes_to_a_waiting_call_lets_that_call_send_first() {
+    let pool = support::fault_pool(1).await;
+    let first = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let reply = pool.execute("sleep", json!({"seconds": 0.3})).await;
+            // Nothing is awaited between the answer and this look at the worker.
+            let running: Vec<String> = pool
+                .workers()
+                .into_iter()
+                .flat_map(|worker| worker.running)
+                .collect();
+            (reply, running)
+        })
+    };
+    let busy =
+        support::eventually(Duration::from_secs(10), || async { pool.stats().busy == 1 }).await;
+    assert!(busy, "the first call never took the worker");
+    let waiting = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.execute("sleep", json!({"seconds": 0.2})).await })
+    };
+    until_queued(&pool, 1).await;
+    let (reply, running) = first.await.unwrap();
+    assert_eq!(reply.unwrap(), json!({"slept": 0.3}));
+    assert_eq!(
+        running,
+        ["sleep"],
+        "the waiting call was sent before the first caller went on"
+    );
+    assert_eq!(waiting.await.unwrap().unwrap(), json!({"slept": 0.2}));
     pool.shutdown().await;
 }

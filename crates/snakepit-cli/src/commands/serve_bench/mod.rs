@@ -280,6 +280,7 @@ pub(crate) async fn run(args: &ServeBenchArgs) -> anyhow::Result<()> {
     let measured = report::Measured {
         callers,
         workers: size,
+        threads: tokio::runtime::Handle::current().metrics().num_workers(),
         seconds: args.seconds,
         in_process_first,
         in_process_last,

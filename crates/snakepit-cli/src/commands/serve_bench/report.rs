@@ -11,6 +11,9 @@ use super::grpc::Baseline;
 pub(super) struct Measured {
     pub(super) callers: usize,
     pub(super) workers: usize,
+    /// Threads of the runtime the server, the pool's host side and the in-process callers
+    /// share.
+    pub(super) threads: usize,
     pub(super) seconds: f64,
     pub(super) in_process_first: Figures,
     pub(super) in_process_last: Figures,
@@ -54,7 +57,8 @@ impl Measured {
         let ratio = |figures: &Figures| round(figures.per_second / in_process);
         let (_, server) = self.server();
         json!({
-            "connections": self.callers, "workers": self.workers, "seconds": self.seconds,
+            "connections": self.callers, "workers": self.workers, "runtime_threads": self.threads,
+            "seconds": self.seconds,
             "in_process_first": self.in_process_first.json(),
             "in_process_last": self.in_process_last.json(),
             "wrk": self.wrk.as_ref().map(Figures::json),
@@ -73,8 +77,8 @@ impl Measured {
     /// The run as a table.
     pub(super) fn print(&self) {
         println!(
-            "trivial call (`ping`), {} concurrent callers, {} workers, {:.1} s each",
-            self.callers, self.workers, self.seconds
+            "trivial call (`ping`), {} concurrent callers, {} workers, {} runtime threads, {:.1} s each",
+            self.callers, self.workers, self.threads, self.seconds
         );
         println!(
             "{:<36} {:>8} {:>7} {:>7} {:>6} | CPU µs/call: {:>6} {:>7} {:>7}",

@@ -102,7 +102,12 @@ fn a_freed_place_goes_to_the_oldest_waiting_call() {
         panic!("expected to wait");
     };
     assert!(receiver.try_recv().is_err());
-    assert!(roster.release(worker.id, 1).is_none());
+    let released = roster.release(worker.id, 1);
+    assert!(released.retired.is_none());
+    assert_eq!(
+        released.handed_over, 1,
+        "the place went to the waiting call"
+    );
     assert_eq!(receiver.try_recv().unwrap().id, worker.id);
     // The place went to the waiter: the worker is still full.
     assert!(roster.try_take_any().is_none());
@@ -122,7 +127,10 @@ fn a_retiring_worker_takes_no_call_and_comes_back_to_be_stopped() {
         "busy: stopped on release"
     );
     assert!(roster.try_take_any().is_none());
-    assert_eq!(roster.release(worker.id, 1).map(|w| w.id), Some(worker.id));
+    assert_eq!(
+        roster.release(worker.id, 1).retired.map(|w| w.id),
+        Some(worker.id)
+    );
 }
 
 #[test]
@@ -201,7 +209,7 @@ fn sequential_calls_spread_over_idle_workers() {
     for _ in 0..4 {
         let worker = ready(roster.checkout());
         seen.insert(worker.id);
-        assert!(roster.release(worker.id, 1).is_none());
+        assert!(roster.release(worker.id, 1).retired.is_none());
     }
     assert_eq!(seen.len(), 2);
 }
@@ -281,11 +289,14 @@ fn a_retiring_worker_comes_back_only_after_its_last_concurrent_call() {
     ));
     for left in (1..5).rev() {
         assert!(
-            roster.release(worker.id, 1).is_none(),
+            roster.release(worker.id, 1).retired.is_none(),
             "stopped with {left} calls still running"
         );
     }
-    assert_eq!(roster.release(worker.id, 1).map(|w| w.id), Some(worker.id));
+    assert_eq!(
+        roster.release(worker.id, 1).retired.map(|w| w.id),
+        Some(worker.id)
+    );
 }
 
 #[test]
@@ -307,8 +318,8 @@ fn an_owner_takes_its_sessions_calls_concurrently_up_to_its_capacity() {
     };
     // The other worker still takes ordinary calls; the owner's waiter is not handed to it.
     assert_eq!(ready(roster.checkout()).id, other.id);
-    assert!(roster.release(other.id, 1).is_none());
+    assert!(roster.release(other.id, 1).retired.is_none());
     assert!(receiver.try_recv().is_err());
-    assert!(roster.release(owner.id, 1).is_none());
+    assert!(roster.release(owner.id, 1).retired.is_none());
     assert_eq!(receiver.try_recv().unwrap().id, owner.id);
 }
