@@ -128,3 +128,35 @@ async fn stop_signal() -> anyhow::Result<Code> {
         _ = terminate.recv() => Ok(Code::Terminated),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{Cli, runtime_threads};
+
+    fn threads(args: &[&str]) -> Option<usize> {
+        runtime_threads(&Cli::try_parse_from(args).unwrap().command)
+    }
+
+    #[test]
+    fn the_server_commands_take_their_threads_flag_and_others_keep_the_default() {
+        assert_eq!(threads(&["snakepit", "serve", "--threads", "3"]), Some(3));
+        assert_eq!(
+            threads(&["snakepit", "serve-bench", "--threads", "5"]),
+            Some(5)
+        );
+        assert_eq!(threads(&["snakepit", "demo"]), None);
+        assert!(Cli::try_parse_from(["snakepit", "serve", "--threads", "0"]).is_err());
+    }
+
+    #[test]
+    fn a_server_without_the_flag_gets_half_the_cpus() {
+        // `TOKIO_WORKER_THREADS` set in the environment leaves the choice to tokio.
+        let expected = std::env::var_os("TOKIO_WORKER_THREADS").is_none().then(|| {
+            let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+            (cpus / 2).max(1)
+        });
+        assert_eq!(threads(&["snakepit", "serve"]), expected);
+    }
+}
