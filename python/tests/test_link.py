@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -124,3 +125,29 @@ def test_queued_frames_wait_for_a_flush_or_another_write_and_keep_their_order() 
     assert received == [b"q0", b"q1", b"q2", b"w", b"last"]
     host.close()
     worker.close()
+
+
+def test_snakepit_fd_names_one_socket_or_two_pipes() -> None:
+    assert link_module.link_fds("3") == (3, 3)
+    assert link_module.link_fds("3,5") == (3, 5)
+    for bad in ("", "3,5,7", "three"):
+        with pytest.raises(ValueError):
+            link_module.link_fds(bad)
+
+
+def test_a_link_of_two_pipes_reads_from_one_and_writes_to_the_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls_read, calls_write = os.pipe()
+    answers_read, answers_write = os.pipe()
+    try:
+        monkeypatch.setenv("SNAKEPIT_FD", f"{calls_read},{answers_write}")
+        link = Link.from_environment()
+        assert (link.read_fd, link.write_fd) == (calls_read, answers_write)
+        os.write(calls_write, len(b"ping").to_bytes(4, "big") + b"ping")
+        assert link.reader.next_payload() == b"ping"
+        link.write_raw(b"pong")
+        assert os.read(answers_read, 16) == b"pong"
+    finally:
+        for fd in (calls_read, calls_write, answers_read, answers_write):
+            os.close(fd)

@@ -31,7 +31,8 @@ mod zygote;
 
 pub use adapter::NodeAdapter;
 pub use adapter::{
-    Adapter, BridgeSource, GenericAdapter, PythonAdapter, WorkerCommand, WorkerProtocol,
+    Adapter, BridgeSource, GenericAdapter, LinkTransport, PythonAdapter, WorkerCommand,
+    WorkerProtocol,
 };
 pub use config::{
     Affinity, CircuitConfig, HealthConfig, PoolConfig, Profile, RecycleConfig, RetryConfig,

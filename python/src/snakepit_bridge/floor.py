@@ -1,7 +1,7 @@
 """The benchmark floor: the cheapest possible worker that still speaks the frame format.
 
-``python -m snakepit_bridge.floor`` reads frames from the socket named by ``SNAKEPIT_FD``
-(or from stdin, writing to stdout, when it is unset) and answers every message with
+``python -m snakepit_bridge.floor`` reads frames from the link named by ``SNAKEPIT_FD`` (one
+socket, or two pipes; or stdin and stdout when it is unset) and answers every message with
 ``{"kind": "result", "id": <id>, "success": true, "result": <args>}`` in the encoding the
 message arrived in. A message whose ``command`` is ``chunks`` first gets ``args.n`` chunk
 frames (the streaming floor). There is no handshake, no adapter and no dispatch: the host measures a
@@ -15,6 +15,7 @@ import os
 import sys
 from typing import Any, Callable
 
+from .link import link_fds
 from .protocol import FrameReader, ProtocolError, decode, encode, max_frame_from_env
 
 
@@ -22,7 +23,7 @@ def main() -> int:
     """Echo frames until end-of-file; returns the process exit code."""
     raw_fd = os.environ.get("SNAKEPIT_FD")
     if raw_fd:
-        read_fd = write_fd = int(raw_fd)
+        read_fd, write_fd = link_fds(raw_fd)
     else:
         read_fd, write_fd = 0, 1
     reader = FrameReader(lambda size: os.read(read_fd, size), max_frame_from_env())

@@ -2,7 +2,8 @@
 
 This module owns the descriptors of the link and the bytes on them, nothing about calls:
 
-* opening the link, either the socket named by ``SNAKEPIT_FD`` (the native transport) or a
+* opening the link, either the descriptors named by ``SNAKEPIT_FD`` (the native transport:
+  one socket, ``"3"``, or two pipes, ``"3,5"``: read from the first, write to the second) or a
   copy of stdin/stdout (the stdio transport, after which fd 1 points at stderr so that
   ``print()`` can never corrupt a frame);
 * writing whole frames, with one ``write`` in the common case; once :meth:`Link.share_writes`
@@ -34,10 +35,22 @@ if TYPE_CHECKING:
 
     from .protocol import Buffer
 
-__all__ = ["Link", "LinkClosed"]
+__all__ = ["Link", "LinkClosed", "link_fds"]
 
 #: With shared writes, how many queued bytes make a writer wait for the flusher.
 PENDING_LIMIT = 1 << 20
+
+
+def link_fds(value: str) -> tuple[int, int]:
+    """The (read, write) descriptors named by a ``SNAKEPIT_FD`` value: ``"3"`` is one socket
+    for both directions, ``"3,5"`` reads from 3 and writes to 5 (two pipes)."""
+    parts = value.split(",")
+    if len(parts) == 1:
+        fd = int(parts[0])
+        return fd, fd
+    if len(parts) == 2:
+        return int(parts[0]), int(parts[1])
+    raise ValueError(f"SNAKEPIT_FD must be one descriptor or two, not {value!r}")
 
 
 class Link:
@@ -77,7 +90,8 @@ class Link:
         max_frame = max_frame_from_env()
         raw_fd = os.environ.get("SNAKEPIT_FD")
         if raw_fd:
-            return cls(int(raw_fd), max_frame=max_frame)
+            read_fd, write_fd = link_fds(raw_fd)
+            return cls(read_fd, write_fd, max_frame=max_frame)
         # Stdio transport: keep private copies of fds 0 and 1 for the link, then point fd 1
         # at stderr and fd 0 at /dev/null, so that neither print() nor input() can touch it.
         sys.stdout.flush()

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use snakepit::{Pool, PythonAdapter};
+use snakepit::{LinkTransport, Pool, PythonAdapter};
 use snakepit_server::{PoolDef, Server, ServerConfig, ServerHandle, Token};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -38,6 +38,13 @@ pub(crate) fn load_token(file: Option<&Path>) -> anyhow::Result<Token> {
         .unwrap_or_default())
 }
 
+/// The adapter of the embedded `default` pool: the bundled showcase over a link of two
+/// pipes, which costs a busy server's host and workers less CPU per call than a socket
+/// (`docs/design/serve.md`).
+pub(crate) fn embedded_adapter() -> PythonAdapter {
+    PythonAdapter::showcase().transport(LinkTransport::Pipes)
+}
+
 /// The pools to serve: every pool of the config file (`--config`, else `$SNAKEPIT_CONFIG`,
 /// else `./snakepit.toml` when it exists), else the embedded default. Each pool's
 /// fingerprint is its resolved table, so a reload replaces exactly the pools whose settings
@@ -59,7 +66,7 @@ fn pool_defs(args: &ServeArgs) -> anyhow::Result<Vec<PoolDef>> {
         }
         return Ok(defs);
     }
-    let mut builder = Pool::builder(PythonAdapter::showcase()).instance_name("serve-default");
+    let mut builder = Pool::builder(embedded_adapter()).instance_name("serve-default");
     if let Some(workers) = args.workers {
         builder = builder.size(usize::from(workers));
     }

@@ -50,6 +50,9 @@ pub(crate) fn pool_builder(table: &PoolTable) -> anyhow::Result<PoolBuilder> {
             if let Some(modules) = &adapter.preload {
                 python = python.preload(modules.get_ref().iter().cloned());
             }
+            if let Some(transport) = &adapter.transport {
+                python = python.transport(transport.get_ref().transport());
+            }
             Pool::builder(python)
         }
         AdapterKind::Node => {
@@ -92,6 +95,9 @@ pub(crate) fn pool_builder(table: &PoolTable) -> anyhow::Result<PoolBuilder> {
                 .is_some_and(|protocol| *protocol.get_ref() == ProtocolName::Classic)
             {
                 generic = generic.protocol(WorkerProtocol::Classic);
+            }
+            if let Some(transport) = &adapter.transport {
+                generic = generic.transport(transport.get_ref().transport());
             }
             Pool::builder(generic)
         }

@@ -42,6 +42,11 @@ pub(crate) fn check_adapter(
         ("paths", span(adapter.paths.as_ref()), PYTHON),
         ("bridge", span(adapter.bridge.as_ref()), PYTHON),
         ("preload", span(adapter.preload.as_ref()), PYTHON),
+        (
+            "transport",
+            span(adapter.transport.as_ref()),
+            &[AdapterKind::Python, AdapterKind::Generic][..],
+        ),
         ("command", span(adapter.command.as_ref()), GENERIC),
         ("protocol", span(adapter.protocol.as_ref()), GENERIC),
         ("tree", span(adapter.tree.as_ref()), GRPC),

@@ -110,6 +110,10 @@ pub(crate) struct AdapterTable {
     /// (`PythonAdapter::preload`). Absent: workers are spawned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) preload: Option<Spanned<Vec<String>>>,
+    /// Python and generic (native): what the link is made of, `socket` (the default) or
+    /// `pipes` (`LinkTransport`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) transport: Option<Spanned<TransportName>>,
     /// Node: the adapter, `./file.mjs:Export` (relative to `cwd`). Default: the bundled Node
     /// showcase.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -232,6 +236,24 @@ pub(crate) enum AdapterKind {
 pub(crate) enum BridgeName {
     Embedded,
     Installed,
+}
+
+/// `adapter.transport`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum TransportName {
+    Socket,
+    Pipes,
+}
+
+impl TransportName {
+    /// The library's value.
+    pub(crate) fn transport(self) -> snakepit::LinkTransport {
+        match self {
+            Self::Socket => snakepit::LinkTransport::Socket,
+            Self::Pipes => snakepit::LinkTransport::Pipes,
+        }
+    }
 }
 
 /// `adapter.protocol`.

@@ -9,11 +9,27 @@ use serde_json::Value;
 
 use crate::error::Result;
 
+/// What a native worker's link is made of. Either way the frames are the same; the worker
+/// finds the descriptors in `SNAKEPIT_FD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LinkTransport {
+    /// One socketpair for both directions: `SNAKEPIT_FD=3`. Every bridge reads this form.
+    #[default]
+    Socket,
+    /// Two pipes, one per direction: `SNAKEPIT_FD=3,5`, read frames from 3 and write them to
+    /// 5. The host reading an answer does not wake a worker blocked reading its next call,
+    /// as it does on a socket's one wait queue; for bridges that read this form (the Python
+    /// bridge does). See `docs/design/worker-waits.md`.
+    Pipes,
+}
+
 /// Which protocol a worker speaks on its link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum WorkerProtocol {
-    /// The native protocol over a socketpair (`SNAKEPIT_FD`), with a hello handshake.
+    /// The native protocol over the link in `SNAKEPIT_FD` (see [`LinkTransport`]), with a
+    /// hello handshake.
     #[default]
     Native,
     /// The classic v0.0.1 protocol: JSON frames over stdin/stdout, one call at a time, no
@@ -35,6 +51,8 @@ pub struct WorkerCommand {
     pub cwd: Option<PathBuf>,
     /// The protocol the worker speaks.
     pub protocol: WorkerProtocol,
+    /// What a native link is made of (a classic worker always talks over stdin/stdout).
+    pub transport: LinkTransport,
     /// A fork server that starts the workers instead of running `program` for each: it is
     /// started once per pool with a control socket on `SNAKEPIT_FD` and forks a worker per
     /// request (see [`PythonAdapter::preload`](crate::PythonAdapter::preload) and
@@ -51,6 +69,7 @@ impl WorkerCommand {
             env: Vec::new(),
             cwd: None,
             protocol: WorkerProtocol::Native,
+            transport: LinkTransport::Socket,
             zygote: None,
         }
     }

@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use super::{Adapter, WorkerCommand, WorkerProtocol};
+use super::{Adapter, LinkTransport, WorkerCommand, WorkerProtocol};
 use crate::error::Result;
 
 /// Workers running any executable.
@@ -62,6 +62,14 @@ impl GenericAdapter {
     #[must_use]
     pub fn protocol(mut self, protocol: WorkerProtocol) -> Self {
         self.command.protocol = protocol;
+        self
+    }
+
+    /// What a native link is made of. Default: [`LinkTransport::Socket`]; choose
+    /// [`LinkTransport::Pipes`] only for a program that reads `SNAKEPIT_FD=3,5`.
+    #[must_use]
+    pub fn transport(mut self, transport: LinkTransport) -> Self {
+        self.command.transport = transport;
         self
     }
 }

@@ -15,7 +15,7 @@ mod python;
 
 pub use crate::grpc::GrpcPythonAdapter;
 pub(crate) use bridge::bridge_dir;
-pub use command::{Adapter, WorkerCommand, WorkerProtocol};
+pub use command::{Adapter, LinkTransport, WorkerCommand, WorkerProtocol};
 pub use generic::GenericAdapter;
 pub use node::{NODE_SHOWCASE_ADAPTER, NodeAdapter};
 pub(crate) use python::resolve_interpreter;

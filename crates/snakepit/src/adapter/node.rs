@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use super::bridge::node_bridge_dir;
-use super::{Adapter, WorkerCommand, WorkerProtocol};
+use super::{Adapter, LinkTransport, WorkerCommand, WorkerProtocol};
 use crate::error::{Error, Result};
 
 /// The bundled Node showcase adapter, relative to the bridge's `src/` directory: `ping`,
@@ -186,6 +186,7 @@ impl Adapter for NodeAdapter {
             env: self.env.clone(),
             cwd: self.cwd.clone(),
             protocol: WorkerProtocol::Native,
+            transport: LinkTransport::Socket,
             zygote: None,
         })
     }

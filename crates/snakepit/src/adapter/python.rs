@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use super::{Adapter, WorkerCommand, WorkerProtocol, bridge_dir};
+use super::{Adapter, LinkTransport, WorkerCommand, WorkerProtocol, bridge_dir};
 use crate::error::{Error, Result};
 use crate::packages;
 
@@ -48,6 +48,7 @@ pub struct PythonAdapter {
     cwd: Option<PathBuf>,
     bridge: BridgeSource,
     preload: Option<Vec<String>>,
+    transport: LinkTransport,
 }
 
 impl PythonAdapter {
@@ -61,12 +62,25 @@ impl PythonAdapter {
             cwd: None,
             bridge: BridgeSource::default(),
             preload: None,
+            transport: LinkTransport::Socket,
         }
     }
 
     /// The bundled example adapter: `ping`, `echo`, `compute` and `info`.
     pub fn showcase() -> Self {
         Self::new(SHOWCASE_ADAPTER)
+    }
+
+    /// What the workers' link is made of (the bridge reads both). Default:
+    /// [`LinkTransport::Socket`]. [`LinkTransport::Pipes`] costs host and worker less CPU
+    /// per call and spares a waiting worker the wake-up a socket gives it each time the host
+    /// reads an answer; one caller calling in a closed loop on an idle machine may see more
+    /// latency, since that wake-up also got the worker's CPU ready for the next call
+    /// (`docs/design/worker-waits.md`). `snakepit serve`'s embedded pool uses pipes.
+    #[must_use]
+    pub fn transport(mut self, transport: LinkTransport) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// Workers running the original Snakepit's gRPC tree instead of this bridge:
@@ -201,6 +215,7 @@ impl Adapter for PythonAdapter {
                 env: env.clone(),
                 cwd: self.cwd.clone(),
                 protocol: WorkerProtocol::Native,
+                transport: LinkTransport::Socket,
                 zygote: None,
             })
         });
@@ -213,6 +228,7 @@ impl Adapter for PythonAdapter {
             env,
             cwd: self.cwd.clone(),
             protocol: WorkerProtocol::Native,
+            transport: self.transport,
             zygote,
         })
     }

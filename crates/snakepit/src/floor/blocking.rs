@@ -6,8 +6,8 @@
 //! and reaped by tokio); [`BlockingFloor::ping`] blocks the thread it runs on, so call it from
 //! a thread of its own.
 
+use std::fs::File;
 use std::io::{ErrorKind, Read as _, Write as _};
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
 use tokio::process::Child;
@@ -26,7 +26,10 @@ const PREFIX: usize = 4;
 pub struct BlockingFloor {
     child: Child,
     pid: u32,
-    socket: UnixStream,
+    /// Where the echoes are read.
+    reader: File,
+    /// Where the frames are written.
+    writer: File,
     output: FrameBuffer,
     input: Vec<u8>,
     /// The first buffered byte not yet consumed.
@@ -58,7 +61,8 @@ impl BlockingFloor {
         Ok(Self {
             child: process.child,
             pid: process.pid,
-            socket: process.link,
+            reader: process.reader,
+            writer: process.writer,
             output: FrameBuffer::new(),
             input: vec![0; INITIAL_READ_BUFFER],
             start: 0,
@@ -78,7 +82,7 @@ impl BlockingFloor {
         let frame = self
             .output
             .encode(&message, self.encoding, DEFAULT_MAX_FRAME)?;
-        self.socket.write_all(frame).map_err(|source| Error::Io {
+        self.writer.write_all(frame).map_err(|source| Error::Io {
             context: "could not write to the floor".to_owned(),
             source,
         })?;
@@ -137,7 +141,7 @@ impl BlockingFloor {
             self.input.resize(self.input.len() * 2, 0);
         }
         loop {
-            match self.socket.read(&mut self.input[self.end..]) {
+            match self.reader.read(&mut self.input[self.end..]) {
                 Ok(0) => return Err(Error::Protocol("the floor closed its link".to_owned())),
                 Ok(read) => {
                     self.end += read;
@@ -156,10 +160,8 @@ impl BlockingFloor {
 
     /// Closes the link and waits for the echo process to exit.
     pub async fn stop(self) {
-        if let Err(err) = self.socket.shutdown(std::net::Shutdown::Both) {
-            tracing::debug!(error = %err, "closing the floor's link failed");
-        }
-        drop(self.socket);
+        drop(self.writer);
+        drop(self.reader);
         reap(self.child, self.pid).await;
     }
 }

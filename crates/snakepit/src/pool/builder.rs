@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use super::handle::Pool;
 use super::lifecycle::start_pool;
-use crate::adapter::{Adapter, WorkerProtocol};
+use crate::adapter::{Adapter, LinkTransport, WorkerProtocol};
 use crate::config::PoolConfig;
 use crate::config::{Affinity, CircuitConfig, HealthConfig, Profile, RecycleConfig, RetryConfig};
 use crate::error::{Error, Result};
+use crate::process::LinkMode;
 use crate::registry::{Run, default_state_dir, sweep};
 use crate::session::SessionStore;
 use crate::worker::WorkerSpec;
@@ -258,6 +259,11 @@ impl PoolBuilder {
             env,
             cwd: command.cwd,
             classic: command.protocol == WorkerProtocol::Classic,
+            link: match (command.protocol, command.transport) {
+                (WorkerProtocol::Classic, _) => LinkMode::Stdio,
+                (_, LinkTransport::Pipes) => LinkMode::Pipes,
+                _ => LinkMode::Socketpair,
+            },
             startup_timeout: self.config.startup_timeout,
             max_frame: self.config.max_frame,
             max_capacity: self.config.profile.capacity(),

@@ -9,6 +9,7 @@
 //! run registry.
 
 mod control;
+mod link;
 mod output;
 mod procfs;
 mod reaper;
@@ -17,6 +18,7 @@ mod spawner;
 mod unix;
 
 pub(crate) use control::{fork_pipe, send_with_fds, wait_for_end};
+pub(crate) use link::{LinkMode, LinkReader, LinkWriter, make as make_link};
 pub(crate) use output::OutputTail;
 pub(crate) use procfs::{
     group_members, group_rss_all_off_runtime, is_running, is_same_process, stat,
@@ -25,7 +27,6 @@ pub(crate) use run::{RunRequest, run_lines};
 #[cfg(feature = "bench")]
 pub(crate) use spawner::spawn_std_link;
 pub(crate) use spawner::{
-    ControlledProcess, LinkMode, LinkReader, LinkWriter, SpawnRequest, SpawnedProcess, reaper,
-    run_to_string, spawn, spawn_control,
+    ControlledProcess, SpawnRequest, SpawnedProcess, reaper, run_to_string, spawn, spawn_control,
 };
 pub(crate) use unix::signal_group;

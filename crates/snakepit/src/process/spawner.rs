@@ -9,6 +9,8 @@
 //! host keeps both ends of the socketpair, one for the pool and one for the translator.
 
 use std::ffi::OsString;
+#[cfg(feature = "bench")]
+use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
@@ -17,27 +19,15 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 use std::sync::mpsc;
 
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::process::Child;
 use tokio::sync::oneshot;
 
+use super::link::{self, ChildEnds, HostEnds, LinkMode, LinkReader, LinkWriter};
 use super::output::OutputTail;
 use super::reaper::Reaper;
-use super::unix::{LINK_FD, SHM_FD, prepare_child};
+use super::unix::{Placements, SHM_FD, prepare_child};
 use crate::error::{Error, Result};
 use crate::worker::WorkerId;
-
-/// How the worker's link is wired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LinkMode {
-    /// A socketpair; the child's end is inherited as descriptor 3 (`SNAKEPIT_FD`).
-    Socketpair,
-    /// The child's stdin and stdout.
-    Stdio,
-    /// A `SOCK_SEQPACKET` socketpair carrying a zygote's control messages (and descriptors);
-    /// the child's end is descriptor 3 (`SNAKEPIT_FD`). See [`spawn_control`].
-    Control,
-}
 
 /// Everything needed to start one worker process.
 #[derive(Debug, Clone)]
@@ -49,11 +39,6 @@ pub(crate) struct SpawnRequest {
     pub(crate) link: LinkMode,
     pub(crate) worker: WorkerId,
 }
-
-/// The reading half of a link.
-pub(crate) type LinkReader = Box<dyn AsyncRead + Send + Unpin>;
-/// The writing half of a link.
-pub(crate) type LinkWriter = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// A started worker process with its link and its captured output.
 pub(crate) struct SpawnedProcess {
@@ -107,12 +92,12 @@ fn spawner() -> &'static mpsc::Sender<Job> {
     })
 }
 
-/// A started process before its link is wired to the runtime: the host's end of the
-/// socketpair (none for a stdio link) is still a plain blocking socket.
+/// A started process before its link is wired to the runtime: the host's ends (none for a
+/// stdio link) are still plain blocking descriptors.
 struct Started {
     child: Child,
     pid: u32,
-    host_end: Option<StdUnixStream>,
+    host_end: Option<HostEnds>,
     shm_end: Option<OwnedFd>,
     output: OutputTail,
 }
@@ -122,29 +107,19 @@ struct Started {
 async fn start(mut request: SpawnRequest) -> Result<Started> {
     // A gRPC worker gets no link: the translator keeps the child's end inside the host.
     let grpc = crate::grpc::Launch::prepare(&mut request)?;
-    let (host_end, child_end) = match request.link {
-        LinkMode::Socketpair => {
-            let (host, child) = StdUnixStream::pair().map_err(|source| Error::Io {
-                context: "could not create the worker's socketpair".to_owned(),
-                source,
-            })?;
-            (Some(host), Some(child))
-        }
-        LinkMode::Control => {
-            let (host, child) = super::control::seqpacket_pair()?;
-            (Some(host), Some(child))
-        }
-        LinkMode::Stdio => (None, None),
+    let (host_end, child_end) = match link::make(request.link)? {
+        Some((host, child)) => (Some(host), Some(child)),
+        None => (None, None),
     };
     let (child_end, translator_end) = match grpc {
-        Some(_) => (None, child_end),
+        Some(_) => (None, child_end.and_then(ChildEnds::into_socket)),
         None => (child_end, None),
     };
     // A native worker gets a second socketpair for memfds (see `crate::shm`).
     // A zygote (control link) gets none: each worker it forks gets its own with the fork
     // request (`crate::zygote::fork_worker`).
     let (shm_end, shm_child_end) = match &child_end {
-        Some(_) if request.link == LinkMode::Socketpair => {
+        Some(_) if matches!(request.link, LinkMode::Socketpair | LinkMode::Pipes) => {
             let (host, child) = crate::shm::pair()?;
             (Some(host), Some(child))
         }
@@ -187,7 +162,7 @@ async fn start(mut request: SpawnRequest) -> Result<Started> {
     }
     // With a stdio link, stdout carries the frames and only stderr is log output.
     let log_stdout = match request.link {
-        LinkMode::Socketpair | LinkMode::Control => child.stdout.take(),
+        LinkMode::Socketpair | LinkMode::Pipes | LinkMode::Control => child.stdout.take(),
         LinkMode::Stdio => None,
     };
     let output = OutputTail::capture(request.worker, log_stdout, child.stderr.take());
@@ -215,18 +190,7 @@ pub(crate) async fn spawn(request: SpawnRequest) -> Result<SpawnedProcess> {
         output,
     } = start(request).await?;
     let (reader, writer): (LinkReader, LinkWriter) = match host_end {
-        Some(host) => {
-            host.set_nonblocking(true).map_err(|source| Error::Io {
-                context: "could not make the link non-blocking".to_owned(),
-                source,
-            })?;
-            let stream = tokio::net::UnixStream::from_std(host).map_err(|source| Error::Io {
-                context: "could not register the link with the runtime".to_owned(),
-                source,
-            })?;
-            let (read_half, write_half) = stream.into_split();
-            (Box::new(read_half), Box::new(write_half))
-        }
+        Some(host) => host.into_async()?,
         None => {
             let stdout = child.stdout.take();
             let stdin = child.stdin.take();
@@ -275,10 +239,12 @@ pub(crate) async fn spawn_control(mut request: SpawnRequest) -> Result<Controlle
         output,
         ..
     } = start(request).await?;
-    let control = host_end.ok_or_else(|| Error::Io {
-        context: "a zygote needs a control socket".to_owned(),
-        source: io::Error::from(io::ErrorKind::InvalidInput),
-    })?;
+    let control = host_end
+        .and_then(HostEnds::into_socket)
+        .ok_or_else(|| Error::Io {
+            context: "a zygote needs a control socket".to_owned(),
+            source: io::Error::from(io::ErrorKind::InvalidInput),
+        })?;
     Ok(ControlledProcess {
         child,
         pid,
@@ -287,22 +253,25 @@ pub(crate) async fn spawn_control(mut request: SpawnRequest) -> Result<Controlle
     })
 }
 
-/// The host's end of a started process's socketpair, as a blocking std socket: for the
-/// blocking benchmark floor, which drives its link from a plain OS thread.
+/// The host's ends of a started process's link as blocking files: for the blocking
+/// benchmark floor, which drives its link from a plain OS thread.
 #[cfg(feature = "bench")]
 #[derive(Debug)]
 pub(crate) struct StdLinkedProcess {
     pub(crate) child: Child,
     pub(crate) pid: u32,
-    pub(crate) link: StdUnixStream,
+    /// Where the answers are read.
+    pub(crate) reader: File,
+    /// Where the calls are written.
+    pub(crate) writer: File,
 }
 
-/// Spawns like [`spawn`] with a socketpair link, but hands back the host's end as a
-/// blocking std socket instead of registering it with the runtime.
+/// Spawns like [`spawn`], but hands back the host's ends as blocking files instead of
+/// registering them with the runtime.
 ///
 /// # Errors
 ///
-/// As [`spawn`]; [`Error::Io`] when `request` does not ask for a socketpair.
+/// As [`spawn`]; [`Error::Io`] when `request` asks for a stdio link.
 #[cfg(feature = "bench")]
 pub(crate) async fn spawn_std_link(request: SpawnRequest) -> Result<StdLinkedProcess> {
     let Started {
@@ -313,11 +282,18 @@ pub(crate) async fn spawn_std_link(request: SpawnRequest) -> Result<StdLinkedPro
         ..
     } = start(request).await?;
     drop(output);
-    let link = host_end.ok_or_else(|| Error::Io {
-        context: "a blocking link needs a socketpair".to_owned(),
-        source: io::Error::from(io::ErrorKind::InvalidInput),
-    })?;
-    Ok(StdLinkedProcess { child, pid, link })
+    let (reader, writer) = host_end
+        .ok_or_else(|| Error::Io {
+            context: "a blocking link needs a socketpair or pipes".to_owned(),
+            source: io::Error::from(io::ErrorKind::InvalidInput),
+        })?
+        .into_blocking()?;
+    Ok(StdLinkedProcess {
+        child,
+        pid,
+        reader,
+        writer,
+    })
 }
 
 #[expect(
@@ -326,7 +302,7 @@ pub(crate) async fn spawn_std_link(request: SpawnRequest) -> Result<StdLinkedPro
 )]
 fn spawn_here(
     request: &SpawnRequest,
-    child_end: Option<&StdUnixStream>,
+    child_end: Option<&ChildEnds>,
     shm_end: Option<&OwnedFd>,
 ) -> io::Result<Child> {
     let mut command = tokio::process::Command::new(&request.program);
@@ -341,9 +317,9 @@ fn spawn_here(
         command.current_dir(cwd);
     }
     match request.link {
-        LinkMode::Socketpair | LinkMode::Control => {
-            if child_end.is_some() {
-                command.env("SNAKEPIT_FD", LINK_FD.to_string());
+        LinkMode::Socketpair | LinkMode::Pipes | LinkMode::Control => {
+            if let Some(ends) = child_end {
+                command.env("SNAKEPIT_FD", ends.env_value());
             }
             if shm_end.is_some() {
                 command.env("SNAKEPIT_SHM_FD", SHM_FD.to_string());
@@ -354,12 +330,14 @@ fn spawn_here(
             command.stdin(Stdio::piped()).stdout(Stdio::piped());
         }
     }
-    prepare_child(
-        &mut command,
-        child_end.map(AsRawFd::as_raw_fd),
-        shm_end.map(AsRawFd::as_raw_fd),
-        std::process::id(),
-    );
+    let mut placements = Placements::default();
+    for (fd, number) in child_end.map_or(&[][..], |ends| &ends.placed[..]) {
+        placements.push(fd.as_raw_fd(), *number);
+    }
+    if let Some(fd) = shm_end {
+        placements.push(fd.as_raw_fd(), SHM_FD);
+    }
+    prepare_child(&mut command, placements, std::process::id());
     command.spawn()
 }
 

@@ -3,8 +3,8 @@
 //!
 //! In the child, before `exec`: the parent-death signal is set to `SIGKILL` (Linux), the
 //! child checks that its parent is still the host (the host may have died before the signal
-//! was armed), and the link end is moved to [`LINK_FD`] without `FD_CLOEXEC`. Everything done
-//! there is async-signal-safe: no allocation, no locks.
+//! was armed), and the link's ends and the fd channel are moved to their numbers without
+//! `FD_CLOEXEC`. Everything done there is async-signal-safe: no allocation, no locks.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -13,14 +13,30 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-/// The descriptor number a native worker finds its link on.
-pub(super) const LINK_FD: RawFd = 3;
 /// The descriptor number a native worker finds its fd channel on (`SNAKEPIT_SHM_FD`).
 pub(super) const SHM_FD: RawFd = 4;
 
-/// Prepares the child between `fork` and `exec`. `link_fd` is the child's end of the link,
-/// when the worker has a native link, `shm_fd` the child's end of its fd channel;
-/// `host_pid` is the host's process id.
+/// The descriptors a child gets before `exec`: (the host's descriptor, its number in the
+/// child). A fixed array, so the child can walk it without allocating.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Placements {
+    placed: [Option<(RawFd, RawFd)>; 4],
+}
+
+impl Placements {
+    /// Adds descriptor `fd`, to become number `target` in the child.
+    pub(super) fn push(&mut self, fd: RawFd, target: RawFd) {
+        let free = self.placed.iter_mut().find(|slot| slot.is_none());
+        debug_assert!(free.is_some(), "a child gets at most four descriptors");
+        if let Some(slot) = free {
+            *slot = Some((fd, target));
+        }
+    }
+}
+
+/// Prepares the child between `fork` and `exec`: `placements` are its link's ends and its
+/// fd channel, each put on its number without `FD_CLOEXEC`; `host_pid` is the host's
+/// process id.
 #[expect(
     unsafe_code,
     reason = "pre_exec is the only way to arm the parent-death signal and place the link fd; \
@@ -28,8 +44,7 @@ pub(super) const SHM_FD: RawFd = 4;
 )]
 pub(super) fn prepare_child(
     command: &mut tokio::process::Command,
-    link_fd: Option<RawFd>,
-    shm_fd: Option<RawFd>,
+    placements: Placements,
     host_pid: u32,
 ) {
     let host_pid = libc::pid_t::try_from(host_pid).unwrap_or(libc::pid_t::MAX);
@@ -48,32 +63,30 @@ pub(super) fn prepare_child(
             }
             #[cfg(not(target_os = "linux"))]
             let _ = host_pid;
-            // The fd channel first moves above both target numbers, so placing the link on
-            // 3 cannot overwrite it, and its final dup2 onto 4 always clears close-on-exec.
-            let shm_fd = match shm_fd {
-                Some(fd) => {
-                    let moved = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, SHM_FD + 1);
-                    if moved < 0 {
+            // Every descriptor first moves above all the target numbers, so placing one
+            // cannot overwrite another; the final dup2 onto its number clears close-on-exec
+            // (the moved copies keep it and go at exec).
+            let highest = placements
+                .placed
+                .iter()
+                .flatten()
+                .map(|&(_, target)| target)
+                .max()
+                .unwrap_or(0);
+            let mut moved = [None; 4];
+            for (slot, placed) in moved.iter_mut().zip(placements.placed) {
+                if let Some((fd, target)) = placed {
+                    let copy = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, highest + 1);
+                    if copy < 0 {
                         return Err(io::Error::last_os_error());
                     }
-                    Some(moved)
-                }
-                None => None,
-            };
-            if let Some(fd) = link_fd {
-                if fd == LINK_FD {
-                    let flags = libc::fcntl(fd, libc::F_GETFD);
-                    if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                } else if libc::dup2(fd, LINK_FD) < 0 {
-                    return Err(io::Error::last_os_error());
+                    *slot = Some((copy, target));
                 }
             }
-            if let Some(fd) = shm_fd
-                && libc::dup2(fd, SHM_FD) < 0
-            {
-                return Err(io::Error::last_os_error());
+            for (copy, target) in moved.into_iter().flatten() {
+                if libc::dup2(copy, target) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
             }
             Ok(())
         });

@@ -39,6 +39,8 @@ pub(crate) struct WorkerSpec {
     pub(crate) env: Vec<(OsString, OsString)>,
     pub(crate) cwd: Option<PathBuf>,
     pub(crate) classic: bool,
+    /// How its link is wired: stdio for a classic worker, else what the adapter asked for.
+    pub(crate) link: LinkMode,
     pub(crate) startup_timeout: Duration,
     pub(crate) max_frame: usize,
     /// The most calls at once the pool's profile gives a worker; a worker announcing more
@@ -73,7 +75,7 @@ struct Started {
 /// that fails to fork is warned about and the worker spawned.
 async fn launch(spec: &WorkerSpec, worker: WorkerId) -> Result<Started> {
     if let Some(zygote) = spec.zygote.as_deref().filter(|zygote| zygote.alive()) {
-        match crate::zygote::fork_worker(zygote, worker, spec.startup_timeout).await {
+        match crate::zygote::fork_worker(zygote, worker, spec.link, spec.startup_timeout).await {
             Ok(forked) => {
                 return Ok(Started {
                     pid: forked.pid,
@@ -96,11 +98,7 @@ async fn launch(spec: &WorkerSpec, worker: WorkerId) -> Result<Started> {
         args: spec.args.clone(),
         env: spec.env.clone(),
         cwd: spec.cwd.clone(),
-        link: if spec.classic {
-            LinkMode::Stdio
-        } else {
-            LinkMode::Socketpair
-        },
+        link: spec.link,
         worker,
     })
     .await?;

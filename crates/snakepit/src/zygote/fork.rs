@@ -4,7 +4,6 @@
 
 use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixStream as StdUnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -13,11 +12,11 @@ use tokio::sync::oneshot;
 
 use super::Zygote;
 use crate::error::{Error, Result};
-use crate::process::{LinkReader, LinkWriter, OutputTail, fork_pipe, reaper, wait_for_end};
+use crate::process::{
+    LinkMode, LinkReader, LinkWriter, OutputTail, fork_pipe, reaper, wait_for_end,
+};
 use crate::worker::WorkerId;
 
-/// The descriptor number a worker finds its link on (`SNAKEPIT_FD`), as for a spawned one.
-const LINK_FD: i32 = 3;
 /// The descriptor number a worker finds its fd channel on (`SNAKEPIT_SHM_FD`), as for a
 /// spawned one.
 const SHM_FD: i32 = 4;
@@ -46,28 +45,34 @@ pub(crate) struct ForkedProcess {
 pub(crate) async fn fork_worker(
     zygote: &Zygote,
     worker: WorkerId,
+    link: LinkMode,
     timeout: Duration,
 ) -> Result<ForkedProcess> {
     let io_error = |context: &str| {
         let context = context.to_owned();
         move |source| Error::Io { context, source }
     };
-    let (host, child) =
-        StdUnixStream::pair().map_err(io_error("could not create the worker's socketpair"))?;
+    // The link is made exactly as for a spawned worker (see `crate::process`).
+    let Some((host, child)) = crate::process::make_link(link)? else {
+        return Err(Error::Config(
+            "a forked worker needs a socketpair or pipes for its link".to_owned(),
+        ));
+    };
+    let link_env = child.env_value();
     // The fd channel is made exactly as for a spawned worker (see `crate::shm`).
     let (shm_host, shm_child) = crate::shm::pair()?;
     let (stdout_read, stdout_write) = fork_pipe()?;
     let (stderr_read, stderr_write) = fork_pipe()?;
-    let fds: [(i32, OwnedFd); 4] = [
-        (LINK_FD, OwnedFd::from(child)),
-        (SHM_FD, shm_child),
-        (1, stdout_write),
-        (2, stderr_write),
-    ];
+    let mut fds: Vec<(i32, OwnedFd)> = child
+        .placed
+        .into_iter()
+        .map(|(fd, number)| (number, fd))
+        .collect();
+    fds.extend([(SHM_FD, shm_child), (1, stdout_write), (2, stderr_write)]);
     let worker_id = worker.to_string();
     let env = [
         ("SNAKEPIT_WORKER_ID", std::ffi::OsStr::new(&worker_id)),
-        ("SNAKEPIT_FD", std::ffi::OsStr::new("3")),
+        ("SNAKEPIT_FD", std::ffi::OsStr::new(&link_env)),
         ("SNAKEPIT_SHM_FD", std::ffi::OsStr::new("4")),
     ];
     let (pid, status) = zygote
@@ -84,11 +89,7 @@ pub(crate) async fn fork_worker(
     let stderr = tokio::net::unix::pipe::Receiver::from_owned_fd(stderr_read)
         .map_err(io_error("could not watch a forked worker's stderr"))?;
     let output = OutputTail::capture(worker, Some(stdout), Some(stderr));
-    host.set_nonblocking(true)
-        .map_err(io_error("could not make the link non-blocking"))?;
-    let stream = tokio::net::UnixStream::from_std(host)
-        .map_err(io_error("could not register the link with the runtime"))?;
-    let (read_half, write_half) = stream.into_split();
+    let (reader, writer) = host.into_async()?;
     let (sender, exit) = oneshot::channel();
     tokio::spawn(async move {
         // The supervisor may be gone; then nobody needs the status.
@@ -96,8 +97,8 @@ pub(crate) async fn fork_worker(
     });
     Ok(ForkedProcess {
         pid,
-        reader: Box::new(read_half),
-        writer: Box::new(write_half),
+        reader,
+        writer,
         output,
         shm: shm_host,
         exit,

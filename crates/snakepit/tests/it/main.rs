@@ -68,5 +68,6 @@ mod shutdown;
 mod start;
 mod streams;
 mod telemetry;
+mod transport;
 mod workers;
 mod zygote;

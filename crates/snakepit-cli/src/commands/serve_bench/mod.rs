@@ -39,7 +39,7 @@ use hyper::Request;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use snakepit::{Pool, PythonAdapter};
+use snakepit::Pool;
 use snakepit_server::state::Served;
 use snakepit_server::{Server, ServerConfig};
 use tokio::net::{TcpListener, TcpStream};
@@ -227,7 +227,7 @@ pub(crate) async fn run(args: &ServeBenchArgs) -> anyhow::Result<()> {
     // The server installs the Prometheus recorder, after which every call records its
     // metrics: install it first, so every measurement pays the same.
     snakepit::telemetry::prometheus::install().context("could not install the metrics recorder")?;
-    let adapter = PythonAdapter::showcase().python(&python);
+    let adapter = super::serve::embedded_adapter().python(&python);
     let mut builder = Pool::builder(adapter).instance_name("serve-bench");
     if let Some(workers) = args.workers {
         builder = builder.size(usize::from(workers));

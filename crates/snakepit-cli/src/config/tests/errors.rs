@@ -173,6 +173,17 @@ fn adapter_keys_must_fit_the_adapter_type() {
         "pools.x.adapter.preload",
     );
     assert!(message.contains("python adapters"), "{message}");
+    let message = error(
+        "[pools.x.adapter]\ntype = \"node\"\ntransport = \"pipes\"\n",
+        3,
+        "pools.x.adapter.transport",
+    );
+    assert!(message.contains("python and generic adapters"), "{message}");
+    error(
+        "[pools.x.adapter]\ntransport = \"tubes\"\n",
+        2,
+        "pools.x.adapter.transport",
+    );
     error(
         "[pools.x.adapter]\ntype = \"generic\"\n",
         2,

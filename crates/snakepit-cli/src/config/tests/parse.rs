@@ -40,6 +40,7 @@ paths = [".", "src"]
 python = "/opt/python/bin/python3"
 bridge = "installed"
 preload = ["numpy", "demo_models"]
+transport = "pipes"
 cwd = "work"
 env = { MODE = "test", LEVEL = "2" }
 
@@ -149,6 +150,10 @@ fn a_full_file_sets_every_setting() {
     assert_eq!(
         adapter.preload.as_ref().unwrap().get_ref(),
         &["numpy", "demo_models"]
+    );
+    assert_eq!(
+        adapter.transport.as_ref().map(|t| t.get_ref().transport()),
+        Some(snakepit::LinkTransport::Pipes)
     );
     assert_eq!(adapter.env["MODE"], "test");
     assert_eq!(
