@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::json;
-use snakepit::{Error, LinkTransport, Pool};
+use snakepit::{Error, LinkTransport, Pool, PythonAdapter};
 
 use crate::shm::{describe, floats, shm_adapter};
 use crate::support;
@@ -18,6 +18,14 @@ fn descriptor(pid: u64, fd: u32) -> Option<String> {
     std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
         .ok()
         .map(|target| target.to_string_lossy().into_owned())
+}
+
+/// A started pool of one worker of `adapter`, on pipes.
+async fn on_pipes(adapter: PythonAdapter) -> Pool {
+    support::builder(adapter.transport(LinkTransport::Pipes), 1)
+        .start()
+        .await
+        .unwrap()
 }
 
 async fn worker_pid(pool: &Pool) -> u64 {
@@ -30,10 +38,7 @@ async fn worker_pid(pool: &Pool) -> u64 {
 
 #[tokio::test]
 async fn a_worker_on_pipes_reads_one_and_writes_the_other_and_takes_large_frames() {
-    let pipes = support::builder(support::fault_adapter().transport(LinkTransport::Pipes), 1)
-        .start()
-        .await
-        .unwrap();
+    let pipes = on_pipes(support::fault_adapter()).await;
     let pid = worker_pid(&pipes).await;
     for fd in [3, 5] {
         let kind = descriptor(pid, fd).unwrap_or_default();
@@ -61,10 +66,7 @@ async fn a_worker_on_pipes_reads_one_and_writes_the_other_and_takes_large_frames
 
 #[tokio::test]
 async fn a_killed_worker_on_pipes_fails_its_call_at_once_and_is_replaced() {
-    let pool = support::builder(support::fault_adapter().transport(LinkTransport::Pipes), 1)
-        .start()
-        .await
-        .unwrap();
+    let pool = on_pipes(support::fault_adapter()).await;
     let pid = worker_pid(&pool).await;
     let call = support::occupy(&pool, "sleep", json!({"seconds": 30.0})).await;
     let killed_at = Instant::now();
@@ -90,10 +92,7 @@ async fn a_killed_worker_on_pipes_fails_its_call_at_once_and_is_replaced() {
 
 #[tokio::test]
 async fn large_buffers_go_in_shared_memory_beside_a_link_of_pipes() {
-    let pool = support::builder(shm_adapter().transport(LinkTransport::Pipes), 1)
-        .start()
-        .await
-        .unwrap();
+    let pool = on_pipes(shm_adapter()).await;
     let described = describe(&pool, &floats(100_000)).await;
     assert_eq!(described, json!({"shared": true, "writeable": false}));
     pool.shutdown().await;
@@ -101,10 +100,7 @@ async fn large_buffers_go_in_shared_memory_beside_a_link_of_pipes() {
 
 #[tokio::test]
 async fn a_worker_forked_by_the_zygote_gets_pipes_too() {
-    let adapter = support::fault_adapter()
-        .preload(["json"])
-        .transport(LinkTransport::Pipes);
-    let pool = support::builder(adapter, 1).start().await.unwrap();
+    let pool = on_pipes(support::fault_adapter().preload(["json"])).await;
     let pid = worker_pid(&pool).await;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let after_name = &stat[stat.rfind(')').unwrap() + 2..];
