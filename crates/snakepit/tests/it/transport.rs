@@ -1,7 +1,7 @@
 //! The link of two pipes (`LinkTransport::Pipes`): a Python worker reads its calls from one
 //! pipe and writes its answers to the other; frames larger than a pipe's buffer, shared
-//! memory beside the link, a killed worker's end and a forked worker all work over it, and
-//! the descriptors the worker holds really are pipes.
+//! memory beside the link, a killed worker's end, a forked worker and a concurrent worker's
+//! threads all work over it, and the descriptors the worker holds really are pipes.
 
 use std::time::{Duration, Instant};
 
@@ -118,5 +118,32 @@ async fn a_worker_forked_by_the_zygote_gets_pipes_too() {
         pool.execute("tag", json!({"value": 7})).await.unwrap()["value"],
         json!(7)
     );
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_worker_on_pipes_answers_every_call_to_its_caller() {
+    let pool = support::builder(support::fault_adapter().transport(LinkTransport::Pipes), 1)
+        .profile(snakepit::Profile::concurrent(4))
+        .max_queue(500)
+        .start()
+        .await
+        .unwrap();
+    let calls: Vec<_> = (0..300)
+        .map(|n| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let tool = if n % 2 == 0 { "tag" } else { "tag_inline" };
+                let reply = pool.execute(tool, json!({"value": n})).await.unwrap();
+                (n, reply)
+            })
+        })
+        .collect();
+    for call in calls {
+        let (n, reply) = call.await.unwrap();
+        assert_eq!(reply["value"], json!(n));
+    }
+    assert_eq!(pool.stats().errors, 0);
+    assert_eq!(pool.stats().restarts, 0);
     pool.shutdown().await;
 }
