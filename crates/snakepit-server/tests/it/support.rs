@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
-use snakepit::{Pool, PoolBuilder, PythonAdapter};
+use snakepit::{LinkTransport, Pool, PoolBuilder, PythonAdapter};
 use snakepit_server::{PoolDef, Server, ServerConfig, ServerHandle, Token};
 use tokio::task::JoinHandle;
 
@@ -29,15 +29,20 @@ pub(crate) fn python() -> PathBuf {
     python
 }
 
-/// A builder of the showcase adapter with test-friendly timeouts.
+/// A builder of the showcase adapter with test-friendly timeouts, its workers on pipes as
+/// `snakepit serve`'s embedded pool's are.
 pub(crate) fn showcase(size: usize) -> PoolBuilder {
-    Pool::builder(PythonAdapter::showcase().python(python()))
-        .size(size)
-        .instance_name("default")
-        .state_dir(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("state"))
-        .startup_timeout(Duration::from_secs(30))
-        .cancel_grace(Duration::from_millis(500))
-        .stop_grace(Duration::from_millis(500))
+    Pool::builder(
+        PythonAdapter::showcase()
+            .python(python())
+            .transport(LinkTransport::Pipes),
+    )
+    .size(size)
+    .instance_name("default")
+    .state_dir(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("state"))
+    .startup_timeout(Duration::from_secs(30))
+    .cancel_grace(Duration::from_millis(500))
+    .stop_grace(Duration::from_millis(500))
 }
 
 /// A server running in the test, and where to reach it.
