@@ -25,9 +25,29 @@ pub(super) async fn checkout_for(
     affinity: Affinity,
     correlation: &CorrelationId,
 ) -> Result<Lease> {
-    let Some(session) = session else {
-        return checkout(shared).await;
-    };
+    match session {
+        None => checkout(shared).await,
+        // Boxed: the session path's future is large, and every call's future would
+        // otherwise carry its size (and be copied with it) even without a session.
+        Some(session) => {
+            Box::pin(checkout_in_session_for(
+                shared,
+                session,
+                affinity,
+                correlation,
+            ))
+            .await
+        }
+    }
+}
+
+/// [`checkout_for`] of a call in `session`.
+async fn checkout_in_session_for(
+    shared: &Arc<PoolShared>,
+    session: &SessionId,
+    affinity: Affinity,
+    correlation: &CorrelationId,
+) -> Result<Lease> {
     // Creating the session first fails a full store before the call takes a worker.
     let info = shared.sessions.get_or_create(session)?;
     if info.created_at() == info.last_access() {
@@ -151,8 +171,9 @@ async fn checkout_in_session(
 pub(super) async fn checkout(shared: &Arc<PoolShared>) -> Result<Lease> {
     match shared.roster.checkout()? {
         Checkout::Ready(worker) => Ok(Lease::new(Arc::clone(shared), worker)),
+        // Boxed, as the session path is: only a call that queues pays for the wait's size.
         Checkout::Wait { ticket, receiver } => {
-            wait(shared, ticket, receiver, || Error::Shutdown).await
+            Box::pin(wait(shared, ticket, receiver, || Error::Shutdown)).await
         }
         Checkout::Gone => Err(Error::Shutdown),
     }
