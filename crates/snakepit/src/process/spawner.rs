@@ -112,7 +112,12 @@ async fn start(mut request: SpawnRequest) -> Result<Started> {
         None => (None, None),
     };
     let (child_end, translator_end) = match grpc {
-        Some(_) => (None, child_end.and_then(ChildEnds::into_socket)),
+        Some(_) => {
+            let socket = child_end.and_then(ChildEnds::into_socket).ok_or_else(|| {
+                Error::Config("a gRPC worker's link must be a socketpair".to_owned())
+            })?;
+            (None, Some(socket))
+        }
         None => (child_end, None),
     };
     // A native worker gets a second socketpair for memfds (see `crate::shm`).
