@@ -19,9 +19,9 @@ use super::control::{fork_pipe, seqpacket_pair};
 use crate::error::{Error, Result};
 
 /// The descriptor a native worker reads its link from (and writes to, on a socketpair).
-pub(crate) const LINK_FD: RawFd = 3;
+const LINK_FD: RawFd = 3;
 /// The descriptor a native worker writes its link to when the link is two pipes.
-pub(crate) const LINK_OUT_FD: RawFd = 5;
+const LINK_OUT_FD: RawFd = 5;
 
 /// How the worker's link is wired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
