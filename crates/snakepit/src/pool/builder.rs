@@ -258,7 +258,6 @@ impl PoolBuilder {
             args: command.args,
             env,
             cwd: command.cwd,
-            classic: command.protocol == WorkerProtocol::Classic,
             link: match (command.protocol, command.transport) {
                 (WorkerProtocol::Classic, _) => LinkMode::Stdio,
                 (_, LinkTransport::Pipes) => LinkMode::Pipes,

@@ -29,4 +29,5 @@ pub(crate) use spawner::spawn_std_link;
 pub(crate) use spawner::{
     ControlledProcess, SpawnRequest, SpawnedProcess, reaper, run_to_string, spawn, spawn_control,
 };
+pub(crate) use unix::SHM_FD;
 pub(crate) use unix::signal_group;

@@ -14,7 +14,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 /// The descriptor number a native worker finds its fd channel on (`SNAKEPIT_SHM_FD`).
-pub(super) const SHM_FD: RawFd = 4;
+pub(crate) const SHM_FD: RawFd = 4;
 
 /// The descriptors a child gets before `exec`: (the host's descriptor, its number in the
 /// child). A fixed array, so the child can walk it without allocating.

@@ -38,7 +38,6 @@ pub(crate) struct WorkerSpec {
     pub(crate) args: Vec<OsString>,
     pub(crate) env: Vec<(OsString, OsString)>,
     pub(crate) cwd: Option<PathBuf>,
-    pub(crate) classic: bool,
     /// How its link is wired: stdio for a classic worker, else what the adapter asked for.
     pub(crate) link: LinkMode,
     pub(crate) startup_timeout: Duration,
@@ -58,6 +57,13 @@ pub(crate) struct WorkerSpec {
     pub(crate) telemetry: crate::telemetry::Telemetry,
     /// The pool's zygote, when workers are forked from one (`PythonAdapter::preload`).
     pub(crate) zygote: Option<Arc<crate::zygote::Zygote>>,
+}
+
+impl WorkerSpec {
+    /// Whether the worker speaks the classic protocol, which only a stdio link carries.
+    fn classic(&self) -> bool {
+        self.link == LinkMode::Stdio
+    }
 }
 
 /// A started process, spawned or forked, before its handshake.
@@ -161,7 +167,7 @@ pub(crate) async fn start(
             Encoding::Json,
             spec.max_frame,
         );
-        let (tools, capacity) = if spec.classic {
+        let (tools, capacity) = if spec.classic() {
             (Vec::new(), 1)
         } else {
             let greeted = greet(spec, worker, &mut reader, &mut writer, &mut process).await;
@@ -180,7 +186,7 @@ pub(crate) async fn start(
         let shared = Arc::new(Shared {
             id: worker,
             pid: process.pid,
-            classic: spec.classic,
+            classic: spec.classic(),
             capacity,
             lifecycle: watch::Sender::new(Lifecycle::Starting),
             served: AtomicU64::new(0),

@@ -13,13 +13,10 @@ use tokio::sync::oneshot;
 use super::Zygote;
 use crate::error::{Error, Result};
 use crate::process::{
-    LinkMode, LinkReader, LinkWriter, OutputTail, fork_pipe, reaper, wait_for_end,
+    LinkMode, LinkReader, LinkWriter, OutputTail, SHM_FD, fork_pipe, reaper, wait_for_end,
 };
 use crate::worker::WorkerId;
 
-/// The descriptor number a worker finds its fd channel on (`SNAKEPIT_SHM_FD`), as for a
-/// spawned one.
-const SHM_FD: i32 = 4;
 /// How long the zygote's exit report is awaited once a pidfd says the worker is gone.
 const REPORT_GRACE: Duration = Duration::from_millis(300);
 
@@ -70,10 +67,11 @@ pub(crate) async fn fork_worker(
         .collect();
     fds.extend([(SHM_FD, shm_child), (1, stdout_write), (2, stderr_write)]);
     let worker_id = worker.to_string();
+    let shm_env = SHM_FD.to_string();
     let env = [
         ("SNAKEPIT_WORKER_ID", std::ffi::OsStr::new(&worker_id)),
         ("SNAKEPIT_FD", std::ffi::OsStr::new(&link_env)),
-        ("SNAKEPIT_SHM_FD", std::ffi::OsStr::new("4")),
+        ("SNAKEPIT_SHM_FD", std::ffi::OsStr::new(&shm_env)),
     ];
     let (pid, status) = zygote
         .fork(&fds, &env, timeout)
