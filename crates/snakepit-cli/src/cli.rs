@@ -74,6 +74,14 @@ pub(crate) struct ServeBenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// The runtime's threads.
+    #[command(flatten)]
+    pub(crate) runtime: RuntimeArgs,
+}
+
+/// The runtime of a server command (`serve`, `serve-bench`).
+#[derive(Debug, Args)]
+pub(crate) struct RuntimeArgs {
     /// Threads of the async runtime that serves HTTP and drives the pools. Default:
     /// `$TOKIO_WORKER_THREADS`, else half the CPUs, at least one (the workers need the rest).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
@@ -102,10 +110,9 @@ pub(crate) struct ServeArgs {
     /// Allow cross-origin requests from this origin (repeatable). Default: no CORS.
     #[arg(long, value_name = "ORIGIN")]
     pub(crate) cors_origin: Vec<String>,
-    /// Threads of the async runtime that serves HTTP and drives the pools. Default:
-    /// `$TOKIO_WORKER_THREADS`, else half the CPUs, at least one (the workers need the rest).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    pub(crate) threads: Option<u16>,
+    /// The runtime's threads.
+    #[command(flatten)]
+    pub(crate) runtime: RuntimeArgs,
 }
 
 /// How to reach a running `snakepit serve` (its pool is `--pool`, default `default`).

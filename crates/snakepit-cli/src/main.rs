@@ -85,8 +85,8 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
 /// tokio's default, one thread per CPU.
 fn runtime_threads(command: &Command) -> Option<usize> {
     let flag = match command {
-        Command::Serve(args) => args.threads,
-        Command::ServeBench(args) => args.threads,
+        Command::Serve(args) => args.runtime.threads,
+        Command::ServeBench(args) => args.runtime.threads,
         _ => return None,
     };
     if let Some(threads) = flag {
