@@ -23,6 +23,13 @@ if TYPE_CHECKING:
 
 __all__ = ["Answers"]
 
+#: A msgpack ``result`` message up to its id: a map of four entries, ``"kind": "result"``,
+#: then the key ``"id"``.
+_RESULT_HEAD = b"\x84\xa4kind\xa6result\xa2id"
+#: The same between the id and the result: ``"success": true``, then the key ``"result"``.
+_RESULT_MID = b"\xa7success\xc3\xa6result"
+_RESULT_FIXED = len(_RESULT_HEAD) + len(_RESULT_MID)
+
 
 class Answers:
     """Writing answers to the link; mixed into the runtime."""
@@ -73,18 +80,26 @@ class Answers:
         if telemetry.buffered:
             telemetry.flush()
         telemetry.set_call(None)
-        link = self.link
-        payload = None
-        if self._pack is not None:
-            message = {"kind": "result", "id": call_id, "success": True, "result": result}
-            try:
-                payload = self._pack(message)
-            except Exception:  # send_result converts it, or says why it cannot.
-                payload = None
-        if payload is None or len(payload) >= self._small or len(payload) > link.max_frame:
+        pack = self._pack
+        if pack is None:
             self.send_result(call_id, command, result, queue)
             return
-        data = len(payload).to_bytes(4, "big") + payload
+        try:
+            # The map {"kind": "result", "id": ..., "success": true, "result": ...}, its
+            # constant parts packed once: only the id and the result are packed per call.
+            packed_id = pack(call_id)
+            packed_result = pack(result)
+        except Exception:  # send_result converts it, or says why it cannot.
+            self.send_result(call_id, command, result, queue)
+            return
+        size = _RESULT_FIXED + len(packed_id) + len(packed_result)
+        link = self.link
+        if size >= self._small or size > link.reader.max_frame:
+            self.send_result(call_id, command, result, queue)
+            return
+        data = b"".join(
+            (size.to_bytes(4, "big"), _RESULT_HEAD, packed_id, _RESULT_MID, packed_result)
+        )
         if queue:
             link.queue_raw(data)
         else:

@@ -65,40 +65,35 @@ class InlineServer:
 
     # The main loop.
 
-    def next_message(self) -> dict[str, Any] | None:
-        """The next message for the main loop, blocking; ``None`` once the host is gone."""
-        if self.pending:
-            return self.pending.popleft()
-        if self.failure is not None:
-            raise self.failure
-        link = self.link
-        runtime = self.runtime
-        while True:
-            payload = link.next_payload()
-            if payload is None:
-                return None
-            # Runtime.decode, unrolled: this is the hot path of every call.
-            message: dict[str, Any] | None
-            try:
-                message = decode(payload)
-            except DepthLimitExceeded:
-                message = runtime.too_deep(payload)
-            else:
-                if len(payload) > MAX_DEPTH:
-                    message = runtime.check_depth(message, payload)
-            if message is not None:
-                return message
-
     def serve(self) -> int:
         """Serve one message at a time until ``shutdown`` or end-of-file; the exit code."""
         link = self.link
         runtime = self.runtime
-        next_message = self.next_message
+        pending = self.pending
+        # The reader itself, not Link.next_payload: this loop is the hot path of every call,
+        # and it does Link's end-of-file bookkeeping and Runtime.decode's checks inline.
+        next_payload = link.reader.next_payload
         handle_call = self.handle_call
         while True:
-            message = next_message()
-            if message is None:
-                return 0
+            message: dict[str, Any] | None
+            if pending:
+                message = pending.popleft()
+            else:
+                if self.failure is not None:
+                    raise self.failure
+                payload = None if link.closed else next_payload()
+                if payload is None:
+                    link.closed = True
+                    return 0
+                try:
+                    message = decode(payload)
+                except DepthLimitExceeded:
+                    message = runtime.too_deep(payload)
+                else:
+                    if len(payload) > MAX_DEPTH:
+                        message = runtime.check_depth(message, payload)
+                if message is None:
+                    continue
             kind = message.get("kind")
             if kind is None:
                 kind = message_kind(message)
