@@ -339,6 +339,10 @@ pub(crate) struct BenchArgs {
     /// took (for counting instructions per call under callgrind).
     #[arg(long, value_enum, value_name = "PATH", conflicts_with_all = ["json", "check", "grpc"])]
     pub(crate) only: Option<BenchOnly>,
+    /// With `--only`: make the pings from N closed loops at once (N floors, or a pool of N
+    /// workers), as the `ping` section's throughput does, instead of one after the other.
+    #[arg(long, value_name = "N", requires = "only", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) loops: Option<u32>,
 }
 
 /// The single paths `snakepit bench --only` can run.
@@ -353,6 +357,10 @@ pub(crate) enum BenchOnly {
     /// `ping` through a pool of one worker.
     #[value(name = "ping-pool")]
     Pool,
+    /// `ping` through the tokio floor, each closed loop on a current-thread runtime of its
+    /// own thread (with `--loops`).
+    #[value(name = "ping-floor-per-thread")]
+    FloorPerThread,
     /// `ping_inline` through the profiles section's concurrent pool (2 workers × capacity
     /// 8, 64 callers), with the CPU per call of the host and of the workers.
     #[value(name = "ping-concurrent")]

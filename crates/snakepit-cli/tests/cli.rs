@@ -287,12 +287,30 @@ fn call_runs_the_node_showcase_and_a_node_adapter_file() {
 
 #[test]
 fn bench_only_runs_one_path_with_the_calls_asked() {
-    for path in ["ping-floor", "ping-blocking-floor", "ping-pool"] {
-        let output = snakepit(&["bench", "--only", path, "--iterations", "30"]);
-        assert_success(&output);
-        let text = stdout(&output);
-        assert!(text.contains(": 30 pings in "), "{path}: {text}");
+    let paths = [
+        "ping-floor",
+        "ping-blocking-floor",
+        "ping-pool",
+        "ping-floor-per-thread",
+    ];
+    for path in paths {
+        for loops in [None, Some("2")] {
+            let mut args = vec!["bench", "--only", path, "--iterations", "30"];
+            args.extend(loops.iter().flat_map(|loops| ["--loops", loops]));
+            let output = snakepit(&args);
+            assert_success(&output);
+            let text = stdout(&output);
+            assert!(text.contains(": 30 pings in "), "{path}: {text}");
+            assert_eq!(
+                text.contains("over 2 closed loops"),
+                loops.is_some(),
+                "{text}"
+            );
+        }
     }
+    let concurrent = snakepit(&["bench", "--only", "ping-concurrent", "--loops", "2"]);
+    assert!(!concurrent.status.success());
+    assert!(String::from_utf8_lossy(&concurrent.stderr).contains("--loops does not apply"));
 }
 
 #[test]

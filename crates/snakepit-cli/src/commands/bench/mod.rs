@@ -38,6 +38,7 @@ mod host_tool;
 mod large;
 mod node;
 mod only;
+mod only_loops;
 mod peers;
 mod ping;
 mod ping_floor;

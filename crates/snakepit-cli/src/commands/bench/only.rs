@@ -9,7 +9,8 @@
 //! makes its pings from the profiles section's callers through its concurrent pool, after
 //! a warm-up of `min(N, 10 000)` calls (so compare counts of 10 000 and more), and also
 //! prints the host's and the workers' CPU per call. The floors speak
-//! msgpack: the interpreter needs the `msgpack` package.
+//! msgpack: the interpreter needs the `msgpack` package. With `--loops N` the pings come
+//! from N closed loops at once ([`super::only_loops`]).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -34,19 +35,27 @@ const WARM_UP: u64 = 100;
 /// # Errors
 ///
 /// When the setup does not start or a ping fails.
-pub(super) async fn run(python: &Path, path: BenchOnly, calls: usize) -> anyhow::Result<()> {
+pub(super) async fn run(
+    python: &Path,
+    path: BenchOnly,
+    calls: usize,
+    loops: Option<usize>,
+) -> anyhow::Result<()> {
     let calls_u64 = u64::try_from(calls).context("--iterations is too large")?;
-    let elapsed = match path {
-        BenchOnly::Floor => floor(python, calls_u64).await,
-        BenchOnly::BlockingFloor => blocking_floor(python, calls_u64).await,
-        BenchOnly::Pool => pool(python, calls_u64).await,
-        BenchOnly::Concurrent => concurrent(python, calls).await,
+    let elapsed = match (path, loops) {
+        (BenchOnly::FloorPerThread, None) => super::only_loops::run(python, path, 1, calls).await,
+        (_, Some(loops)) => super::only_loops::run(python, path, loops, calls).await,
+        (BenchOnly::Floor, None) => floor(python, calls_u64).await,
+        (BenchOnly::BlockingFloor, None) => blocking_floor(python, calls_u64).await,
+        (BenchOnly::Pool, None) => pool(python, calls_u64).await,
+        (BenchOnly::Concurrent, None) => concurrent(python, calls).await,
     }?;
     let micros = elapsed.as_secs_f64() * 1e6;
     #[expect(clippy::cast_precision_loss, reason = "call counts are far below 2^52")]
     let per_call = micros / calls as f64;
+    let over = loops.map_or_else(String::new, |loops| format!(" over {loops} closed loops"));
     println!(
-        "ping through the {}: {calls} pings in {micros:.0} µs ({per_call:.1} µs per ping)",
+        "ping through the {}: {calls} pings in {micros:.0} µs{over} ({per_call:.1} µs per ping)",
         name(path)
     );
     Ok(())
@@ -58,6 +67,7 @@ fn name(path: BenchOnly) -> &'static str {
         BenchOnly::Floor => "tokio floor",
         BenchOnly::BlockingFloor => "blocking floor",
         BenchOnly::Pool => "pool",
+        BenchOnly::FloorPerThread => "tokio floor, a runtime per thread",
         BenchOnly::Concurrent => "concurrent pool",
     }
 }

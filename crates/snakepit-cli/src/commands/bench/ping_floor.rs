@@ -50,10 +50,22 @@ pub(super) async fn measure_floor(
         stop_floors(floors).await;
         return Err(err);
     }
+    let (floors, elapsed) = floor_loops(floors, iterations).await;
+    stop_floors(floors).await;
+    Ok(Figures::of(&samples, iterations, elapsed?))
+}
+
+/// Runs `iterations` pings split over one task per floor, each a closed loop; returns the
+/// floors (to stop) and the wall time, or the first failure.
+pub(super) async fn floor_loops(
+    floors: Vec<Floor>,
+    iterations: usize,
+) -> (Vec<Floor>, anyhow::Result<Duration>) {
+    let count = floors.len();
     let began = Instant::now();
     let tasks: Vec<_> = floors
         .into_iter()
-        .zip(split(iterations, workers))
+        .zip(split(iterations, count))
         .map(|(mut floor, calls)| {
             tokio::spawn(async move {
                 let mut outcome = Ok(());
@@ -67,7 +79,7 @@ pub(super) async fn measure_floor(
             })
         })
         .collect();
-    let mut floors = Vec::with_capacity(workers);
+    let mut floors = Vec::with_capacity(count);
     let mut failure = None;
     for task in tasks {
         match task.await {
@@ -83,14 +95,11 @@ pub(super) async fn measure_floor(
         }
     }
     let elapsed = began.elapsed();
-    stop_floors(floors).await;
-    if let Some(err) = failure {
-        return Err(err);
-    }
-    Ok(Figures::of(&samples, iterations, elapsed))
+    (floors, failure.map_or(Ok(elapsed), Err))
 }
 
-async fn stop_floors(floors: Vec<Floor>) {
+/// Stops every floor, all at once.
+pub(super) async fn stop_floors(floors: Vec<Floor>) {
     futures_util::future::join_all(floors.into_iter().map(Floor::stop)).await;
 }
 
@@ -141,7 +150,10 @@ fn blocking_figures(floors: &mut [BlockingFloor], iterations: usize) -> anyhow::
 }
 
 /// Runs `iterations` pings split over one OS thread per floor; returns the wall time.
-fn closed_loops(floors: &mut [BlockingFloor], iterations: usize) -> anyhow::Result<Duration> {
+pub(super) fn closed_loops(
+    floors: &mut [BlockingFloor],
+    iterations: usize,
+) -> anyhow::Result<Duration> {
     let count = floors.len();
     let ready = Barrier::new(count + 1);
     std::thread::scope(|scope| {
@@ -177,6 +189,7 @@ fn closed_loops(floors: &mut [BlockingFloor], iterations: usize) -> anyhow::Resu
     })
 }
 
-async fn stop_blocking_floors(floors: Vec<BlockingFloor>) {
+/// Stops every blocking floor, all at once.
+pub(super) async fn stop_blocking_floors(floors: Vec<BlockingFloor>) {
     futures_util::future::join_all(floors.into_iter().map(BlockingFloor::stop)).await;
 }

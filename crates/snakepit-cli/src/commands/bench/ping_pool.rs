@@ -2,7 +2,7 @@
 //! the floors answer), and the codec every floor then uses.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use serde_json::{Value, json};
@@ -68,8 +68,19 @@ async fn pool_figures(pool: &Pool, workers: usize, iterations: usize) -> anyhow:
             .context("warm-up ping failed")?;
     }
     let samples = super::setup::ping_samples(pool, EMPTY, iterations).await?;
+    let elapsed = pool_loops(pool, workers, iterations).await?;
+    Ok(Figures::of(&samples, iterations, elapsed))
+}
+
+/// Runs `iterations` pings of the `empty` tool split over `loops` tasks, each a closed
+/// loop; returns the wall time.
+pub(super) async fn pool_loops(
+    pool: &Pool,
+    loops: usize,
+    iterations: usize,
+) -> anyhow::Result<Duration> {
     let began = Instant::now();
-    let tasks: Vec<_> = split(iterations, workers)
+    let tasks: Vec<_> = split(iterations, loops)
         .map(|calls| {
             let pool = pool.clone();
             tokio::spawn(async move {
@@ -85,5 +96,5 @@ async fn pool_figures(pool: &Pool, workers: usize, iterations: usize) -> anyhow:
             .context("a throughput task panicked")?
             .context("ping failed")?;
     }
-    Ok(Figures::of(&samples, iterations, began.elapsed()))
+    Ok(began.elapsed())
 }

@@ -26,7 +26,12 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // would; `block_on` polls on the main thread and would add a cross-thread wake-up to
     // every call.
     if let Some(path) = args.only {
-        return tokio::spawn(async move { only::run(&python, path, iterations).await })
+        let loops = args
+            .loops
+            .map(usize::try_from)
+            .transpose()
+            .context("--loops is too large")?;
+        return tokio::spawn(async move { only::run(&python, path, iterations, loops).await })
             .await
             .context("the benchmark task panicked")?;
     }
