@@ -27,8 +27,8 @@ use super::setup::EMPTY;
 use crate::cli::BenchOnly;
 use crate::commands::cpu;
 
-/// Pings before the measured ones, the same for every run.
-const WARM_UP: u64 = 100;
+/// Pings before the measured ones, the same for every run (and every loop of `--loops`).
+pub(super) const WARM_UP: u64 = 100;
 
 /// Runs `path` alone with `calls` measured pings and prints the time they took.
 ///

@@ -10,20 +10,20 @@
 
 use std::path::Path;
 use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
 use snakepit::floor::{BlockingFloor, Encoding, Floor};
 
-use super::ping_floor::{closed_loops, floor_loops, stop_blocking_floors, stop_floors};
+use super::only::WARM_UP;
+use super::ping_floor::{
+    closed_loops, floor_loops, stop_blocking_floors, stop_floors, timed_threads,
+};
 use super::ping_pool::{ping_pool, pool_loops};
 use super::setup::EMPTY;
 use super::stats::split;
 use crate::cli::BenchOnly;
-
-/// Pings each floor or worker gets before the clock starts.
-const WARM_UP: u64 = 100;
 
 /// Runs `calls` pings of `path` over `loops` closed loops; returns their wall time.
 ///
@@ -118,28 +118,11 @@ async fn pool(python: &Path, loops: usize, calls: usize) -> anyhow::Result<Durat
 /// it up and runs its loop; the clock runs from when every thread is ready until the last
 /// one is done.
 fn floors_per_thread(python: &Path, loops: usize, calls: usize) -> anyhow::Result<Duration> {
-    let ready = Barrier::new(loops + 1);
-    std::thread::scope(|scope| {
-        let threads: Vec<_> = split(calls, loops)
-            .map(|calls| {
-                let ready = &ready;
-                scope.spawn(move || floor_on_own_thread(python, calls, ready))
-            })
-            .collect();
-        ready.wait();
-        let began = Instant::now();
-        let mut failure = None;
-        for thread in threads {
-            let outcome = thread
-                .join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("a per-thread floor panicked")));
-            if let Err(err) = outcome {
-                failure.get_or_insert(err);
-            }
-        }
-        let elapsed = began.elapsed();
-        failure.map_or(Ok(elapsed), Err)
-    })
+    timed_threads(
+        split(calls, loops)
+            .map(|calls| move |ready: &Barrier| floor_on_own_thread(python, calls, ready))
+            .collect(),
+    )
 }
 
 /// The body of one of [`floors_per_thread`]'s threads. It always reaches the barrier, also

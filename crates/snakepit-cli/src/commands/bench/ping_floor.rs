@@ -155,33 +155,48 @@ pub(super) fn closed_loops(
     iterations: usize,
 ) -> anyhow::Result<Duration> {
     let count = floors.len();
-    let ready = Barrier::new(count + 1);
-    std::thread::scope(|scope| {
-        let threads: Vec<_> = floors
+    timed_threads(
+        floors
             .iter_mut()
             .zip(split(iterations, count))
             .map(|(floor, calls)| {
-                let ready = &ready;
-                scope.spawn(move || {
+                move |ready: &Barrier| {
                     ready.wait();
-                    (1..=calls as u64).try_for_each(|id| floor.ping(id))
-                })
+                    (1..=calls as u64)
+                        .try_for_each(|id| floor.ping(id))
+                        .context("the blocking floor echo failed")
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Runs each body on an OS thread of its own. A body must wait on the barrier it is given
+/// once it is ready to be timed, also when it fails before; the clock runs from when every
+/// body has passed the barrier until the last one ends. Returns that wall time, or the first
+/// failure.
+pub(super) fn timed_threads<F>(bodies: Vec<F>) -> anyhow::Result<Duration>
+where
+    F: FnOnce(&Barrier) -> anyhow::Result<()> + Send,
+{
+    let ready = Barrier::new(bodies.len() + 1);
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = bodies
+            .into_iter()
+            .map(|body| {
+                let ready = &ready;
+                scope.spawn(move || body(ready))
             })
             .collect();
         ready.wait();
         let began = Instant::now();
         let mut failure = None;
         for thread in threads {
-            match thread.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => {
-                    failure.get_or_insert(
-                        anyhow::Error::new(err).context("the blocking floor echo failed"),
-                    );
-                }
-                Err(_) => {
-                    failure.get_or_insert(anyhow::anyhow!("a blocking floor thread panicked"));
-                }
+            let outcome = thread
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("a benchmark thread panicked")));
+            if let Err(err) = outcome {
+                failure.get_or_insert(err);
             }
         }
         let elapsed = began.elapsed();
